@@ -35,13 +35,25 @@ pub struct Number {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Item {
     /// `policy "NAME"`
-    Policy { keyword: Span, name: Str },
+    Policy {
+        keyword: Span,
+        name: Str,
+    },
     /// `description "TEXT"`
-    Description { keyword: Span, text: Str },
+    Description {
+        keyword: Span,
+        text: Str,
+    },
     /// `extends "BASE"`
-    Extends { keyword: Span, target: Str },
+    Extends {
+        keyword: Span,
+        target: Str,
+    },
     /// `include "FRAGMENT"`
-    Include { keyword: Span, target: Str },
+    Include {
+        keyword: Span,
+        target: Str,
+    },
     Syscalls(Block<SyscallItem>),
     Filesystem(Block<FsEntry>),
     Resources(Block<Property>),
@@ -79,11 +91,25 @@ pub struct Block<T> {
 #[derive(Clone, Debug, PartialEq)]
 pub enum SyscallItem {
     /// `default ACTION`
-    Default { keyword: Span, action: Action, span: Span },
+    Default {
+        keyword: Span,
+        action: Action,
+        span: Span,
+    },
     /// `set @NAME = [TARGET, ...]`
-    Set { keyword: Span, name: Ident, targets: Vec<Target>, span: Span },
+    Set {
+        keyword: Span,
+        name: Ident,
+        targets: Vec<Target>,
+        span: Span,
+    },
     /// `arch NAME { ... }`
-    Arch { keyword: Span, arch: Ident, items: Vec<SyscallItem>, span: Span },
+    Arch {
+        keyword: Span,
+        arch: Ident,
+        items: Vec<SyscallItem>,
+        span: Span,
+    },
     Rule(Rule),
     Error(Span),
 }
@@ -105,7 +131,11 @@ pub enum Action {
     /// `allow`, `kill`, `kill-thread`, ... (checked later)
     Named(Ident),
     /// `errno(EPERM)` or `errno(1)`
-    Errno { keyword: Span, value: ErrnoValue, span: Span },
+    Errno {
+        keyword: Span,
+        value: ErrnoValue,
+        span: Span,
+    },
 }
 
 impl Action {
@@ -137,7 +167,11 @@ pub enum Target {
     /// `@name`; the ident holds the name without `@`, its span includes it
     Set(Ident),
     /// `name` or `name(param, ...)`
-    Syscall { name: Ident, params: Option<Vec<Ident>>, span: Span },
+    Syscall {
+        name: Ident,
+        params: Option<Vec<Ident>>,
+        span: Span,
+    },
 }
 
 impl Target {
@@ -173,8 +207,15 @@ pub struct Comparison {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Test {
-    Compare { op: CmpOp, op_span: Span, value: Value },
-    In { negated: bool, values: Vec<Value> },
+    Compare {
+        op: CmpOp,
+        op_span: Span,
+        value: Value,
+    },
+    In {
+        negated: bool,
+        values: Vec<Value>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -19,7 +19,10 @@ pub enum SyntaxErrorKind {
         expected: Vec<String>,
     },
     /// A `{`, `[` or `(` without its closing partner.
-    Unclosed { delimiter: char, expected: char },
+    Unclosed {
+        delimiter: char,
+        expected: char,
+    },
     InvalidCharacter(char),
     UnterminatedString,
     InvalidEscape(char),

@@ -218,7 +218,9 @@ fn check_string(text: &str) -> Option<SyntaxErrorKind> {
 
 /// Whether the final `"` closes the string rather than being escaped.
 fn ends_with_closing_quote(text: &str) -> bool {
-    let body = text.get(1..text.len().saturating_sub(1)).unwrap_or_default();
+    let body = text
+        .get(1..text.len().saturating_sub(1))
+        .unwrap_or_default();
     let trailing_backslashes = body.chars().rev().take_while(|&c| c == '\\').count();
     trailing_backslashes % 2 == 0 && text.len() >= 2
 }
@@ -264,13 +266,19 @@ mod tests {
         assert_eq!(kinds("0xZZ"), [Token::Quantity("0xZZ")]);
         assert_eq!(kinds("0b101"), [Token::Number("0b101")]);
         assert_eq!(kinds("0x1fg"), [Token::Number("0x1f"), Token::Ident("g")]);
-        assert_eq!(kinds("512MiB 30s"), [Token::Quantity("512MiB"), Token::Quantity("30s")]);
-        assert_eq!(kinds("8000 0755 -1 1.5"), [
-            Token::Number("8000"),
-            Token::Number("0755"),
-            Token::Number("-1"),
-            Token::Number("1.5")
-        ]);
+        assert_eq!(
+            kinds("512MiB 30s"),
+            [Token::Quantity("512MiB"), Token::Quantity("30s")]
+        );
+        assert_eq!(
+            kinds("8000 0755 -1 1.5"),
+            [
+                Token::Number("8000"),
+                Token::Number("0755"),
+                Token::Number("-1"),
+                Token::Number("1.5")
+            ]
+        );
     }
 
     #[test]
@@ -303,9 +311,18 @@ mod tests {
     fn strings() {
         assert!(lex(r#""a\"b""#).errors.is_empty());
         assert_eq!(unescape(r#""a\"b\n""#), "a\"b\n");
-        assert_eq!(lex(r#""abc"#).errors[0].kind, SyntaxErrorKind::UnterminatedString);
-        assert_eq!(lex(r#""a\"#).errors[0].kind, SyntaxErrorKind::UnterminatedString);
-        assert_eq!(lex(r#""a\q""#).errors[0].kind, SyntaxErrorKind::InvalidEscape('q'));
+        assert_eq!(
+            lex(r#""abc"#).errors[0].kind,
+            SyntaxErrorKind::UnterminatedString
+        );
+        assert_eq!(
+            lex(r#""a\"#).errors[0].kind,
+            SyntaxErrorKind::UnterminatedString
+        );
+        assert_eq!(
+            lex(r#""a\q""#).errors[0].kind,
+            SyntaxErrorKind::InvalidEscape('q')
+        );
         assert!(lex(r#""a\\""#).errors.is_empty());
     }
 
