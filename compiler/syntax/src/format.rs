@@ -150,6 +150,11 @@ impl Printer<'_> {
             print(self, item);
             previous_end = Some(span.end);
         }
+        if let (Some(prev), Some(comment)) = (previous_end, self.comments.get(self.next)) {
+            if comment.span.start < end && self.blank_line_between(prev, comment.span.start) {
+                self.out.push('\n');
+            }
+        }
         self.leading_comments(end);
         self.depth -= 1;
         self.line("}", end);
@@ -521,8 +526,8 @@ mod tests {
     #[test]
     fn comments_are_kept_in_place() {
         check(
-            "# header\n\nsyscalls { # rules\n  # own line\n  allow read   # trailing\n\n\n  kill ptrace\n  # last\n}\n",
-            "# header\n\nsyscalls { # rules\n    # own line\n    allow read # trailing\n\n    kill ptrace\n    # last\n}\n",
+            "# header\n\nsyscalls { # rules\n  # own line\n  allow read   # trailing\n\n\n  kill ptrace\n\n  # last\n}\n",
+            "# header\n\nsyscalls { # rules\n    # own line\n    allow read # trailing\n\n    kill ptrace\n\n    # last\n}\n",
         );
     }
 

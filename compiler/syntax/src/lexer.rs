@@ -23,7 +23,11 @@ pub enum Token<'src> {
     Ident(&'src str),
     #[regex(r"@[A-Za-z_][A-Za-z0-9_]*(-[A-Za-z0-9_]+)*")]
     SetName(&'src str),
-    #[regex(r"-?(0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+|[0-9][0-9_]*(\.[0-9]+)?)")]
+    // `0xff` also matches the quantity pattern (a digit, then letters); a tie is a number.
+    #[regex(
+        r"-?(0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+|[0-9][0-9_]*(\.[0-9]+)?)",
+        priority = 10
+    )]
     Number(&'src str),
     #[regex(r"-?[0-9][0-9_]*(\.[0-9]+)?[A-Za-z]+")]
     Quantity(&'src str),

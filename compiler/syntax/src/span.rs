@@ -6,7 +6,7 @@ use std::ops::Range;
 /// A half-open byte range `start..end` into the source text.
 ///
 /// `Copy` (unlike `Range<usize>`), so syntax nodes can hand it around freely.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize)]
 pub struct Span {
     pub start: usize,
     pub end: usize,
