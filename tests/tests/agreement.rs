@@ -178,8 +178,8 @@ fn render_norm(norm: &Norm) -> String {
 fn norm_condition(condition: &ast::Condition) -> Norm {
     use ast::ConditionKind;
     match &condition.kind {
-        ConditionKind::Or(a, b) => join_or([norm_condition(a), norm_condition(b)]),
-        ConditionKind::And(a, b) => join_and([norm_condition(a), norm_condition(b)]),
+        ConditionKind::Or(parts) => join_or(parts.iter().map(norm_condition)),
+        ConditionKind::And(parts) => join_and(parts.iter().map(norm_condition)),
         ConditionKind::Not(inner) => Norm::Not(Box::new(norm_condition(inner))),
         ConditionKind::Compare(comparison) => Norm::Leaf(comparison_shape(comparison)),
     }
@@ -473,6 +473,18 @@ const VALID: &[&str] = &[
     "process { a /x y/z }",
     "process { env {} }",
     "resources { if 1 not 2 policy 3 }",
+    "policy \"carriage\rreturn\"",
+    "policy \"x\"\r\n\tnetwork\r\nnone",
+    "syscalls { allow x if a == 1 and b == 2 or c == 3 and not d == 4 }",
+    "syscalls { allow x if a == 1 kill y if b == 2 }",
+    "syscalls { allow x if a == 1 not y }",
+    "syscalls { allow x if a == 1 and b in [1] in z }",
+    "syscalls { set @x = [socket(domain), @y] }",
+    "syscalls { default errno(-1) }",
+    "syscalls { allow x if a == -0 }",
+    "filesystem { ro /a optional from /b optional size 1 to \"c\" mode 0b1 }",
+    "network in",
+    "network {} network none",
 ];
 
 /// Texts that are not `.pfp`.
@@ -582,6 +594,22 @@ const INVALID: &[&str] = &[
     "network \"none\"",
     "network { connect }",
     "network none host",
+    "\u{feff}policy \"x\"",
+    "policy \"x\" \u{0}",
+    "policy \"x\" é",
+    "syscalls { allow x if a == 1 and }",
+    "syscalls { allow x if a == 1 or not }",
+    "syscalls { allow x if a == 1 and in y }",
+    "syscalls { allow x if (a == 1) == 2 }",
+    "syscalls { allow x if a == (1 }",
+    "syscalls { allow x if a & 5k == 1 }",
+    "syscalls { allow x if a & == 1 }",
+    "syscalls { allow x if a in [1] [2] }",
+    "syscalls { allow x if a not not in [1] }",
+    "syscalls { allow x if a in not [1] }",
+    "syscalls { arch x86_64 { allow x }",
+    "filesystem { ro /a size 1 size }",
+    "filesystem { ro /a from optional }",
 ];
 
 /// Texts on which the brief that both parsers were written from left a choice; listed
@@ -1362,7 +1390,13 @@ fn render(tokens: &[String], choices: &[u8]) -> String {
         "\r\n",
         "\n\n# own line\n",
     ];
+    let first = choices.first().copied().unwrap_or(0);
     let mut out = String::new();
+    if first % 4 == 1 {
+        out.push_str("# leading comment\n\n");
+    } else if first % 4 == 2 {
+        out.push_str(" \n");
+    }
     for (i, token) in tokens.iter().enumerate() {
         if i > 0 {
             let choice = choices.get(i % choices.len().max(1)).copied().unwrap_or(0);
@@ -1376,6 +1410,11 @@ fn render(tokens: &[String], choices: &[u8]) -> String {
             out.push_str(separator);
         }
         out.push_str(token);
+    }
+    match first % 3 {
+        1 => out.push('\n'),
+        2 => out.push_str("\n# trailing comment"),
+        _ => {}
     }
     out
 }

@@ -109,8 +109,10 @@ pub struct Rule {
 /// A condition on the arguments of one syscall on one architecture.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub enum Condition {
-    Or(Box<Condition>, Box<Condition>),
-    And(Box<Condition>, Box<Condition>),
+    /// At least two operands.
+    Or(Vec<Condition>),
+    /// At least two operands.
+    And(Vec<Condition>),
     Not(Box<Condition>),
     Test(ArgTest),
 }

@@ -191,8 +191,11 @@ pub struct Condition {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConditionKind {
-    Or(Box<Condition>, Box<Condition>),
-    And(Box<Condition>, Box<Condition>),
+    /// At least two operands. Chains are flat (not nested pairs), so a long condition
+    /// is a wide tree, never a deep one.
+    Or(Vec<Condition>),
+    /// At least two operands.
+    And(Vec<Condition>),
     Not(Box<Condition>),
     Compare(Comparison),
 }

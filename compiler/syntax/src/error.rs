@@ -58,7 +58,7 @@ impl SyntaxError {
                 format!("invalid escape `\\{}` in string", c.escape_debug())
             }
             SyntaxErrorKind::NestingTooDeep => format!(
-                "brackets nest deeper than {} levels",
+                "brackets and `not`s nest deeper than {} levels",
                 crate::lexer::MAX_NESTING
             ),
         }

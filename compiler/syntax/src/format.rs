@@ -394,16 +394,21 @@ enum Prec {
 
 fn condition(cond: &Condition, place: Prec) -> String {
     let (text, prec) = match &cond.kind {
-        ConditionKind::Or(a, b) => (
-            format!("{} or {}", condition(a, Prec::Or), condition(b, Prec::And)),
+        // An operand of the same kind as its parent (from parentheses) keeps them.
+        ConditionKind::Or(parts) => (
+            parts
+                .iter()
+                .map(|p| condition(p, Prec::And))
+                .collect::<Vec<_>>()
+                .join(" or "),
             Prec::Or,
         ),
-        ConditionKind::And(a, b) => (
-            format!(
-                "{} and {}",
-                condition(a, Prec::And),
-                condition(b, Prec::Not)
-            ),
+        ConditionKind::And(parts) => (
+            parts
+                .iter()
+                .map(|p| condition(p, Prec::Not))
+                .collect::<Vec<_>>()
+                .join(" and "),
             Prec::And,
         ),
         ConditionKind::Not(inner) => (format!("not {}", condition(inner, Prec::Not)), Prec::Not),

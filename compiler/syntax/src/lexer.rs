@@ -140,6 +140,8 @@ pub fn lex(src: &str) -> Lexed<'_> {
     let mut out = Lexed::default();
     let mut depth = 0usize;
     let mut too_deep_reported = false;
+    let mut nots: Vec<usize> = vec![0];
+    let mut pending_nots = 0usize;
     let mut lexer = Token::lexer(src);
     while let Some(result) = lexer.next() {
         let span = Span::from(lexer.span());
@@ -185,17 +187,37 @@ pub fn lex(src: &str) -> Lexed<'_> {
                 Token::Error
             }
         };
+        // The tree nests one level per open bracket and per pending `not` (`not not x`):
+        // `nots` holds, per open bracket, the `not`s still waiting for their operand.
         match token {
             Token::LBrace | Token::LBracket | Token::LParen => {
                 depth += 1;
-                if depth > MAX_NESTING && !too_deep_reported {
-                    too_deep_reported = true;
-                    out.errors
-                        .push(SyntaxError::new(span, SyntaxErrorKind::NestingTooDeep));
+                nots.push(0);
+            }
+            Token::RBrace | Token::RBracket | Token::RParen => {
+                depth = depth.saturating_sub(1);
+                pending_nots -= nots.pop().unwrap_or(0);
+            }
+            Token::Ident("not") => {
+                if let Some(pending) = nots.last_mut() {
+                    *pending += 1;
+                    pending_nots += 1;
                 }
             }
-            Token::RBrace | Token::RBracket | Token::RParen => depth = depth.saturating_sub(1),
-            _ => {}
+            _ => {
+                if let Some(pending) = nots.last_mut() {
+                    pending_nots -= *pending;
+                    *pending = 0;
+                }
+            }
+        }
+        if nots.is_empty() {
+            nots.push(0);
+        }
+        if depth + pending_nots > MAX_NESTING && !too_deep_reported {
+            too_deep_reported = true;
+            out.errors
+                .push(SyntaxError::new(span, SyntaxErrorKind::NestingTooDeep));
         }
         out.tokens.push((token, span));
     }

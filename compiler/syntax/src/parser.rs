@@ -339,19 +339,32 @@ where
                 .or(comparison)
         });
         let and = unary
-            .clone()
-            .foldl_with(kw("and").ignore_then(unary).repeated(), |a, b, e| {
-                Condition {
-                    kind: ConditionKind::And(Box::new(a), Box::new(b)),
-                    span: sp(e.span()),
-                }
-            });
-        and.clone()
-            .foldl_with(kw("or").ignore_then(and).repeated(), |a, b, e| Condition {
-                kind: ConditionKind::Or(Box::new(a), Box::new(b)),
-                span: sp(e.span()),
-            })
+            .separated_by(kw("and"))
+            .at_least(1)
+            .collect::<Vec<_>>()
+            .map_with(|parts, e| flat(parts, ConditionKind::And, sp(e.span())));
+        and.separated_by(kw("or"))
+            .at_least(1)
+            .collect::<Vec<_>>()
+            .map_with(|parts, e| flat(parts, ConditionKind::Or, sp(e.span())))
     })
+}
+
+/// One operand as itself, several as an `and`/`or` node.
+fn flat(
+    mut parts: Vec<Condition>,
+    node: fn(Vec<Condition>) -> ConditionKind,
+    span: PSpan,
+) -> Condition {
+    if parts.len() == 1 {
+        if let Some(only) = parts.pop() {
+            return only;
+        }
+    }
+    Condition {
+        kind: node(parts),
+        span,
+    }
 }
 
 fn syscall_item<'t, 'src: 't, I>(

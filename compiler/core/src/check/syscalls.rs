@@ -507,14 +507,12 @@ impl Checker<'_, '_> {
         params: Option<&[ast::Ident]>,
     ) -> Option<Condition> {
         Some(match &cond.kind {
-            ConditionKind::Or(a, b) => Condition::Or(
-                Box::new(self.condition(file, a, arch, syscall, params)?),
-                Box::new(self.condition(file, b, arch, syscall, params)?),
-            ),
-            ConditionKind::And(a, b) => Condition::And(
-                Box::new(self.condition(file, a, arch, syscall, params)?),
-                Box::new(self.condition(file, b, arch, syscall, params)?),
-            ),
+            ConditionKind::Or(parts) => {
+                Condition::Or(self.conditions(file, parts, arch, syscall, params)?)
+            }
+            ConditionKind::And(parts) => {
+                Condition::And(self.conditions(file, parts, arch, syscall, params)?)
+            }
             ConditionKind::Not(inner) => Condition::Not(Box::new(
                 self.condition(file, inner, arch, syscall, params)?,
             )),
@@ -522,6 +520,22 @@ impl Checker<'_, '_> {
                 Condition::Test(self.comparison(file, cmp, arch, syscall, params)?)
             }
         })
+    }
+
+    /// Checks every operand (so each mistake is reported), then gives all or nothing.
+    fn conditions(
+        &mut self,
+        file: FileId,
+        parts: &[ast::Condition],
+        arch: Arch,
+        syscall: &'static Syscall,
+        params: Option<&[ast::Ident]>,
+    ) -> Option<Vec<Condition>> {
+        let checked: Vec<Option<Condition>> = parts
+            .iter()
+            .map(|p| self.condition(file, p, arch, syscall, params))
+            .collect();
+        checked.into_iter().collect()
     }
 
     fn comparison(
