@@ -557,8 +557,14 @@ pub(crate) fn syntax_diagnostic(file: FileId, error: SyntaxError) -> Diagnostic 
                 .as_deref()
                 .and_then(|f| f.strip_prefix('`')?.strip_suffix('`'));
             let suggestion = found_word.and_then(|w| closest(w, keywords));
-            Diagnostic::new(Code::UnexpectedToken, file, error.span, message)
-                .with_suggestion(suggestion)
+            let diag = Diagnostic::new(Code::UnexpectedToken, file, error.span, message)
+                .with_suggestion(suggestion);
+            match found_word {
+                Some(word) if suggestion.is_none() && expected.iter().any(|e| e == "a path") => {
+                    diag.with_help(format!("paths are absolute: write `/{word}`"))
+                }
+                _ => diag,
+            }
         }
         SyntaxErrorKind::Unclosed { expected, .. } => {
             Diagnostic::new(Code::UnclosedDelimiter, file, error.span, message)

@@ -61,6 +61,10 @@ pub fn parse(src: &str) -> Parsed {
                 .filter(|e| e.span.start < src.len()),
         );
     }
+    // The lexer already reported invalid text; "found invalid text" would say it twice.
+    errors.retain(|e| {
+        !matches!(&e.kind, SyntaxErrorKind::Unexpected { found: Some(found), .. } if found == "invalid text")
+    });
     errors.sort_by_key(|e| (e.span.start, e.span.end));
     errors.dedup();
     Parsed {

@@ -409,7 +409,13 @@ where
     let rule = action
         .clone()
         .then(targets)
-        .then(kw("if").ignore_then(condition()).or_not())
+        // Once `if` is written the condition is required, so its error is the one reported.
+        .then(
+            kw("if")
+                .ignore_then(condition())
+                .map(Some)
+                .or(kw("if").not().to(None)),
+        )
         .map_with(|((action, targets), condition), e| {
             SyscallItem::Rule(Rule {
                 action,

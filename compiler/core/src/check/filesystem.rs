@@ -24,14 +24,14 @@ pub fn check_block(
     file: FileId,
     entries: &[ast::FsEntry],
     out: &mut Vec<FsEntry>,
-    seen: &mut HashMap<String, Span>,
+    seen: &mut HashMap<String, (FileId, Span)>,
     diags: &mut Diagnostics,
 ) {
     for entry in entries {
         let Some(checked) = check_entry(file, entry, diags) else {
             continue;
         };
-        if let Some(first) = seen.get(&checked.target.0) {
+        if let Some((first_file, first)) = seen.get(&checked.target.0) {
             diags.push(
                 Diagnostic::new(
                     Code::DuplicateTarget,
@@ -39,14 +39,14 @@ pub fn check_block(
                     entry.target.span,
                     format!("`{}` is given twice", checked.target.0),
                 )
-                .with_secondary(file, *first, "first given here")
+                .with_secondary(*first_file, *first, "first given here")
                 .with_help(
                     "keep one entry per target; a policy that extends this one may replace it",
                 ),
             );
             continue;
         }
-        seen.insert(checked.target.0.clone(), entry.target.span);
+        seen.insert(checked.target.0.clone(), (file, entry.target.span));
         out.push(checked);
     }
 }
@@ -323,14 +323,18 @@ fn check_mode(file: FileId, number: &ast::Number, diags: &mut Diagnostics) -> Op
     match parse_int(&number.text) {
         Ok(v) if (0..=0o7777).contains(&v) => u32::try_from(v).ok(),
         Ok(v) => {
+            let octal = if number.text.starts_with("0o") {
+                String::new()
+            } else {
+                format!(" ({v:#o})")
+            };
             diags.push(
                 Diagnostic::new(
                     Code::InvalidMode,
                     file,
                     number.span,
-                    format!("mode `{}` is larger than 0o7777", number.text),
+                    format!("mode `{}`{octal} is larger than 0o7777", number.text),
                 )
-                .with_note(format!("`{}` is {v:#o} in octal", number.text))
                 .with_help("modes are best written in octal, such as `0o755`"),
             );
             None

@@ -50,6 +50,7 @@ pub fn check_layers(resolved: &Resolved, sources: &SourceMap, diags: &mut Diagno
     for layer in &resolved.layers {
         check_layer(layer, &mut sets, &mut merged, diags);
     }
+    sets.check_all(diags);
     filesystem::check_placement(&merged.filesystem, diags);
 
     let root = resolved.layers.last().map(|l| l.file);

@@ -40,11 +40,11 @@ const MAX_OPEN_FILES: u64 = 1 << 20;
 fn first_time(
     file: FileId,
     key: &Ident,
-    seen: &mut HashMap<String, Span>,
+    seen: &mut HashMap<String, (FileId, Span)>,
     code: Code,
     diags: &mut Diagnostics,
 ) -> bool {
-    if let Some(first) = seen.get(&key.name) {
+    if let Some((first_file, first)) = seen.get(&key.name) {
         diags.push(
             Diagnostic::new(
                 code,
@@ -52,11 +52,11 @@ fn first_time(
                 key.span,
                 format!("`{}` is given twice", key.name),
             )
-            .with_secondary(file, *first, "first given here"),
+            .with_secondary(*first_file, *first, "first given here"),
         );
         return false;
     }
-    seen.insert(key.name.clone(), key.span);
+    seen.insert(key.name.clone(), (file, key.span));
     true
 }
 
@@ -71,7 +71,7 @@ pub fn resources(
     file: FileId,
     props: &[Property],
     out: &mut Resources,
-    seen: &mut HashMap<String, Span>,
+    seen: &mut HashMap<String, (FileId, Span)>,
     diags: &mut Diagnostics,
 ) {
     for prop in props {
@@ -361,7 +361,7 @@ pub fn process(
     file: FileId,
     props: &[Property],
     out: &mut ProcessLayer,
-    seen: &mut HashMap<String, Span>,
+    seen: &mut HashMap<String, (FileId, Span)>,
     diags: &mut Diagnostics,
 ) {
     for prop in props {
@@ -455,7 +455,7 @@ pub fn process(
                 &format!("write `{key} 1000`"),
             ),
             ("env", PropValueKind::Map(entries)) => {
-                let mut seen_vars: HashMap<String, Span> = HashMap::new();
+                let mut seen_vars: HashMap<String, (FileId, Span)> = HashMap::new();
                 for (name, v) in entries {
                     if !valid_env_name(&name.name) {
                         diags.push(

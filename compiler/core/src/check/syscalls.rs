@@ -95,6 +95,26 @@ impl<'a> Sets<'a> {
         }
     }
 
+    /// Expands every set once, so mistakes in sets no rule uses are reported too.
+    pub fn check_all(&mut self, diags: &mut Diagnostics) {
+        let names: Vec<(FileId, ast::Ident)> = self
+            .defs
+            .iter()
+            .map(|(name, def)| {
+                (
+                    def.file,
+                    ast::Ident {
+                        name: name.clone(),
+                        span: def.name_span,
+                    },
+                )
+            })
+            .collect();
+        for (file, ident) in names {
+            self.expand(file, &ident, diags);
+        }
+    }
+
     /// The syscalls of `@name`, or `None` (reported) if there is no such set.
     fn expand(
         &mut self,
