@@ -1,0 +1,201 @@
+//! The `phantomc` command line: exit codes, output formats, `fmt`, `explain`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn phantomc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_phantomc"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("phantomc runs")
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).expect("write test file");
+    path
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const CLEAN: &str =
+    "policy \"clean\"\nextends \"python-dev\"\n\nresources {\n    memory 256MiB\n}\n";
+
+#[test]
+fn check_exits_0_on_a_clean_policy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(dir.path(), "clean.pfp", CLEAN);
+    let out = phantomc(&["check", file.to_str().unwrap_or_default()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn check_exits_1_on_errors_and_reports_every_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bad = write(dir.path(), "bad.pfp", "syscalls {\n    allow opne\n}\n");
+    let good = write(dir.path(), "good.pfp", CLEAN);
+    let out = phantomc(&[
+        "check",
+        bad.to_str().unwrap_or_default(),
+        good.to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("error[PFP0101]: unknown syscall `opne`"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("bad.pfp:2:11"), "{stderr}");
+    assert!(stderr.contains("did you mean `open`?"), "{stderr}");
+}
+
+#[test]
+fn warnings_pass_unless_denied() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(
+        dir.path(),
+        "warn.pfp",
+        "syscalls {\n    allow ptrace\n    kill ptrace\n}\n",
+    );
+    let path = file.to_str().unwrap_or_default();
+    let out = phantomc(&["check", path]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("warning[PFP0108]"));
+    let out = phantomc(&["check", "--deny-warnings", path]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(phantomc(&["check"]).status.code(), Some(2));
+    assert_eq!(phantomc(&["frobnicate"]).status.code(), Some(2));
+    assert_eq!(
+        phantomc(&["check", "--format", "xml", "x.pfp"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(phantomc(&["explain", "PFP9999"]).status.code(), Some(2));
+}
+
+#[test]
+fn a_missing_or_binary_file_is_a_clean_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let missing = dir.path().join("missing.pfp");
+    let out = phantomc(&["check", missing.to_str().unwrap_or_default()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("cannot read"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let binary = dir.path().join("binary.pfp");
+    std::fs::write(&binary, [0u8, 159, 146, 150, 0xff, 0xfe]).expect("write");
+    let out = phantomc(&["check", binary.to_str().unwrap_or_default()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("not UTF-8"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn json_diagnostics_are_machine_readable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(dir.path(), "bad.pfp", "resources {\n    timeout 5MiB\n}\n");
+    let out = phantomc(&[
+        "check",
+        "--format",
+        "json",
+        file.to_str().unwrap_or_default(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    let first = &value[0];
+    assert_eq!(first["code"], "PFP0202");
+    assert_eq!(first["severity"], "error");
+    assert_eq!(first["line"], 2);
+    assert_eq!(first["column"], 13);
+    assert!(first["help"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("durations"));
+}
+
+#[test]
+fn fmt_rewrites_once_and_check_reports() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = write(
+        dir.path(),
+        "messy.pfp",
+        "policy \"m\"  # name\nsyscalls{allow read,write\n# keep me\nkill ptrace}",
+    );
+    let path = file.to_str().unwrap_or_default();
+    let out = phantomc(&["fmt", "--check", path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).contains("messy.pfp"));
+
+    assert_eq!(phantomc(&["fmt", path]).status.code(), Some(0));
+    let formatted = std::fs::read_to_string(&file).expect("read");
+    assert_eq!(
+        formatted,
+        "policy \"m\" # name\n\nsyscalls {\n    allow read, write\n    # keep me\n    kill ptrace\n}\n"
+    );
+    let out = phantomc(&["fmt", "--check", path]);
+    assert_eq!(out.status.code(), Some(0), "formatting is idempotent");
+}
+
+#[test]
+fn fmt_refuses_a_broken_file_and_leaves_it_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let original = "syscalls { allow }\n";
+    let file = write(dir.path(), "broken.pfp", original);
+    let out = phantomc(&["fmt", file.to_str().unwrap_or_default()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), original);
+}
+
+#[test]
+fn explain_prints_the_long_text() {
+    let out = phantomc(&["explain", "pfp0105"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).starts_with("PFP0105 (error)"));
+    let out = phantomc(&["explain", "all"]);
+    assert!(text(&out.stdout).lines().count() > 40);
+}
+
+#[test]
+fn every_shipped_policy_checks_clean() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut files = Vec::new();
+    for dir in ["stdlib-profiles", "policies", "policies/fragments"] {
+        for entry in std::fs::read_dir(root.join(dir))
+            .expect("dir exists")
+            .flatten()
+        {
+            if entry.path().extension().is_some_and(|e| e == "pfp") {
+                files.push(entry.path().to_string_lossy().into_owned());
+            }
+        }
+    }
+    assert!(files.len() >= 14);
+    let mut args = vec!["check", "--deny-warnings"];
+    args.extend(files.iter().map(String::as_str));
+    let out = phantomc(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut args = vec!["fmt", "--check"];
+    args.extend(files.iter().map(String::as_str));
+    let out = phantomc(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "not in canonical style: {}",
+        text(&out.stdout)
+    );
+}
