@@ -1,8 +1,9 @@
 //! The normative grammar of `.pfp` ([`pfp.pest`](../pfp.pest)) as a parser that tests
 //! hold the production parser (`pfp-syntax`) to.
 //!
-//! * [`accepts`] says whether a text is a `.pfp` file: the grammar matches it and its
-//!   brackets nest at most [`MAX_NESTING`] deep.
+//! * [`accepts`] says whether a text is a `.pfp` file: the grammar matches it, and its
+//!   brackets and `not`s nest at most [`MAX_NESTING`] deep (the limit at the end of
+//!   `pfp.pest`).
 //! * [`parse_error`] says why not.
 //! * [`shape`] gives the structure of an accepted file as one string, in a form that is
 //!   easy to produce from the production syntax tree too, so that the agreement test
@@ -30,10 +31,11 @@
 //! VALUE   = NUMBER | NAME | (| VALUE VALUE+)
 //! ENTRY   = (KIND PATH OPTION*)
 //! PATH    = a bare path as written (/usr, ${workspace}/x) | STR for a quoted one
-//! OPTION  = (from PATH) | (to PATH) | (size SCALAR) | (mode NUMBER) | optional
-//! SCALAR  = NUMBER | (qty QUANTITY)
+//! OPTION  = (from PATH) | (to PATH) | (size SIZE) | (mode NUMBER) | optional
+//! SIZE    = NUMBER | (qty QUANTITY)
 //! PROP    = (KEY PVALUE)
-//! PVALUE  = STR | PATH | NUMBER | (qty QUANTITY) | NAME | (list PVALUE*) | (map (KEY STR)*)
+//! PVALUE  = SVALUE | (list SVALUE*) | (map (KEY SVALUE)*)
+//! SVALUE  = STR | PATH | NUMBER | (qty QUANTITY) | NAME
 //! ```
 //!
 //! * `NAME`, `KEY`, `KIND`, `PARAM`: the identifier as written; `@NAME` the set name
@@ -74,13 +76,14 @@ use pest::{Parser, Position};
 #[grammar = "pfp.pest"]
 pub struct PfpParser;
 
-/// How deep brackets (`{ [ (`) may nest; the same limit as the production lexer's.
+/// How deep brackets (`{ [ (`) and pending `not`s may nest; the same limit as the
+/// production lexer's (see the end of `pfp.pest`).
 pub const MAX_NESTING: usize = 64;
 
 /// Parses a whole file, or says why it is not one.
 pub fn parse(src: &str) -> Result<Pairs<'_, Rule>, Box<Error<Rule>>> {
     if let Some(offset) = too_deep(src) {
-        let message = format!("brackets nest deeper than {MAX_NESTING} levels");
+        let message = format!("brackets and `not`s nest deeper than {MAX_NESTING} levels");
         let variant = ErrorVariant::CustomError { message };
         return Err(Box::new(match Position::new(src, offset) {
             Some(pos) => Error::new_from_pos(variant, pos),
@@ -150,42 +153,45 @@ pub fn unescape(literal: &str) -> String {
     out
 }
 
-/// The byte offset of the first bracket nested deeper than [`MAX_NESTING`], counting
-/// only brackets that are tokens (not those in strings, comments or `${var}`). Exact
-/// for every text the grammar matches, which is all it has to be: a text it does not
-/// match is rejected either way.
+/// Where the nesting limit is first exceeded (a byte offset), by the rule at the end of
+/// `pfp.pest`. Checked on the token sequence before the file is parsed, so that the
+/// parser never recurses deeper than the limit. `None` also for a text that is not a
+/// token sequence: the parser rejects that anyway.
 fn too_deep(src: &str) -> Option<usize> {
-    let mut depth = 0usize;
-    let mut chars = src.char_indices().peekable();
-    while let Some((offset, c)) = chars.next() {
-        match c {
-            '#' => while chars.next_if(|&(_, c)| c != '\n').is_some() {},
-            '"' => {
-                while let Some((_, c)) = chars.next_if(|&(_, c)| c != '\n') {
-                    match c {
-                        '"' => break,
-                        '\\' => {
-                            chars.next_if(|&(_, c)| c != '\n');
-                        }
-                        _ => {}
-                    }
+    let tokens = PfpParser::parse(Rule::tokens, src).ok()?.next()?;
+    let mut open = 0usize;
+    // per open bracket (and the file itself), the `not`s read since the last other token
+    let mut nots: Vec<usize> = vec![0];
+    let mut pending = 0usize;
+    for token in tokens.into_inner() {
+        match token.as_rule() {
+            Rule::open => {
+                open += 1;
+                nots.push(0);
+            }
+            Rule::close => {
+                open = open.saturating_sub(1);
+                pending = pending.saturating_sub(nots.pop().unwrap_or(0));
+                if nots.is_empty() {
+                    nots.push(0);
                 }
             }
-            '$' if chars.next_if(|&(_, c)| c == '{').is_some() => {
-                while chars
-                    .next_if(|&(_, c)| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-                    .is_some()
-                {}
-                chars.next_if(|&(_, c)| c == '}');
-            }
-            '{' | '[' | '(' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return Some(offset);
+            Rule::ident if token.as_str() == "not" => {
+                if let Some(level) = nots.last_mut() {
+                    *level += 1;
+                    pending += 1;
                 }
             }
-            '}' | ']' | ')' => depth = depth.saturating_sub(1),
-            _ => {}
+            Rule::EOI => {}
+            _ => {
+                if let Some(level) = nots.last_mut() {
+                    pending = pending.saturating_sub(*level);
+                    *level = 0;
+                }
+            }
+        }
+        if open + pending > MAX_NESTING {
+            return Some(token.as_span().start());
         }
     }
     None

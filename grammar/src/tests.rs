@@ -197,7 +197,7 @@ fn properties_shape() {
         r#"process {
             command ["python3", "-I",]
             cwd /workspace
-            env { PATH = "/usr/bin" LANG="C.UTF-8" }
+            env { PATH = "/usr/bin" LANG="C.UTF-8" N = 1 P = /x I = x Q = 1k }
             pass [TERM, COLORTERM]
             empty []
             mixed [1, 2k, /p, x, "s"]
@@ -207,7 +207,7 @@ fn properties_shape() {
         }
         network { connect [443, 80] bind [] }"#,
         "(process (command (list \"python3\" \"-I\")) (cwd /workspace) \
-         (env (map (PATH \"/usr/bin\") (LANG \"C.UTF-8\"))) (pass (list TERM COLORTERM)) \
+         (env (map (PATH \"/usr/bin\") (LANG \"C.UTF-8\") (N 1) (P /x) (I x) (Q (qty 1k)))) (pass (list TERM COLORTERM)) \
          (empty (list)) (mixed (list 1 (qty 2k) /p x \"s\")) (uid 1000) (cpu 1.5) (neg -1))\n\
          (network (rules (connect (list 443 80)) (bind (list))))",
     );
@@ -282,6 +282,17 @@ fn numbers_and_quantities() {
         shape("resources { a 0b1x 1 }"),
         Some("(resources (a 0b1) (x 1))".into())
     );
+    // longest first: `0x` then letters that are not all hex digits is a quantity
+    assert_eq!(value("0xfg"), one("(qty 0xfg)"));
+    assert_eq!(value("0xffMiB"), one("(qty 0xffMiB)"));
+    assert_eq!(value("0xg"), one("(qty 0xg)"));
+    assert_eq!(value("0xa1g"), None);
+    assert_eq!(
+        shape("resources { a 0xa1g 1 }"),
+        Some("(resources (a 0xa1) (g 1))".into())
+    );
+    assert_eq!(value("-0xffk"), one("(qty -0xffk)"));
+    assert_eq!(value("0xff_"), one("0xff_"));
     // `0o8` is the quantity `0o`, then the number `8`
     assert_eq!(shape("resources { a [0o8] }"), None);
     assert_eq!(
@@ -343,10 +354,14 @@ fn identifiers_and_keywords() {
         assert_rejects(&format!("syscalls {{ allow x if a in [{word}] }}"));
     }
     // A condition word may be an action (the grammar only keeps it from being a name),
-    // so a condition that stops early leaves a rule behind it.
+    // so a condition that stops early leaves a rule behind it; but an `if` after a
+    // rule's targets always starts its condition.
+    assert_rejects("syscalls { allow read if a }");
+    assert_rejects("syscalls { allow read if read }");
+    assert_shape("syscalls { if read }", "(syscalls (rule if read))");
     assert_shape(
-        "syscalls { allow read if a }",
-        "(syscalls (rule allow read) (rule if a))",
+        "syscalls { default allow if read }",
+        "(syscalls (default allow) (rule if read))",
     );
     assert_shape(
         "syscalls { allow x if a == 1 or b }",
@@ -438,8 +453,9 @@ fn invalid_inputs() {
         "resources { list [a b] }",
         "resources { list [[a]] }",
         "resources { list [a,,] }",
-        "process { env { A = B } }",
         "process { env { A \"x\" } }",
+        "process { env { A = [\"x\"] } }",
+        "process { env { A = { } } }",
         "process { env { A = \"x\", B = \"y\" } }",
         "network",
         "network \"none\"",
@@ -468,6 +484,30 @@ fn nesting_limit() {
     assert!(parse_error(&nested(super::MAX_NESTING + 1))
         .unwrap()
         .contains("nest deeper"));
+    // pending `not`s count as levels
+    let nots = |n: usize| format!("syscalls {{ allow x if {}a == 1 }}", "not ".repeat(n));
+    assert_accepts(&nots(super::MAX_NESTING - 1));
+    assert_rejects(&nots(super::MAX_NESTING));
+    let mixed = |n: usize| {
+        format!(
+            "syscalls {{ allow x if {}a == 1{} }}",
+            "not (".repeat(n),
+            ")".repeat(n)
+        )
+    };
+    assert_accepts(&mixed(31));
+    assert_rejects(&mixed(32));
+    // a `not` stops counting at its operand's first token
+    let flat = (0..200)
+        .map(|_| "not a == 1")
+        .collect::<Vec<_>>()
+        .join(" and ");
+    assert_accepts(&format!("syscalls {{ allow x if {flat} }}"));
+    assert_rejects(&format!("resources {{ {} }}", "not ".repeat(64)));
+    assert_accepts(&format!("resources {{ {} }}", "not 1 ".repeat(64)));
+    // no stack overflow on absurd depth
+    assert_rejects(&"(".repeat(100_000));
+    assert_rejects(&nots(100_000));
     // brackets in strings, comments and variables don't count
     let deep = "(".repeat(100);
     assert_accepts(&format!(

@@ -6,6 +6,8 @@
 //! author can act on them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::sync::OnceLock;
 
 use pfp_syntax::ast::{self, ConditionKind, ErrnoValue, SyscallItem, Target, ValueKind};
 use pfp_syntax::Span;
@@ -40,7 +42,7 @@ struct SetDef<'a> {
 pub struct Sets<'a> {
     defs: BTreeMap<String, SetDef<'a>>,
     /// Expanded sets: canonical names of the syscalls they contain.
-    expanded: HashMap<String, Vec<&'static str>>,
+    expanded: HashMap<String, Rc<[Member]>>,
     expanding: Vec<String>,
 }
 
@@ -121,9 +123,9 @@ impl<'a> Sets<'a> {
         file: FileId,
         ident: &ast::Ident,
         diags: &mut Diagnostics,
-    ) -> Option<Vec<&'static str>> {
-        if let Some(names) = self.expanded.get(&ident.name) {
-            return Some(names.clone());
+    ) -> Option<Rc<[Member]>> {
+        if let Some(members) = self.expanded.get(&ident.name) {
+            return Some(Rc::clone(members));
         }
         if self.expanding.contains(&ident.name) {
             let mut cycle: Vec<String> = self.expanding.iter().map(|n| format!("@{n}")).collect();
@@ -159,9 +161,11 @@ impl<'a> Sets<'a> {
         let mut names = Vec::new();
         for target in targets {
             match target {
-                Target::Set(inner) => {
-                    names.extend(self.expand(def_file, inner, diags).unwrap_or_default())
-                }
+                Target::Set(inner) => names.extend(
+                    self.expand(def_file, inner, diags)
+                        .iter()
+                        .flat_map(|m| m.iter().map(|(n, _)| *n)),
+                ),
                 Target::Syscall { name, params, span } => {
                     if params.is_some() {
                         diags.push(
@@ -174,8 +178,8 @@ impl<'a> Sets<'a> {
                             .with_help(format!("write `{}`", name.name)),
                         );
                     }
-                    match tables::canonical_name(&name.name) {
-                        Some(canonical) => names.push(canonical),
+                    match lookup(&name.name) {
+                        Some((canonical, _)) => names.push(canonical),
                         None => diags.push(unknown_syscall(def_file, name)),
                     }
                 }
@@ -184,8 +188,10 @@ impl<'a> Sets<'a> {
         self.expanding.pop();
         names.sort_unstable();
         names.dedup();
-        self.expanded.insert(ident.name.clone(), names.clone());
-        Some(names)
+        let members: Rc<[Member]> = names.into_iter().filter_map(lookup).collect();
+        self.expanded
+            .insert(ident.name.clone(), Rc::clone(&members));
+        Some(members)
     }
 }
 
@@ -198,6 +204,37 @@ fn unknown_syscall(file: FileId, name: &ast::Ident) -> Diagnostic {
     )
     .with_label("not a syscall of x86_64 or aarch64")
     .with_suggestion(tables::suggest(&name.name))
+}
+
+/// A syscall by canonical name, with its entry on each architecture (by `Arch::index`),
+/// looked up once.
+type Member = (&'static str, [Option<&'static Syscall>; 2]);
+
+/// A syscall by any of its names (canonical or alias), with one hash lookup: the
+/// checker resolves thousands of names per policy, and the general table lookups
+/// (alias, then name, then architecture) dominated its profile.
+fn lookup(name: &str) -> Option<Member> {
+    static MEMBERS: OnceLock<HashMap<&'static str, Member>> = OnceLock::new();
+    let members = MEMBERS.get_or_init(|| {
+        let mut map = HashMap::new();
+        for arch in Arch::ALL {
+            for syscall in tables::syscalls(arch) {
+                map.entry(syscall.name).or_insert_with(|| {
+                    (
+                        syscall.name,
+                        Arch::ALL.map(|a| tables::syscall(a, syscall.name)),
+                    )
+                });
+            }
+        }
+        for (alias, canonical) in tables::ALIASES {
+            if let Some(member) = map.get(canonical).copied() {
+                map.insert(alias, member);
+            }
+        }
+        map
+    });
+    members.get(name).copied()
 }
 
 /// A rule of one layer with what the shadowing analysis needs.
@@ -396,16 +433,12 @@ impl Checker<'_, '_> {
     fn rule(&mut self, file: FileId, rule: &ast::Rule, scope: Option<Arch>) {
         let action = self.action(file, &rule.action);
         // (canonical name, whether named directly, the target's params)
-        let mut syscalls: Vec<(&'static str, bool, Option<&[ast::Ident]>)> = Vec::new();
+        let mut syscalls: Vec<(Member, bool, Option<&[ast::Ident]>)> = Vec::new();
         for target in &rule.targets {
             match target {
                 Target::Set(ident) => {
-                    for name in self
-                        .sets
-                        .expand(file, ident, self.diags)
-                        .unwrap_or_default()
-                    {
-                        syscalls.push((name, false, None));
+                    if let Some(members) = self.sets.expand(file, ident, self.diags) {
+                        syscalls.extend(members.iter().map(|m| (*m, false, None)));
                     }
                 }
                 Target::Syscall { name, params, .. } => {
@@ -415,7 +448,9 @@ impl Checker<'_, '_> {
                     if let Some(params) = params {
                         self.check_params(file, canonical, params, scope);
                     }
-                    syscalls.push((canonical, true, params.as_deref()));
+                    if let Some(member) = lookup(canonical) {
+                        syscalls.push((member, true, params.as_deref()));
+                    }
                 }
             }
         }
@@ -425,8 +460,8 @@ impl Checker<'_, '_> {
             None => &Arch::ALL,
         };
         for &arch in arches {
-            for &(name, direct, params) in &syscalls {
-                let Some(syscall) = tables::syscall(arch, name) else {
+            for &((_, per_arch), direct, params) in &syscalls {
+                let Some(syscall) = per_arch.get(arch.index()).copied().flatten() else {
                     continue;
                 };
                 let condition = match &rule.condition {
@@ -464,7 +499,7 @@ impl Checker<'_, '_> {
     ) -> Option<&'static str> {
         match scope {
             None => {
-                let found = tables::canonical_name(&name.name);
+                let found = lookup(&name.name).map(|(canonical, _)| canonical);
                 if found.is_none() {
                     self.diags.push(unknown_syscall(file, name));
                 }
@@ -739,7 +774,7 @@ fn unknown_argument(file: FileId, name: &str, span: Span, syscall: &Syscall) -> 
 /// Warns about rules of one layer that can never decide a verdict.
 pub fn diagnose_shadowing(rules: &BTreeMap<(Arch, u32), Vec<LayerRule>>, diags: &mut Diagnostics) {
     for ((arch, nr), list) in rules {
-        let name = tables::syscall_by_nr(*arch, *nr).map_or("?", |s| s.name);
+        let name = || tables::syscall_by_nr(*arch, *nr).map_or("?", |s| s.name);
         let Some(strongest) = list
             .iter()
             .filter(|r| r.rule.condition.is_none())
@@ -761,7 +796,8 @@ pub fn diagnose_shadowing(rules: &BTreeMap<(Arch, u32), Vec<LayerRule>>, diags: 
                         rule.origin.file,
                         rule.origin.span,
                         format!(
-                            "`{name}` is given both `{}` and `{}`",
+                            "`{}` is given both `{}` and `{}`",
+                            name(),
                             rule.action.describe(),
                             winner.action.describe()
                         ),
@@ -779,13 +815,14 @@ pub fn diagnose_shadowing(rules: &BTreeMap<(Arch, u32), Vec<LayerRule>>, diags: 
                         Code::ShadowedRule,
                         rule.origin.file,
                         rule.origin.span,
-                        format!("this rule never decides the verdict for `{name}`"),
+                        format!("this rule never decides the verdict for `{}`", name()),
                     )
                     .with_secondary(
                         winner.origin.file,
                         winner.origin.span,
                         format!(
-                            "`{name}` is always `{}` because of this rule",
+                            "`{}` is always `{}` because of this rule",
+                            name(),
                             winner.action.describe()
                         ),
                     )
