@@ -1,6 +1,14 @@
 //! Hostile and broken input: the front-end must answer every input with a tree and
 //! diagnostics (or a clean error), never a panic, a hang or a stack overflow.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation is a test failure"
+)]
+
 use std::path::PathBuf;
 
 use phantom_compiler::{check, io::MemoryFs, Input};
@@ -112,7 +120,7 @@ fn strip_spans(text: &str) -> String {
         let (before, after) = rest.split_at(pos);
         let digits_before = before.trim_end_matches(|c: char| c.is_ascii_digit());
         out.push_str(digits_before);
-        out.push_str("S");
+        out.push('S');
         rest = after
             .get(2..)
             .unwrap_or_default()

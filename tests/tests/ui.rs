@@ -5,6 +5,14 @@
 //! extends live in `tests/ui/support/`. Review snapshot changes like code
 //! (`cargo insta review`).
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation is a test failure"
+)]
+
 use std::path::Path;
 
 use phantom_compiler::{check, io::NativeFs, render, Input};

@@ -1,5 +1,13 @@
 //! The `phantomc` command line: exit codes, output formats, `fmt`, `explain`.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation is a test failure"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -187,9 +187,12 @@ pub fn resolve(
     let mut current = root;
     loop {
         resolver.open = vec![chain.last().cloned().unwrap_or(Key::Text(String::new()))];
-        let (layer, extends) = resolver.layer(current);
-        let dir = layer.1;
-        layers.push(layer.0);
+        let LayerOut {
+            layer,
+            dir,
+            extends,
+        } = resolver.layer(current);
+        layers.push(layer);
         let Some((from, target)) = extends else { break };
         let Some(next) = resolver.base(from, &target, dir.as_deref(), &mut chain) else {
             break;
@@ -198,6 +201,14 @@ pub fn resolve(
     }
     layers.reverse();
     Ok(Resolved { prelude, layers })
+}
+
+/// A layer with its includes spliced, the directory its paths are relative to, and
+/// the `extends` it names (with the file it is written in).
+struct LayerOut {
+    layer: Layer,
+    dir: Option<PathBuf>,
+    extends: Option<(FileId, Str)>,
 }
 
 struct Resolver<'a> {
@@ -230,7 +241,7 @@ impl Resolver<'_> {
 
     /// Splices the includes of a layer's root file; returns the layer, its directory,
     /// and its `extends` if any.
-    fn layer(&mut self, root: Loaded) -> ((Layer, Option<PathBuf>), Option<(FileId, Str)>) {
+    fn layer(&mut self, root: Loaded) -> LayerOut {
         let mut items = Vec::new();
         let mut extends: Option<(FileId, Str)> = None;
         for item in root.file.items {
@@ -260,16 +271,14 @@ impl Resolver<'_> {
                 other => items.push((root.id, other)),
             }
         }
-        (
-            (
-                Layer {
-                    file: root.id,
-                    items,
-                },
-                root.dir,
-            ),
+        LayerOut {
+            layer: Layer {
+                file: root.id,
+                items,
+            },
+            dir: root.dir,
             extends,
-        )
+        }
     }
 
     fn include(

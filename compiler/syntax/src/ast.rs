@@ -110,7 +110,7 @@ pub enum SyscallItem {
         items: Vec<SyscallItem>,
         span: Span,
     },
-    Rule(Rule),
+    Rule(Box<Rule>),
     Error(Span),
 }
 

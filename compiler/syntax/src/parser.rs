@@ -417,12 +417,12 @@ where
                 .or(kw("if").not().to(None)),
         )
         .map_with(|((action, targets), condition), e| {
-            SyscallItem::Rule(Rule {
+            SyscallItem::Rule(Box::new(Rule {
                 action,
                 targets,
                 condition,
                 span: sp(e.span()),
-            })
+            }))
         });
     let default =
         kw("default")
@@ -506,7 +506,6 @@ where
     }
     .labelled("a value");
     let list = scalar
-        .clone()
         .separated_by(just(Token::Comma))
         .allow_trailing()
         .collect::<Vec<_>>()
@@ -515,9 +514,7 @@ where
             kind: PropValueKind::List(items),
             span: sp(e.span()),
         });
-    let entry = name(&[])
-        .then_ignore(just(Token::Assign))
-        .then(scalar.clone());
+    let entry = name(&[]).then_ignore(just(Token::Assign)).then(scalar);
     let map = braced(entry, starts).map_with(|entries, e| PropValue {
         kind: PropValueKind::Map(entries),
         span: sp(e.span()),
