@@ -3,7 +3,8 @@
 //! A code names one kind of mistake and never changes meaning once released: scripts,
 //! editors and docs refer to it. Add new codes; never renumber or reuse one. Ranges:
 //! `PFP00xx` syntax and files, `PFP01xx` syscalls, `PFP02xx` resources, `PFP03xx`
-//! filesystem, `PFP04xx` composition, `PFP05xx` network, `PFP06xx` process.
+//! filesystem, `PFP04xx` composition, `PFP05xx` network, `PFP06xx` process, `PFP07xx`
+//! back-ends.
 //! `phantomc explain CODE` prints [`Code::explanation`].
 
 use serde::{Serialize, Serializer};
@@ -147,6 +148,9 @@ codes! {
         "Network is `none`, `host` or `{ connect [PORTS] bind [PORTS] }`.";
     InvalidPort = "PFP0502", Error, "invalid network rule",
         "Network rules are `connect [PORT, …]` and `bind [PORT, …]`, with TCP ports\nfrom 1 to 65535.";
+
+    FilterTooLarge = "PFP0701", Error, "filter too large",
+        "The seccomp program for one architecture needs more than the 4096 instructions the\nkernel accepts. The diagnostic points at the rules whose argument checks are the\nlargest: simplify their conditions, use ranges (`<`, `>=`) instead of long `in`\nlists, or move rarely needed syscalls to a stricter layer.";
 
     UnknownProcessSetting = "PFP0601", Error, "unknown process setting",
         "Settings are command, cwd, hostname, uid, gid, env and pass.";

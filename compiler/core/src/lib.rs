@@ -30,6 +30,7 @@ pub mod io;
 pub mod policy;
 pub mod render;
 pub mod resolve;
+pub mod seccomp;
 pub mod source;
 pub mod stdlib;
 pub mod suggest;

@@ -61,6 +61,15 @@ impl Action {
         }
     }
 
+    /// A total order for choosing among matching rules: strictness first, and among
+    /// `errno` actions the smaller errno, so the verdict never depends on rule order.
+    pub fn rank(self) -> (u8, u16) {
+        match self {
+            Action::Errno(e) => (self.strictness(), u16::MAX - e),
+            _ => (self.strictness(), 0),
+        }
+    }
+
     pub fn describe(self) -> String {
         match self {
             Action::Allow => "allow".into(),
