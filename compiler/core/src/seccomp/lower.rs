@@ -178,7 +178,42 @@ pub fn lower(syscalls: &Syscalls, arch: Arch) -> Result<Lowered, AsmError> {
         Leaf::Ret(ret) => ret_label(asm, ret),
         Leaf::Args(nr) => arg_labels.get(&nr).copied().unwrap_or_else(|| asm.label()),
     };
-    tree(&mut asm, arch, &ranges, &mut leaf_label);
+    // Leaf costs for the plan: a `ret`, or an argument block (its length bounds its
+    // longest path) and its `ret`, emitted once on the side to be measured.
+    let costs: Vec<u32> = ranges
+        .iter()
+        .map(|(_, leaf)| match leaf {
+            Leaf::Ret(_) => 1,
+            Leaf::Args(nr) => decisions.get(nr).map_or(1, |(list, decision)| {
+                let mut scratch = Assembler::default();
+                let mut scratch_ret = |a: &mut Assembler, _: u32| a.label();
+                u32::try_from(emit_block(
+                    &mut scratch,
+                    list.name,
+                    decision,
+                    &mut scratch_ret,
+                ))
+                .unwrap_or(u32::MAX / 4)
+                    + 1
+            }),
+        })
+        .collect();
+    let weights: Vec<u64> = ranges
+        .iter()
+        .enumerate()
+        .map(|(i, (start, _))| {
+            let end = ranges
+                .get(i + 1)
+                .map_or(u64::from(u32::MAX) + 1, |(next, _)| u64::from(*next));
+            let known = tables::syscalls(arch)
+                .iter()
+                .filter(|s| u64::from(s.nr) >= u64::from(*start) && u64::from(s.nr) < end)
+                .count();
+            known.max(1) as u64
+        })
+        .collect();
+    let splits = plan_tree(&costs, &weights);
+    tree(&mut asm, arch, &ranges, &splits, &mut leaf_label);
 
     // 3. Argument blocks.
     let mut blocks = Vec::new();
@@ -187,24 +222,10 @@ pub fn lower(syscalls: &Syscalls, arch: Arch) -> Result<Lowered, AsmError> {
             continue;
         };
         asm.bind(label);
-        let before = asm.len();
-        let count = decision.groups.len();
-        for (i, (action, conditions)) in decision.groups.iter().enumerate() {
-            let yes = ret_label(&mut asm, ret_value(*action));
-            let no = if i + 1 == count {
-                ret_label(&mut asm, ret_value(decision.fallback))
-            } else {
-                asm.label()
-            };
-            let comment = format!("{}: {}?", list.name, action.describe());
-            any_of(&mut asm, conditions, yes, no, Some(comment));
-            if i + 1 != count {
-                asm.bind(no);
-            }
-        }
+        let insns = emit_block(&mut asm, list.name, decision, &mut ret_label);
         blocks.push(BlockSize {
             syscall: list.name,
-            insns: asm.len() - before,
+            insns,
             origins: list
                 .rules
                 .iter()
@@ -227,37 +248,67 @@ pub fn lower(syscalls: &Syscalls, arch: Arch) -> Result<Lowered, AsmError> {
     })
 }
 
-/// Emits a balanced search over `ranges` (sorted, covering everything from the first
-/// start up), ending at leaf labels.
+/// Emits one syscall's argument block; returns its length in instructions.
+fn emit_block(
+    asm: &mut Assembler,
+    name: &str,
+    decision: &Decision<'_>,
+    ret_label: &mut impl FnMut(&mut Assembler, u32) -> Label,
+) -> usize {
+    let before = asm.len();
+    let count = decision.groups.len();
+    let mut acc = None;
+    for (i, (action, conditions)) in decision.groups.iter().enumerate() {
+        let yes = ret_label(asm, ret_value(*action));
+        let no = if i + 1 == count {
+            ret_label(asm, ret_value(decision.fallback))
+        } else {
+            asm.label()
+        };
+        let comment = format!("{name}: {}?", action.describe());
+        // The next group is reached only from this one's `no` exits.
+        acc = any_of(asm, conditions, yes, no, Some(comment), acc);
+        if i + 1 != count {
+            asm.bind(no);
+        }
+    }
+    asm.len() - before
+}
+
+/// Emits the search over `ranges` (sorted, covering everything from the first start
+/// up) planned by [`plan_tree`], ending at leaf labels.
 fn tree(
     asm: &mut Assembler,
     arch: Arch,
     ranges: &[(u32, Leaf)],
+    splits: &Splits,
     leaf_label: &mut impl FnMut(&mut Assembler, Leaf) -> Label,
 ) {
-    // Preorder with an explicit stack: a node, then its left subtree, then its right one;
-    // every jump goes forward.
-    let mut work: Vec<(&[(u32, Leaf)], Option<Label>)> = vec![(ranges, None)];
-    while let Some((slice, bind)) = work.pop() {
+    // Preorder with an explicit stack: a node, then its left subtree, then its right
+    // one, so every jump goes forward.
+    let mut work: Vec<(usize, usize, Option<Label>)> = vec![(0, ranges.len(), None)];
+    while let Some((i, j, bind)) = work.pop() {
         if let Some(l) = bind {
             asm.bind(l);
         }
-        let mid = slice.len() / 2;
-        let (left, right) = slice.split_at(mid);
-        let Some(&(split, _)) = right.first() else {
+        if j - i < 2 {
+            continue;
+        }
+        let k = splits.get(i, j);
+        let Some(&(split, _)) = ranges.get(k) else {
             continue;
         };
-        let mut side = |asm: &mut Assembler, part: &'_ [(u32, Leaf)]| -> (Label, Option<Label>) {
-            match part {
-                [(_, leaf)] => (leaf_label(asm, *leaf), None),
+        let mut side = |asm: &mut Assembler, from: usize, to: usize| -> (Label, Option<Label>) {
+            match ranges.get(from..to) {
+                Some([(_, leaf)]) => (leaf_label(asm, *leaf), None),
                 _ => {
                     let l = asm.label();
                     (l, Some(l))
                 }
             }
         };
-        let (right_label, right_new) = side(asm, right);
-        let (left_label, left_new) = side(asm, left);
+        let (right_label, right_new) = side(asm, k, j);
+        let (left_label, left_new) = side(asm, i, k);
         asm.jump(
             JMP_JGE_K,
             split,
@@ -265,14 +316,99 @@ fn tree(
             left_label,
             Some(nr_comment(arch, split)),
         );
-        // The stack is last in, first out: right is pushed first so left comes next.
+        // Last in, first out: right is pushed first so that left comes next.
         if let Some(l) = right_new {
-            work.push((right, Some(l)));
+            work.push((k, j, Some(l)));
         }
         if let Some(l) = left_new {
-            work.push((left, Some(l)));
+            work.push((i, k, Some(l)));
         }
     }
+}
+
+/// For each span `i..j` of ranges, where to split it.
+struct Splits {
+    n: usize,
+    table: Vec<usize>,
+}
+
+impl Splits {
+    fn get(&self, i: usize, j: usize) -> usize {
+        self.table
+            .get(i * (self.n + 1) + j)
+            .copied()
+            .unwrap_or((i + j) / 2)
+            .clamp(i + 1, j.saturating_sub(1).max(i + 1))
+    }
+}
+
+/// Above this many ranges the tree is simply balanced: the exact plan costs n³.
+const MAX_PLANNED_RANGES: usize = 512;
+
+/// Plans the search tree: minimizes the most instructions any syscall runs (a node per
+/// level plus its leaf's own cost: one `ret`, or the argument block), then the total
+/// over the architecture's syscalls, so that common numbers are not pushed deep.
+/// `cost[i]` is leaf `i`'s worst cost, `weight[i]` how many known syscalls it covers.
+fn plan_tree(cost: &[u32], weight: &[u64]) -> Splits {
+    let n = cost.len();
+    let width = n + 1;
+    let mut table = vec![0usize; width * width];
+    if n > MAX_PLANNED_RANGES {
+        for i in 0..n {
+            for j in i + 2..=n {
+                if let Some(slot) = table.get_mut(i * width + j) {
+                    *slot = (i + j).div_ceil(2);
+                }
+            }
+        }
+        return Splits { n, table };
+    }
+    let mut prefix = vec![0u64; width];
+    for (i, w) in weight.iter().enumerate() {
+        if let (Some(&p), Some(next)) = (prefix.get(i), prefix.get(i + 1)) {
+            let _ = next;
+            if let Some(slot) = prefix.get_mut(i + 1) {
+                *slot = p + w;
+            }
+        }
+    }
+    // (worst, total) per span, row-major on (i, j).
+    let mut best = vec![(0u32, 0u64); width * width];
+    for i in 0..n {
+        if let Some(slot) = best.get_mut(i * width + i + 1) {
+            *slot = (cost.get(i).copied().unwrap_or(1), 0);
+        }
+    }
+    for len in 2..=n {
+        for i in 0..=n - len {
+            let j = i + len;
+            let span_weight =
+                prefix.get(j).copied().unwrap_or(0) - prefix.get(i).copied().unwrap_or(0);
+            let mut choice = (u32::MAX, u64::MAX, i + 1);
+            for k in i + 1..j {
+                let (lw, lt) = best
+                    .get(i * width + k)
+                    .copied()
+                    .unwrap_or((u32::MAX / 2, 0));
+                let (rw, rt) = best
+                    .get(k * width + j)
+                    .copied()
+                    .unwrap_or((u32::MAX / 2, 0));
+                let worst = 1 + lw.max(rw);
+                let total = lt + rt + span_weight;
+                if (worst, total) < (choice.0, choice.1) {
+                    choice = (worst, total, k);
+                }
+            }
+            if let Some(slot) = best.get_mut(i * width + j) {
+                *slot = (choice.0, choice.1);
+            }
+            if let Some(slot) = table.get_mut(i * width + j) {
+                *slot = choice.2;
+            }
+        }
+    }
+    Splits { n, table }
 }
 
 fn nr_comment(arch: Arch, nr: u32) -> String {
@@ -283,26 +419,67 @@ fn nr_comment(arch: Arch, nr: u32) -> String {
     }
 }
 
-/// Jumps to `yes` if any condition holds, else to `no`.
+/// What the accumulator holds: argument word at `offset`, masked, sign bit flipped.
+/// Consecutive tests of one argument reuse it instead of loading it again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Acc {
+    offset: u32,
+    mask: Option<u32>,
+    flipped: bool,
+}
+
+/// Jumps to `yes` if any condition holds, else to `no`. `entry` is what the
+/// accumulator holds on entry; returns what it holds at every exit, if that is one thing.
 fn any_of(
     asm: &mut Assembler,
     conditions: &[&Condition],
     yes: Label,
     no: Label,
     comment: Option<String>,
-) {
-    let mut comment = comment;
-    for (i, condition) in conditions.iter().enumerate() {
-        let next = if i + 1 == conditions.len() {
-            no
+    entry: Option<Acc>,
+) -> Option<Acc> {
+    sequence(asm, conditions, comment, entry, |last, next| {
+        if last {
+            (yes, no)
         } else {
-            asm.label()
-        };
-        cond(asm, condition, yes, next, comment.take());
-        if i + 1 != conditions.len() {
+            (yes, next)
+        }
+    })
+}
+
+/// Emits `parts` one after the other; `exits(is_last, next)` gives each part's (yes, no)
+/// targets, where `next` is the label of the following part. Each following part is
+/// reached only from the previous part's exits, so it inherits its accumulator.
+fn sequence(
+    asm: &mut Assembler,
+    parts: &[&Condition],
+    comment: Option<String>,
+    entry: Option<Acc>,
+    exits: impl Fn(bool, Label) -> (Label, Label),
+) -> Option<Acc> {
+    let mut comment = comment;
+    let mut state = entry;
+    let mut common: Option<Option<Acc>> = None;
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        let next = if last { yes_placeholder() } else { asm.label() };
+        let (yes, no) = exits(last, next);
+        state = cond(asm, part, yes, no, comment.take(), state);
+        common = Some(match common {
+            None => state,
+            Some(c) if c == state => c,
+            Some(_) => None,
+        });
+        if !last {
             asm.bind(next);
         }
     }
+    common.unwrap_or(entry)
+}
+
+/// A label never bound: `exits` ignores `next` for the last part.
+fn yes_placeholder() -> Label {
+    Label(0)
 }
 
 fn cond(
@@ -311,32 +488,36 @@ fn cond(
     yes: Label,
     no: Label,
     comment: Option<String>,
-) {
+    entry: Option<Acc>,
+) -> Option<Acc> {
     match condition {
         Condition::Or(parts) => {
             let parts: Vec<&Condition> = parts.iter().collect();
-            any_of(asm, &parts, yes, no, comment);
+            any_of(asm, &parts, yes, no, comment, entry)
         }
         Condition::And(parts) => {
-            let mut comment = comment;
-            for (i, part) in parts.iter().enumerate() {
-                let next = if i + 1 == parts.len() {
-                    yes
+            let parts: Vec<&Condition> = parts.iter().collect();
+            sequence(asm, &parts, comment, entry, |last, next| {
+                if last {
+                    (yes, no)
                 } else {
-                    asm.label()
-                };
-                cond(asm, part, next, no, comment.take());
-                if i + 1 != parts.len() {
-                    asm.bind(next);
+                    (next, no)
                 }
-            }
+            })
         }
-        Condition::Not(inner) => cond(asm, inner, no, yes, comment),
-        Condition::Test(test) => arg_test(asm, test, yes, no, comment),
+        Condition::Not(inner) => cond(asm, inner, no, yes, comment, entry),
+        Condition::Test(test) => arg_test(asm, test, yes, no, comment, entry),
     }
 }
 
-fn arg_test(asm: &mut Assembler, test: &ArgTest, yes: Label, no: Label, comment: Option<String>) {
+fn arg_test(
+    asm: &mut Assembler,
+    test: &ArgTest,
+    yes: Label,
+    no: Label,
+    comment: Option<String>,
+    entry: Option<Acc>,
+) -> Option<Acc> {
     let note = comment
         .map(|c| format!("{c} {}", test.name))
         .or_else(|| Some(test.name.to_string()));
@@ -344,32 +525,47 @@ fn arg_test(asm: &mut Assembler, test: &ArgTest, yes: Label, no: Label, comment:
         ArgType::Int32 { signed } => {
             let mask = test.mask.map(|m| m as u32);
             word_test(
-                asm,
-                test.index,
-                mask,
-                signed,
-                &test.test,
-                Width::Low,
-                yes,
-                no,
-                note,
-            );
+                asm, test.index, mask, signed, &test.test, yes, no, note, entry,
+            )
         }
         ArgType::Int64 { signed } => wide_test(asm, test, signed, yes, no, note),
         ArgType::Pointer => wide_test(asm, test, false, yes, no, note),
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Width {
-    Low,
-    High,
+/// Brings the accumulator from `entry` to `want`, loading only what is missing.
+fn prepare(asm: &mut Assembler, entry: Option<Acc>, want: Acc, note: Option<String>) {
+    let reuse = entry.filter(|e| {
+        e.offset == want.offset && (e.mask == want.mask || (e.mask.is_none() && !e.flipped))
+    });
+    let (mut mask_done, mut flipped) = match reuse {
+        Some(e) => (e.mask.is_some() || want.mask.is_none(), e.flipped),
+        None => {
+            asm.insn(Insn::new(LD_W_ABS, 0, 0, want.offset), note);
+            (want.mask.is_none(), false)
+        }
+    };
+    if !mask_done {
+        if let Some(m) = want.mask {
+            asm.insn(Insn::new(ALU_AND_K, 0, 0, m), None);
+        }
+        mask_done = true;
+    }
+    debug_assert!(mask_done);
+    if flipped != want.flipped {
+        asm.insn(
+            Insn::new(ALU_XOR_K, 0, 0, 0x8000_0000),
+            Some("signed order".into()),
+        );
+        flipped = want.flipped;
+    }
+    debug_assert_eq!(flipped, want.flipped);
 }
 
-/// A test on one 32-bit word of an argument.
+/// A test on the low word of an argument (a 32-bit argument, or a masked 64-bit one).
 #[allow(
     clippy::too_many_arguments,
-    reason = "one call site per width; a struct would only rename the arguments"
+    reason = "the test's parts and its two exits; a struct would only rename them"
 )]
 fn word_test(
     asm: &mut Assembler,
@@ -377,16 +573,13 @@ fn word_test(
     mask: Option<u32>,
     signed: bool,
     test: &Test,
-    width: Width,
     yes: Label,
     no: Label,
     note: Option<String>,
-) {
-    let offset = match width {
-        Width::Low => off_arg_lo(index),
-        Width::High => off_arg_hi(index),
-    };
-    // `a & m == 0` and `a & m != 0` are one `jset`.
+    entry: Option<Acc>,
+) -> Option<Acc> {
+    let offset = off_arg_lo(index);
+    // `a & m == 0` and `a & m != 0` are one `jset` on the unmasked word.
     if let (
         Some(m),
         Test::Compare {
@@ -395,33 +588,56 @@ fn word_test(
         },
     ) = (mask, test)
     {
-        asm.insn(Insn::new(LD_W_ABS, 0, 0, offset), note);
+        let want = Acc {
+            offset,
+            mask: None,
+            flipped: false,
+        };
+        let reusable = entry
+            .filter(|e| e.offset == offset && !e.flipped && e.mask.is_none_or(|em| em & m == m));
+        let state = match reusable {
+            Some(e) => e,
+            None => {
+                prepare(asm, entry, want, note);
+                want
+            }
+        };
         let (t, f) = if *op == CmpOp::Eq {
             (no, yes)
         } else {
             (yes, no)
         };
         asm.jump(JMP_JSET_K, m, t, f, None);
-        return;
-    }
-    asm.insn(Insn::new(LD_W_ABS, 0, 0, offset), note);
-    if let Some(m) = mask {
-        asm.insn(Insn::new(ALU_AND_K, 0, 0, m), None);
+        return Some(state);
     }
     match test {
         Test::Compare { op, value } => {
-            let mut k = *value as u32;
             let ordering = !matches!(op, CmpOp::Eq | CmpOp::Ne);
-            if signed && ordering {
-                asm.insn(
-                    Insn::new(ALU_XOR_K, 0, 0, 0x8000_0000),
-                    Some("signed order".into()),
-                );
-                k ^= 0x8000_0000;
-            }
+            let flipped = signed && ordering;
+            let want = Acc {
+                offset,
+                mask,
+                flipped,
+            };
+            prepare(asm, entry, want, note);
+            let k = if flipped {
+                (*value as u32) ^ 0x8000_0000
+            } else {
+                *value as u32
+            };
             compare(asm, *op, k, yes, no);
+            Some(want)
         }
         Test::In { negated, values } => {
+            // Equality ignores the sign flip, so a flipped accumulator is reused flipped.
+            let flipped = entry.is_some_and(|e| e.offset == offset && e.mask == mask && e.flipped);
+            let want = Acc {
+                offset,
+                mask,
+                flipped,
+            };
+            prepare(asm, entry, want, note);
+            let flip = if flipped { 0x8000_0000 } else { 0 };
             let (t, f) = if *negated { (no, yes) } else { (yes, no) };
             for (i, v) in values.iter().enumerate() {
                 let next = if i + 1 == values.len() {
@@ -429,7 +645,7 @@ fn word_test(
                 } else {
                     asm.label()
                 };
-                asm.jump(JMP_JEQ_K, *v as u32, t, next, None);
+                asm.jump(JMP_JEQ_K, (*v as u32) ^ flip, t, next, None);
                 if i + 1 != values.len() {
                     asm.bind(next);
                 }
@@ -437,6 +653,7 @@ fn word_test(
             if values.is_empty() {
                 asm.ja(f);
             }
+            Some(want)
         }
     }
 }
@@ -453,6 +670,12 @@ fn compare(asm: &mut Assembler, op: CmpOp, k: u32, yes: Label, no: Label) {
     }
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Width {
+    Low,
+    High,
+}
+
 /// A test on a 64-bit argument: high word first, then low.
 fn wide_test(
     asm: &mut Assembler,
@@ -461,7 +684,7 @@ fn wide_test(
     yes: Label,
     no: Label,
     note: Option<String>,
-) {
+) -> Option<Acc> {
     let (mask_hi, mask_lo) = match test.mask {
         Some(m) => (Some((m >> 32) as u32), Some(m as u32)),
         None => (None, None),
@@ -487,18 +710,8 @@ fn wide_test(
                     values: values.iter().map(|v| u64::from(lo_of(*v))).collect(),
                 },
             };
-            word_test(
-                asm,
-                index,
-                mask_lo,
-                false,
-                &lowered,
-                Width::Low,
-                yes,
-                no,
-                note,
-            );
-            return;
+            word_test(asm, index, mask_lo, false, &lowered, yes, no, note, None);
+            return None;
         }
     }
     let load = |asm: &mut Assembler, width: Width, note: Option<String>| {
@@ -573,6 +786,7 @@ fn wide_test(
             }
         }
     }
+    None
 }
 
 /// The action a range of numbers returns when no argument matters (for statistics).
