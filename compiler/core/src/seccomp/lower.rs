@@ -385,7 +385,20 @@ fn plan_tree(cost: &[u32], weight: &[u64]) -> Splits {
             let span_weight =
                 prefix.get(j).copied().unwrap_or(0) - prefix.get(i).copied().unwrap_or(0);
             let mut choice = (u32::MAX, u64::MAX, i + 1);
-            for k in i + 1..j {
+            // Knuth's bound: the best split of i..j lies between those of i..j-1 and
+            // i+1..j. It keeps planning quadratic; for a minimax cost it is a heuristic,
+            // so the tree may be a little off the optimum, never wrong.
+            let low = if len > 2 {
+                table.get(i * width + j - 1).copied().unwrap_or(i + 1)
+            } else {
+                i + 1
+            };
+            let high = if len > 2 {
+                table.get((i + 1) * width + j).copied().unwrap_or(j - 1)
+            } else {
+                j - 1
+            };
+            for k in low.max(i + 1)..=high.min(j - 1) {
                 let (lw, lt) = best
                     .get(i * width + k)
                     .copied()

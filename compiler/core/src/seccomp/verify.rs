@@ -11,6 +11,11 @@ use super::meaning::{ret_value, verdict};
 use crate::policy::{ArgTest, Condition, Syscalls, Test};
 use crate::tables::{self, Arch, ArgType};
 
+/// Combinations tried per pair of arguments a syscall's rules test (sampled evenly).
+const PAIRS_PER_ARGUMENT_PAIR: usize = 256;
+/// Random mixes of boundary values and noise per syscall with conditions.
+const RANDOM_PER_SYSCALL: usize = 64;
+
 /// `AUDIT_ARCH_I386`: what `int 0x80` on x86_64 presents.
 pub const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 
@@ -187,7 +192,7 @@ pub fn verify(syscalls: &Syscalls, arch: Arch, program: &[Insn]) -> Result<Measu
                         .get(j)
                         .map(|s| s.iter().copied().collect())
                         .unwrap_or_default();
-                    let stride = ((vi.len() * vj.len()) / 4096).max(1);
+                    let stride = ((vi.len() * vj.len()) / PAIRS_PER_ARGUMENT_PAIR).max(1);
                     for (n, (x, y)) in vi
                         .iter()
                         .flat_map(|x| vj.iter().map(move |y| (x, y)))
@@ -207,7 +212,7 @@ pub fn verify(syscalls: &Syscalls, arch: Arch, program: &[Insn]) -> Result<Measu
             }
             // Pseudo-random mixes of boundary values and noise.
             let mut rng = SplitMix(u64::from(nr) ^ 0x9e37_79b9_7f4a_7c15);
-            for _ in 0..256 {
+            for _ in 0..RANDOM_PER_SYSCALL {
                 let mut data = base;
                 for &i in &indices {
                     let pool: Vec<u64> = per_arg
