@@ -2,9 +2,10 @@
 //! architecture. The disassembly shows the number tree with syscall names, the shared
 //! returns, and the argument blocks, so a change in code generation is reviewed here.
 
-#![allow(clippy::expect_used, reason = "test code: a failed expectation is a test failure")]
-
-use std::path::Path;
+#![allow(
+    clippy::expect_used,
+    reason = "test code: a failed expectation is a test failure"
+)]
 
 use phantom_compiler::seccomp::compile;
 use phantom_compiler::tables::Arch;
@@ -14,7 +15,11 @@ use phantom_compiler::{check, io::NativeFs, Input};
 fn bpf_asm() {
     insta::glob!("../bpf", "*.pfp", |path| {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
-        let checked = check(&Input::File(Path::new("bpf").join(name)), &NativeFs).expect("readable");
+        let checked = check(
+            &Input::File(std::path::Path::new("bpf").join(name)),
+            &NativeFs,
+        )
+        .expect("readable");
         let policy = checked.policy.expect("the snapshot policies are valid");
         let mut out = String::new();
         for arch in Arch::ALL {

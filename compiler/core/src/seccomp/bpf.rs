@@ -35,15 +35,16 @@ impl Insn {
     }
 }
 
-// Opcodes (linux/bpf_common.h): class | size | mode, class | op | source.
-pub const LD_W_ABS: u16 = 0x00 | 0x00 | 0x20;
-pub const ALU_AND_K: u16 = 0x04 | 0x50;
-pub const ALU_XOR_K: u16 = 0x04 | 0xa0;
+// Opcodes (linux/bpf_common.h): class | size | mode, class | op | source, where
+// BPF_LD = 0, BPF_ALU = 4, BPF_JMP = 5, BPF_RET = 6; BPF_W = 0, BPF_ABS = 0x20; BPF_K = 0.
+pub const LD_W_ABS: u16 = 0x20;
+pub const ALU_AND_K: u16 = 0x54;
+pub const ALU_XOR_K: u16 = 0xa4;
 pub const JMP_JA: u16 = 0x05;
-pub const JMP_JEQ_K: u16 = 0x05 | 0x10;
-pub const JMP_JGT_K: u16 = 0x05 | 0x20;
-pub const JMP_JGE_K: u16 = 0x05 | 0x30;
-pub const JMP_JSET_K: u16 = 0x05 | 0x40;
+pub const JMP_JEQ_K: u16 = 0x15;
+pub const JMP_JGT_K: u16 = 0x25;
+pub const JMP_JGE_K: u16 = 0x35;
+pub const JMP_JSET_K: u16 = 0x45;
 pub const RET_K: u16 = 0x06;
 
 /// The kernel's limit on a filter's length (BPF_MAXINSNS).

@@ -286,6 +286,12 @@ fn tree(
 ) {
     // Preorder with an explicit stack: a node, then its left subtree, then its right
     // one, so every jump goes forward.
+    // One range: every number has the same verdict; jump straight to it.
+    if let [(_, leaf)] = ranges {
+        let target = leaf_label(asm, *leaf);
+        asm.ja(target);
+        return;
+    }
     let mut work: Vec<(usize, usize, Option<Label>)> = vec![(0, ranges.len(), None)];
     while let Some((i, j, bind)) = work.pop() {
         if let Some(l) = bind {

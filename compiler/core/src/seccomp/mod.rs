@@ -62,7 +62,7 @@ impl CompileError {
             return None;
         };
         let mut blocks = blocks.clone();
-        blocks.sort_by(|a, b| b.insns.cmp(&a.insns));
+        blocks.sort_by_key(|b| std::cmp::Reverse(b.insns));
         let first = blocks.iter().flat_map(|b| b.origins.first()).next()?;
         let mut diag = Diagnostic::new(
             Code::FilterTooLarge,

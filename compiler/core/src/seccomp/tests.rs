@@ -165,3 +165,13 @@ fn unconditional_allows_return_exactly_allow_without_loading_arguments() {
     assert_eq!((r.ret, r.read_args), (RET_ALLOW, false));
     assert_eq!(p.measurements.cached, 2);
 }
+
+#[test]
+fn a_policy_without_rules_still_returns_its_default() {
+    for default in ["allow", "log", "trap", "errno(EPERM)", "notify", "kill"] {
+        for arch in Arch::ALL {
+            let p = compile_text(&format!("syscalls {{\n default {default}\n}}"), arch);
+            assert!(p.insns.len() <= 8, "{default} {arch:?}: {}", p.insns.len());
+        }
+    }
+}

@@ -202,9 +202,11 @@ pub fn verify(syscalls: &Syscalls, arch: Arch, program: &[Insn]) -> Result<Measu
                             continue;
                         }
                         let mut data = base;
-                        if let (Some(_), Some(_)) = (data.args.get(i), data.args.get(j)) {
-                            data.args[i] = *x;
-                            data.args[j] = *y;
+                        if let Some(slot) = data.args.get_mut(i) {
+                            *slot = *x;
+                        }
+                        if let Some(slot) = data.args.get_mut(j) {
+                            *slot = *y;
                         }
                         check(data, &mut m)?;
                     }
@@ -220,7 +222,7 @@ pub fn verify(syscalls: &Syscalls, arch: Arch, program: &[Insn]) -> Result<Measu
                         .map(|s| s.iter().copied().collect())
                         .unwrap_or_default();
                     let pick = rng.next();
-                    let v = if pick % 4 == 0 {
+                    let v = if pick.is_multiple_of(4) {
                         rng.next()
                     } else {
                         pool.get((pick as usize / 4) % pool.len().max(1))
