@@ -82,6 +82,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Convert a profile written for another sandbox into a .pfp policy.
+    Import {
+        #[command(subcommand)]
+        from: ImportSource,
+    },
     /// Explain a diagnostic code, such as PFP0101.
     Explain {
         /// The code; `all` lists every code.
@@ -143,6 +148,7 @@ fn main() -> ExitCode {
             output,
         } => run_compile(&file, arch.arch(), emit, output.as_deref()),
         Command::Inspect { file, json } => run_inspect(&file, json),
+        Command::Import { from } => run_import(from),
     };
     match result {
         Ok(code) => code,
@@ -436,5 +442,69 @@ fn run_inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
     println!(
         "  kernel-cached: syscalls the kernel allows without running the filter (action cache)"
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand, Debug)]
+enum ImportSource {
+    /// A Docker/OCI seccomp profile (the JSON that runc, containerd and Kubernetes load).
+    ///
+    /// Writes canonical .pfp text; what could not be carried over is listed in the
+    /// file's header and printed as notes. Exits 1 when the profile cannot be read or
+    /// is not a seccomp profile.
+    #[command(name = "docker-seccomp")]
+    DockerSeccomp {
+        /// The profile (.json).
+        profile: PathBuf,
+        /// Output file; standard output if absent.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// A capability the container has (CAP_SYS_ADMIN), for the profile's
+        /// `includes`/`excludes`; repeat it for several.
+        #[arg(long = "with-cap", value_name = "CAP")]
+        with_cap: Vec<String>,
+        /// The policy's name (`policy "NAME"`); without it, the file name decides.
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+fn run_import(from: ImportSource) -> anyhow::Result<ExitCode> {
+    use phantom_compiler::import::{docker_to_pfp, DockerImportOptions};
+    let ImportSource::DockerSeccomp {
+        profile,
+        output,
+        with_cap,
+        name,
+    } = from;
+    let json = match std::fs::read_to_string(&profile) {
+        Ok(json) => json,
+        Err(e) => {
+            eprintln!("phantomc: cannot read `{}`: {e}", profile.display());
+            return Ok(ExitCode::from(EXIT_POLICY_ERRORS));
+        }
+    };
+    let options = DockerImportOptions {
+        caps: with_cap,
+        name,
+        source: profile
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned()),
+    };
+    let imported = match docker_to_pfp(&json, &options) {
+        Ok(imported) => imported,
+        Err(e) => {
+            eprintln!("phantomc: `{}`: {e}", profile.display());
+            return Ok(ExitCode::from(EXIT_POLICY_ERRORS));
+        }
+    };
+    for note in &imported.notes {
+        eprintln!("phantomc: note: {note}");
+    }
+    match output {
+        Some(out) => std::fs::write(&out, &imported.text)
+            .with_context(|| format!("cannot write `{}`", out.display()))?,
+        None => std::io::stdout().write_all(imported.text.as_bytes())?,
+    }
     Ok(ExitCode::SUCCESS)
 }

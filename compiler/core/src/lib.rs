@@ -26,6 +26,7 @@
 pub mod check;
 pub mod codes;
 pub mod diagnostic;
+pub mod import;
 pub mod io;
 pub mod policy;
 pub mod render;

@@ -1,0 +1,22 @@
+//! Importing profiles written for other sandboxes as `.pfp` text.
+//!
+//! An importer reads a foreign format and prints a `.pfp` policy in canonical style
+//! (the output of `phantomc fmt`), with a header comment that says where it came from
+//! and what could not be carried over. It never reads files itself: the caller hands
+//! it the text, as everywhere in this crate.
+//!
+//! * [`docker`]: Docker/OCI seccomp JSON profiles (`phantomc import docker-seccomp`).
+
+pub mod docker;
+
+pub use docker::{docker_to_pfp, DockerImportOptions, ImportError};
+
+/// The result of an import: the policy text, and what was left out or changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Imported {
+    /// A `.pfp` policy in canonical style; `phantomc check` accepts it.
+    pub text: String,
+    /// One sentence per thing the import left out or wrote differently, and why. The
+    /// header comment of `text` lists them too.
+    pub notes: Vec<String>,
+}
