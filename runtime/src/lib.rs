@@ -1,1 +1,5 @@
+//! The Phantom Fragment runtime: runs a compiled bundle's workload under its policy.
+//! It never parses `.pfp`; it takes the compiler's output as it is.
 
+#[cfg(target_os = "linux")]
+pub mod seccomp;
