@@ -213,7 +213,9 @@ pub fn lower(syscalls: &Syscalls, arch: Arch) -> Result<Lowered, AsmError> {
         })
         .collect();
     let splits = plan_tree(&costs, &weights);
-    tree(&mut asm, arch, &ranges, &splits, &mut leaf_label);
+    tree(&mut asm, &ranges, &splits, &mut leaf_label, &|nr| {
+        nr_comment(arch, nr)
+    });
 
     // 3. Argument blocks.
     let mut blocks = Vec::new();
@@ -249,7 +251,39 @@ pub fn lower(syscalls: &Syscalls, arch: Arch) -> Result<Lowered, AsmError> {
 }
 
 /// Emits one syscall's argument block; returns its length in instructions.
+///
+/// When every test of the block reads the same 32-bit word, the verdict is a step
+/// function of that word: it is emitted as a search over the word's intervals when
+/// that runs fewer instructions than testing the rules one by one.
 fn emit_block(
+    asm: &mut Assembler,
+    name: &str,
+    decision: &Decision<'_>,
+    ret_label: &mut impl FnMut(&mut Assembler, u32) -> Label,
+) -> usize {
+    if let Some(plan) = word_plan(decision) {
+        let mut scratch = Assembler::default();
+        let mut scratch_ret = |a: &mut Assembler, _: u32| a.label();
+        let rule_by_rule = emit_rules(&mut scratch, name, decision, &mut scratch_ret);
+        let ones = vec![1; plan.steps.len()];
+        let splits = plan_tree(&ones, &ones.iter().map(|_| 1u64).collect::<Vec<_>>());
+        let searched = splits.worst + plan.load_cost();
+        if searched < rule_by_rule + 1 {
+            let before = asm.len();
+            prepare(asm, None, plan.acc, Some(format!("{name}: {}", plan.arg)));
+            let mut leaf = |asm: &mut Assembler, action: Action| ret_label(asm, ret_value(action));
+            let arg = plan.arg;
+            tree(asm, &plan.steps, &splits, &mut leaf, &|v| {
+                format!("{arg} >= {v:#x}")
+            });
+            return asm.len() - before;
+        }
+    }
+    emit_rules(asm, name, decision, ret_label)
+}
+
+/// Emits the block rule group by rule group, strictest first.
+fn emit_rules(
     asm: &mut Assembler,
     name: &str,
     decision: &Decision<'_>,
@@ -277,12 +311,12 @@ fn emit_block(
 
 /// Emits the search over `ranges` (sorted, covering everything from the first start
 /// up) planned by [`plan_tree`], ending at leaf labels.
-fn tree(
+fn tree<L: Copy>(
     asm: &mut Assembler,
-    arch: Arch,
-    ranges: &[(u32, Leaf)],
+    ranges: &[(u32, L)],
     splits: &Splits,
-    leaf_label: &mut impl FnMut(&mut Assembler, Leaf) -> Label,
+    leaf_label: &mut impl FnMut(&mut Assembler, L) -> Label,
+    comment: &impl Fn(u32) -> String,
 ) {
     // Preorder with an explicit stack: a node, then its left subtree, then its right
     // one, so every jump goes forward.
@@ -320,7 +354,7 @@ fn tree(
             split,
             right_label,
             left_label,
-            Some(nr_comment(arch, split)),
+            Some(comment(split)),
         );
         // Last in, first out: right is pushed first so that left comes next.
         if let Some(l) = right_new {
@@ -336,6 +370,8 @@ fn tree(
 struct Splits {
     n: usize,
     table: Vec<usize>,
+    /// Instructions on the longest path: tree nodes plus the leaf's own cost.
+    worst: usize,
 }
 
 impl Splits {
@@ -367,7 +403,13 @@ fn plan_tree(cost: &[u32], weight: &[u64]) -> Splits {
                 }
             }
         }
-        return Splits { n, table };
+        let depth = (usize::BITS - n.leading_zeros()) as usize;
+        let leaf = cost.iter().copied().max().unwrap_or(1) as usize;
+        return Splits {
+            n,
+            table,
+            worst: depth + leaf,
+        };
     }
     let mut prefix = vec![0u64; width];
     for (i, w) in weight.iter().enumerate() {
@@ -427,7 +469,8 @@ fn plan_tree(cost: &[u32], weight: &[u64]) -> Splits {
             }
         }
     }
-    Splits { n, table }
+    let worst = best.get(n).map_or(1, |(w, _)| *w as usize);
+    Splits { n, table, worst }
 }
 
 fn nr_comment(arch: Arch, nr: u32) -> String {
@@ -812,4 +855,123 @@ fn wide_test(
 pub fn unconditional(rules: &[Rule], default: Action) -> Option<Action> {
     let decision = decide(rules, default);
     decision.groups.is_empty().then_some(decision.fallback)
+}
+
+/// A block decided by one 32-bit word: the step function of its verdict.
+struct WordPlan {
+    acc: Acc,
+    arg: &'static str,
+    /// (first value, verdict) of each interval, covering 0..2^32 in order.
+    steps: Vec<(u32, Action)>,
+}
+
+impl WordPlan {
+    fn load_cost(&self) -> usize {
+        1 + usize::from(self.acc.mask.is_some())
+    }
+}
+
+/// Interval searches pay off only for a handful of steps.
+const MAX_WORD_STEPS: usize = 48;
+
+fn word_plan(decision: &Decision<'_>) -> Option<WordPlan> {
+    let mut tests = Vec::new();
+    for (_, conditions) in &decision.groups {
+        for c in conditions {
+            collect(c, &mut tests);
+        }
+    }
+    let first = *tests.first()?;
+    let ArgType::Int32 { signed } = first.ty else {
+        return None;
+    };
+    if tests
+        .iter()
+        .any(|t| t.index != first.index || t.mask != first.mask || t.ty != first.ty)
+    {
+        return None;
+    }
+    // Every test's truth is constant between consecutive boundaries.
+    let mut bounds: Vec<u32> = vec![0, 0x8000_0000];
+    for t in &tests {
+        let values: Vec<u64> = match &t.test {
+            Test::Compare { value, .. } => vec![*value],
+            Test::In { values, .. } => values.clone(),
+        };
+        for v in values {
+            let v = v as u32;
+            bounds.push(v);
+            if let Some(next) = v.checked_add(1) {
+                bounds.push(next);
+            }
+        }
+    }
+    bounds.sort_unstable();
+    bounds.dedup();
+    let mut steps: Vec<(u32, Action)> = Vec::new();
+    for start in bounds {
+        let verdict = decision
+            .groups
+            .iter()
+            .find(|(_, conditions)| conditions.iter().any(|c| holds_on_word(c, start, signed)))
+            .map_or(decision.fallback, |(action, _)| *action);
+        if steps.last().is_none_or(|(_, last)| *last != verdict) {
+            steps.push((start, verdict));
+        }
+        if steps.len() > MAX_WORD_STEPS {
+            return None;
+        }
+    }
+    Some(WordPlan {
+        acc: Acc {
+            offset: off_arg_lo(first.index),
+            mask: first.mask.map(|m| m as u32),
+            flipped: false,
+        },
+        arg: first.name,
+        steps,
+    })
+}
+
+fn collect<'a>(condition: &'a Condition, out: &mut Vec<&'a ArgTest>) {
+    match condition {
+        Condition::Or(parts) | Condition::And(parts) => parts.iter().for_each(|p| collect(p, out)),
+        Condition::Not(inner) => collect(inner, out),
+        Condition::Test(t) => out.push(t),
+    }
+}
+
+/// Whether `condition` holds when the tested word (already masked) is `word`.
+fn holds_on_word(condition: &Condition, word: u32, signed: bool) -> bool {
+    match condition {
+        Condition::Or(parts) => parts.iter().any(|p| holds_on_word(p, word, signed)),
+        Condition::And(parts) => parts.iter().all(|p| holds_on_word(p, word, signed)),
+        Condition::Not(inner) => !holds_on_word(inner, word, signed),
+        Condition::Test(test) => {
+            let order = |v: u32| {
+                if signed {
+                    i64::from(v as i32)
+                } else {
+                    i64::from(v)
+                }
+            };
+            let a = order(word);
+            match &test.test {
+                Test::Compare { op, value } => {
+                    let k = order(*value as u32);
+                    match op {
+                        CmpOp::Eq => a == k,
+                        CmpOp::Ne => a != k,
+                        CmpOp::Lt => a < k,
+                        CmpOp::Le => a <= k,
+                        CmpOp::Gt => a > k,
+                        CmpOp::Ge => a >= k,
+                    }
+                }
+                Test::In { negated, values } => {
+                    values.iter().any(|v| *v as u32 == word) != *negated
+                }
+            }
+        }
+    }
 }
