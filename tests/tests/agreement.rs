@@ -604,7 +604,6 @@ const INVALID: &[&str] = &[
     "syscalls { allow read if if a == 1 }",
     "process { env { A = [\"x\"] } }",
     "process { env { A = {} } }",
-    "\u{feff}policy \"x\"",
     "policy \"x\" \u{0}",
     "policy \"x\" é",
     "syscalls { allow x if a == 1 and }",

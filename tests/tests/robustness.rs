@@ -212,3 +212,36 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    /// Comments and blank lines dropped anywhere between tokens of a real policy:
+    /// formatting keeps the tree and is idempotent.
+    #[test]
+    fn comments_anywhere_format_stably(
+        file in 0usize..16,
+        inserts in proptest::collection::vec((0usize..10_000, 0usize..4), 1..12),
+    ) {
+        let files = shipped();
+        let Some((_, text)) = files.get(file % files.len().max(1)) else { return Ok(()) };
+        let lexed = pfp_syntax::lexer::lex(text);
+        let mut cuts: Vec<(usize, &str)> = inserts
+            .iter()
+            .filter_map(|&(at, kind)| {
+                let (_, span) = lexed.tokens.get(at % lexed.tokens.len().max(1))?;
+                let piece = ["# note\n", "\n\n", " # tail\n", "\n# own\n\n"].get(kind)?;
+                Some((span.end, *piece))
+            })
+            .collect();
+        cuts.sort_by_key(|(at, _)| std::cmp::Reverse(*at));
+        let mut mutated = text.clone();
+        for (at, piece) in cuts {
+            mutated.insert_str(at, piece);
+        }
+        let once = pfp_syntax::format::format(&mutated).expect("still parses");
+        let twice = pfp_syntax::format::format(&once).expect("formatted output parses");
+        prop_assert_eq!(&once, &twice, "not idempotent for:\n{}", mutated);
+        prop_assert_eq!(strip_spans(&mutated), strip_spans(&once));
+    }
+}

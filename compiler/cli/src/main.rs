@@ -233,8 +233,15 @@ fn run_check(
 fn run_fmt(files: &[PathBuf], check_only: bool) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     for path in files {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read `{}`", path.display()))?;
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) => {
+                // One unreadable file does not stop the others.
+                eprintln!("phantomc: cannot read `{}`: {e}", path.display());
+                failed = true;
+                continue;
+            }
+        };
         let formatted = match pfp_syntax::format::format(&text) {
             Ok(formatted) => formatted,
             Err(errors) => {

@@ -127,6 +127,7 @@ fn json_diagnostics_are_machine_readable() {
     let value: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     let first = &value[0];
     assert_eq!(first["code"], "PFP0202");
+    assert_eq!(first["message"], "`MiB` is not a duration unit");
     assert_eq!(first["severity"], "error");
     assert_eq!(first["line"], 2);
     assert_eq!(first["column"], 13);

@@ -143,6 +143,10 @@ codes! {
         "A fragment (a file spliced in by `include`) may not say `policy` or `extends`:\nthose belong to the file that includes it.";
     DuplicateItem = "PFP0405", Error, "item given twice",
         "`policy`, `description`, `extends` and `network` may appear once per layer.";
+    EmptyName = "PFP0406", Error, "empty name",
+        "`policy \"\"` gives the policy no name. Write a name, or leave the item out: the\nname then defaults to the file's name.";
+    IncludedTwice = "PFP0407", Error, "fragment included twice",
+        "A layer includes the same fragment twice (perhaps through different spellings of\nits path). Everything it defines would be defined twice; include it once.";
 
     UnknownNetworkMode = "PFP0501", Error, "unknown network mode",
         "Network is `none`, `host` or `{ connect [PORTS] bind [PORTS] }`.";

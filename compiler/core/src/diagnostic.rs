@@ -101,16 +101,17 @@ impl Diagnostic {
 #[derive(Debug, Default)]
 pub struct Diagnostics {
     list: Vec<Diagnostic>,
+    seen: std::collections::HashSet<(Code, FileId, Span)>,
 }
 
 impl Diagnostics {
     pub fn push(&mut self, diagnostic: Diagnostic) {
-        let duplicate = self.list.iter().any(|d| {
-            d.code == diagnostic.code
-                && d.primary.file == diagnostic.primary.file
-                && d.primary.span == diagnostic.primary.span
-        });
-        if !duplicate {
+        let key = (
+            diagnostic.code,
+            diagnostic.primary.file,
+            diagnostic.primary.span,
+        );
+        if self.seen.insert(key) {
             self.list.push(diagnostic);
         }
     }

@@ -94,6 +94,8 @@ struct JsonLabel<'a> {
     end_column: usize,
     start: usize,
     end: usize,
+    /// The label's own text; for the primary label it appears as `label`.
+    #[serde(rename(serialize = "label"))]
     message: &'a str,
 }
 

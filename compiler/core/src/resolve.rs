@@ -109,6 +109,7 @@ pub fn resolve(
         sources,
         diags,
         open: Vec::new(),
+        included: Default::default(),
     };
 
     let (key, root) = match input {
@@ -186,6 +187,7 @@ pub fn resolve(
     let mut chain = vec![key];
     let mut current = root;
     loop {
+        resolver.included.clear();
         resolver.open = vec![chain.last().cloned().unwrap_or(Key::Text(String::new()))];
         let LayerOut {
             layer,
@@ -217,6 +219,8 @@ struct Resolver<'a> {
     diags: &'a mut Diagnostics,
     /// The files being spliced, outermost first, for cycle detection.
     open: Vec<Key>,
+    /// The fragments included in the current layer, with where.
+    included: std::collections::HashMap<PathBuf, (FileId, Span)>,
 }
 
 impl Resolver<'_> {
@@ -295,7 +299,21 @@ impl Resolver<'_> {
         if self.cycle_check(from, target.span, &key, &self.open.clone(), "includes") {
             return;
         }
-        if self.open.len() > MAX_DEPTH {
+        if let Some((first_file, first_span)) = self.included.get(&path).copied() {
+            self.diags.push(
+                Diagnostic::new(
+                    Code::IncludedTwice,
+                    from,
+                    target.span,
+                    format!("`{}` is already included in this layer", path.display()),
+                )
+                .with_secondary(first_file, first_span, "first included here")
+                .with_help("include it once"),
+            );
+            return;
+        }
+        self.included.insert(path.clone(), (from, target.span));
+        if self.open.len() >= MAX_DEPTH {
             self.diags.push(
                 Diagnostic::new(
                     Code::IncludeTooDeep,

@@ -22,6 +22,8 @@ pub struct SourceFile {
     /// Where it was read from; `None` for stdlib and in-memory sources.
     pub path: Option<PathBuf>,
     pub text: String,
+    /// Byte offset of each line's start, for positions in O(log n).
+    line_starts: Vec<usize>,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -32,7 +34,15 @@ pub struct SourceMap {
 impl SourceMap {
     pub fn add(&mut self, name: String, path: Option<PathBuf>, text: String) -> FileId {
         let id = FileId(u32::try_from(self.files.len()).unwrap_or(u32::MAX));
-        self.files.push(SourceFile { name, path, text });
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        self.files.push(SourceFile {
+            name,
+            path,
+            text,
+            line_starts,
+        });
         id
     }
 
@@ -56,13 +66,18 @@ impl SourceMap {
         let Some(file) = self.get(id) else {
             return (1, 1);
         };
-        let before = file
+        let offset = offset.min(file.text.len());
+        let line = file.line_starts.partition_point(|&start| start <= offset);
+        let line_start = file
+            .line_starts
+            .get(line.saturating_sub(1))
+            .copied()
+            .unwrap_or(0);
+        let column = file
             .text
-            .get(..offset.min(file.text.len()))
-            .unwrap_or_default();
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let column = before.get(line_start..).map_or(0, |s| s.chars().count()) + 1;
-        (line, column)
+            .get(line_start..offset)
+            .map_or(0, |s| s.chars().count())
+            + 1;
+        (line.max(1), column)
     }
 }

@@ -47,7 +47,7 @@ impl Printer<'_> {
                 // One-line items (the header) stay together; blocks stand apart.
                 if is_block(prev)
                     || is_block(item)
-                    || self.blank_line_between(prev.span().end, item.span().start)
+                    || self.blank_line_between(prev.span().end, self.next_thing(item.span().start))
                 {
                     self.out.push('\n');
                 }
@@ -142,7 +142,7 @@ impl Printer<'_> {
         let mut previous_end = None;
         for (item, span) in items.iter().zip(spans) {
             if let Some(prev) = previous_end {
-                if self.blank_line_between(prev, span.start) {
+                if self.blank_line_between(prev, self.next_thing(span.start)) {
                     self.out.push('\n');
                 }
             }
@@ -233,6 +233,9 @@ impl Printer<'_> {
 
     /// Prints one line; a comment after `end` on the same source line goes at its end.
     fn line(&mut self, text: &str, end: usize) {
+        // Comments written inside a multi-line item (`allow read, # why` / `write`)
+        // cannot stay inside the one line it becomes: they go right before it.
+        self.comments_before(end, false);
         for _ in 0..self.depth {
             self.out.push_str(INDENT);
         }
@@ -243,7 +246,7 @@ impl Printer<'_> {
                 && self
                     .src
                     .get(end..comment.span.start)
-                    .is_some_and(|gap| !gap.contains('\n'));
+                    .is_some_and(|gap| gap.trim().is_empty());
             if same_line {
                 self.out.push_str(" #");
                 self.out.push_str(comment.text.trim_end());
@@ -255,6 +258,12 @@ impl Printer<'_> {
 
     /// Prints, each on its own line, the comments that come before `pos`.
     fn leading_comments(&mut self, pos: usize) {
+        self.comments_before(pos, true);
+    }
+
+    /// Prints the comments before `pos`; `keep_blank_lines` keeps a blank line the
+    /// author left after one (not wanted for comments lifted out of an item).
+    fn comments_before(&mut self, pos: usize, keep_blank_lines: bool) {
         while let Some(comment) = self.comments.get(self.next) {
             if comment.span.start >= pos {
                 break;
@@ -271,10 +280,17 @@ impl Printer<'_> {
                 .comments
                 .get(self.next)
                 .map_or(pos, |c| c.span.start.min(pos));
-            if self.blank_line_between(comment.span.end, following) {
+            if keep_blank_lines && self.blank_line_between(comment.span.end, following) {
                 self.out.push('\n');
             }
         }
+    }
+
+    /// Where the next printed thing starts: a pending comment before `pos`, or `pos`.
+    fn next_thing(&self, pos: usize) -> usize {
+        self.comments
+            .get(self.next)
+            .map_or(pos, |c| c.span.start.min(pos))
     }
 
     fn has_comment_before(&self, pos: usize) -> bool {
@@ -549,6 +565,42 @@ mod tests {
         check(
             "syscalls{arch x86_64{allow arch_prctl}} process { env { A = \"x\" B = \"y\\n\" } pass [TERM,HOME] }",
             "syscalls {\n    arch x86_64 {\n        allow arch_prctl\n    }\n}\n\nprocess {\n    env {\n        A = \"x\"\n        B = \"y\\n\"\n    }\n    pass [TERM, HOME]\n}\n",
+        );
+    }
+
+    #[test]
+    fn comments_inside_an_item_go_before_it_and_stay_there() {
+        check(
+            "syscalls {\n    allow read, # c\n\n        write\n    kill ptrace\n}\n",
+            "syscalls {\n    # c\n    allow read, write\n    kill ptrace\n}\n",
+        );
+        check(
+            "syscalls {\n    allow socket if # why\n        domain == 1\n}\n",
+            "syscalls {\n    # why\n    allow socket if domain == 1\n}\n",
+        );
+    }
+
+    #[test]
+    fn end_of_line_comments_do_not_jump_braces() {
+        check(
+            "syscalls { allow read } # a\n",
+            "syscalls {\n    allow read\n} # a\n",
+        );
+        check(
+            "process { env { A = \"1\" } # after\n}\n",
+            "process {\n    env {\n        A = \"1\"\n    } # after\n}\n",
+        );
+    }
+
+    #[test]
+    fn a_comment_stays_with_the_item_below_it() {
+        check(
+            "process {\n    command [\"a\"]\n    # own\n\n    pass [TERM]\n}\n",
+            "process {\n    command [\"a\"]\n    # own\n\n    pass [TERM]\n}\n",
+        );
+        check(
+            "process {\n    command [\"a\"]\n\n    # own\n    pass [TERM]\n}\n",
+            "process {\n    command [\"a\"]\n\n    # own\n    pass [TERM]\n}\n",
         );
     }
 

@@ -15,7 +15,8 @@ use crate::span::Span;
 pub const MAX_NESTING: usize = 64;
 
 #[derive(Logos, Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[logos(skip r"[ \t\r\n]+")]
+// A byte-order mark is skipped like whitespace (editors on Windows add one).
+#[logos(skip r"[ \t\r\n\u{FEFF}]+")]
 pub enum Token<'src> {
     #[regex(r"#[^\n]*", allow_greedy = true)]
     Comment(&'src str),

@@ -301,7 +301,7 @@ where
         Token::Gt = e => (CmpOp::Gt, sp(e.span())),
         Token::Ge = e => (CmpOp::Ge, sp(e.span())),
     }
-    .labelled("a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`) or `in`");
+    .labelled("a comparison (`==`, `!=`, `<`, `<=`, `>`, `>=`)");
     let list = value()
         .separated_by(just(Token::Comma))
         .allow_trailing()

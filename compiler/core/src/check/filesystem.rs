@@ -352,13 +352,16 @@ fn check_mode(file: FileId, number: &ast::Number, diags: &mut Diagnostics) -> Op
 
 /// Checks the merged plan for entries the mount plan could not place.
 pub fn check_placement(entries: &[FsEntry], diags: &mut Diagnostics) {
+    let by_target: HashMap<&str, &FsEntry> =
+        entries.iter().map(|e| (e.target.0.as_str(), e)).collect();
     for entry in entries {
-        for parent in entries {
-            let under = entry.target.0.starts_with(&parent.target.0)
-                && entry.target.0.as_bytes().get(parent.target.0.len()) == Some(&b'/');
-            if !under {
+        // Walk up the target's ancestors: linear in the number of entries.
+        let mut ancestor = entry.target.0.as_str();
+        while let Some(cut) = ancestor.rfind('/').filter(|&i| i > 0) {
+            ancestor = ancestor.get(..cut).unwrap_or_default();
+            let Some(parent) = by_target.get(ancestor).copied() else {
                 continue;
-            }
+            };
             let creates_on_host = matches!(entry.kind, FsKind::Dir { .. } | FsKind::Symlink { .. });
             let blocked = match parent.kind {
                 FsKind::Symlink { .. } => "a symlink",

@@ -48,6 +48,8 @@ pub fn check_layers(resolved: &Resolved, sources: &SourceMap, diags: &mut Diagno
 
     let mut merged = Merged::default();
     for layer in &resolved.layers {
+        // A policy's name is its own, never its base's.
+        merged.name = None;
         check_layer(layer, &mut sets, &mut merged, diags);
     }
     sets.check_all(diags);
@@ -120,6 +122,8 @@ struct Merged {
     default: Option<(Action, Origin)>,
     rules: BTreeMap<(Arch, u32), Vec<Rule>>,
     filesystem: Vec<FsEntry>,
+    /// Position of each target in `filesystem`.
+    fs_index: HashMap<String, usize>,
     resources: Resources,
     network: Option<Network>,
     process: settings::ProcessLayer,
@@ -166,7 +170,7 @@ fn check_layer<'a>(
                 if only_once(diags, "policy", file, item.span()) {
                     if name.value.trim().is_empty() {
                         diags.push(Diagnostic::new(
-                            Code::DuplicateItem,
+                            Code::EmptyName,
                             file,
                             name.span,
                             "the policy name is empty",
@@ -222,13 +226,18 @@ fn check_layer<'a>(
             .insert(key, list.into_iter().map(|r| r.rule).collect());
     }
     for entry in filesystem {
-        match merged
-            .filesystem
-            .iter_mut()
-            .find(|e| e.target == entry.target)
-        {
-            Some(slot) => *slot = entry,
-            None => merged.filesystem.push(entry),
+        match merged.fs_index.get(&entry.target.0).copied() {
+            Some(i) => {
+                if let Some(slot) = merged.filesystem.get_mut(i) {
+                    *slot = entry;
+                }
+            }
+            None => {
+                merged
+                    .fs_index
+                    .insert(entry.target.0.clone(), merged.filesystem.len());
+                merged.filesystem.push(entry);
+            }
         }
     }
     overlay_resources(&mut merged.resources, resources);

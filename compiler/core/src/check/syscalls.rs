@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::OnceLock;
 
-use pfp_syntax::ast::{self, ConditionKind, ErrnoValue, SyscallItem, Target, ValueKind};
+use pfp_syntax::ast::{self, CmpOp, ConditionKind, ErrnoValue, SyscallItem, Target, ValueKind};
 use pfp_syntax::Span;
 
 use super::values::parse_int;
@@ -19,6 +19,9 @@ use crate::policy::{Action, ArgTest, Condition, Origin, Rule, Test};
 use crate::source::FileId;
 use crate::suggest::closest;
 use crate::tables::{self, Arch, ArgType, Syscall};
+
+/// Sets may contain sets this deep; expansion recurses once per level.
+const MAX_SET_NESTING: usize = 64;
 
 pub const ACTIONS: [&str; 8] = [
     "allow",
@@ -127,6 +130,23 @@ impl<'a> Sets<'a> {
         if let Some(members) = self.expanded.get(&ident.name) {
             return Some(Rc::clone(members));
         }
+        if self.expanding.len() >= MAX_SET_NESTING {
+            diags.push(
+                Diagnostic::new(
+                    Code::SetCycle,
+                    file,
+                    ident.span,
+                    format!(
+                        "sets nest deeper than {MAX_SET_NESTING} levels at `@{}`",
+                        ident.name
+                    ),
+                )
+                .with_help(
+                    "flatten the chain: a set may list the syscalls of its sub-sets directly",
+                ),
+            );
+            return None;
+        }
         if self.expanding.contains(&ident.name) {
             let mut cycle: Vec<String> = self.expanding.iter().map(|n| format!("@{n}")).collect();
             cycle.push(format!("@{}", ident.name));
@@ -196,14 +216,29 @@ impl<'a> Sets<'a> {
 }
 
 fn unknown_syscall(file: FileId, name: &ast::Ident) -> Diagnostic {
-    Diagnostic::new(
+    let diag = Diagnostic::new(
         Code::UnknownSyscall,
         file,
         name.span,
         format!("unknown syscall `{}`", name.name),
     )
-    .with_label("not a syscall of x86_64 or aarch64")
-    .with_suggestion(tables::suggest(&name.name))
+    .with_label("not a syscall of x86_64 or aarch64");
+    // An old or 32-bit name has a known successor; that beats a spelling guess
+    // (`umount` is `umount2`, not `mount`).
+    let successor = Arch::ALL
+        .iter()
+        .find_map(|a| tables::replacement_on(*a, &name.name));
+    let diag = match successor {
+        Some(s) => diag.with_help(format!("`{}` is `{s}` on x86_64 and aarch64", name.name)),
+        None => diag.with_suggestion(tables::suggest(&name.name)),
+    };
+    if ACTIONS.contains(&name.name.as_str()) {
+        return diag.with_note(format!(
+            "`{}` is an action: the rule before it is probably missing its targets",
+            name.name
+        ));
+    }
+    diag
 }
 
 /// A syscall by canonical name, with its entry on each architecture (by `Arch::index`),
@@ -321,10 +356,26 @@ impl Checker<'_, '_> {
                                 arch.span,
                                 format!("unknown architecture `{}`", arch.name),
                             )
-                            .with_suggestion(closest(
-                                &arch.name,
-                                Arch::ALL.iter().map(|a| a.name()),
-                            ))
+                            .with_suggestion(
+                                closest(&arch.name, Arch::ALL.iter().map(|a| a.name())).or_else(
+                                    || {
+                                        // Family names: `x86`, `amd64`, `arm`, `arm64`.
+                                        let lower = arch.name.to_ascii_lowercase();
+                                        if lower.starts_with("x86")
+                                            || lower.starts_with("amd")
+                                            || lower.starts_with("i386")
+                                        {
+                                            Some("x86_64")
+                                        } else if lower.starts_with("arm")
+                                            || lower.starts_with("aarch")
+                                        {
+                                            Some("aarch64")
+                                        } else {
+                                            None
+                                        }
+                                    },
+                                ),
+                            )
                             .with_note("policies compile for x86_64 and aarch64"),
                         ),
                     }
@@ -629,7 +680,7 @@ impl Checker<'_, '_> {
         let arg = syscall.args.get(index)?;
         let mut values_ok = true;
         let mask = match &cmp.mask {
-            Some(m) => match self.value(file, m, arch, arg.name, arg.ty) {
+            Some(m) => match self.value(file, m, arch, arg.name, arg.ty, false) {
                 Some(v) => Some(v),
                 None => {
                     values_ok = false;
@@ -640,13 +691,14 @@ impl Checker<'_, '_> {
         };
         let test = match &cmp.test {
             ast::Test::Compare { op, value, .. } => {
-                let value = self.value(file, value, arch, arg.name, arg.ty);
+                let ordering = !matches!(op, CmpOp::Eq | CmpOp::Ne);
+                let value = self.value(file, value, arch, arg.name, arg.ty, ordering);
                 value.map(|value| Test::Compare { op: *op, value })
             }
             ast::Test::In { negated, values } => {
                 let mut out = Vec::with_capacity(values.len());
                 for v in values {
-                    match self.value(file, v, arch, arg.name, arg.ty) {
+                    match self.value(file, v, arch, arg.name, arg.ty, false) {
                         Some(v) => out.push(v),
                         None => values_ok = false,
                     }
@@ -677,31 +729,70 @@ impl Checker<'_, '_> {
         arch: Arch,
         arg: &str,
         ty: ArgType,
+        ordering: bool,
     ) -> Option<u64> {
         let raw = self.raw_value(file, value, arch)?;
-        let (min, max, what) = match ty {
-            ArgType::Int32 { signed: true } => {
-                (i128::from(i32::MIN), i128::from(u32::MAX), "a 32-bit `int`")
-            }
-            ArgType::Int32 { signed: false } => (
+        // Equality and masks compare bit patterns, so both the signed and the unsigned
+        // spelling of a pattern are fine (`-1` and `0xffffffff`). An ordering compares
+        // numbers, so the value must be a number of the argument's own type.
+        let (min, max, what) = match (ty, ordering) {
+            (ArgType::Int32 { .. }, false) => (
                 i128::from(i32::MIN),
                 i128::from(u32::MAX),
-                "a 32-bit `unsigned int`",
+                "a 32-bit integer",
             ),
-            ArgType::Int64 { .. } | ArgType::Pointer => {
+            (ArgType::Int32 { signed: true }, true) => (
+                i128::from(i32::MIN),
+                i128::from(i32::MAX),
+                "a signed 32-bit `int`",
+            ),
+            (ArgType::Int32 { signed: false }, true) => {
+                (0, i128::from(u32::MAX), "an unsigned 32-bit integer")
+            }
+            (ArgType::Int64 { .. } | ArgType::Pointer, false) => {
                 (i128::from(i64::MIN), i128::from(u64::MAX), "64 bits wide")
+            }
+            (ArgType::Int64 { signed: true }, true) => (
+                i128::from(i64::MIN),
+                i128::from(i64::MAX),
+                "a signed 64-bit integer",
+            ),
+            (ArgType::Int64 { signed: false } | ArgType::Pointer, true) => {
+                (0, i128::from(u64::MAX), "an unsigned 64-bit integer")
             }
         };
         if raw < min || raw > max {
-            self.diags.push(
-                Diagnostic::new(
-                    Code::ValueOutOfRange,
-                    file,
-                    value.span,
-                    format!("`{raw:#x}` does not fit `{arg}`, which is {what}"),
-                )
-                .with_note("the kernel passes this argument truncated to its width, so the value could never match"),
+            let shown = if raw < 0 {
+                raw.to_string()
+            } else {
+                format!("{raw:#x}")
+            };
+            let mut diag = Diagnostic::new(
+                Code::ValueOutOfRange,
+                file,
+                value.span,
+                format!("`{shown}` does not fit `{arg}`, which is {what}"),
             );
+            diag = if ordering
+                && raw >= i128::from(i32::MIN)
+                && raw <= i128::from(u32::MAX)
+                && matches!(ty, ArgType::Int32 { .. })
+            {
+                let as_signed = raw as u32 as i32;
+                if matches!(ty, ArgType::Int32 { signed: true }) {
+                    diag.with_note(format!("as an `int` this bit pattern is {as_signed}, so the comparison would not mean what it says"))
+                        .with_help(format!("write `{as_signed}` if that is what you mean"))
+                } else {
+                    diag.with_note(format!("as an unsigned integer this is {}", raw as u32))
+                        .with_help(format!(
+                            "write `{:#x}` if that is what you mean",
+                            raw as u32
+                        ))
+                }
+            } else {
+                diag.with_note("the kernel passes this argument truncated to its width, so the value could never match")
+            };
+            self.diags.push(diag);
             return None;
         }
         // Two's complement at the argument's width.
@@ -778,7 +869,7 @@ pub fn diagnose_shadowing(rules: &BTreeMap<(Arch, u32), Vec<LayerRule>>, diags: 
         let Some(strongest) = list
             .iter()
             .filter(|r| r.rule.condition.is_none())
-            .max_by_key(|r| r.rule.action.strictness())
+            .max_by_key(|r| r.rule.action.rank())
         else {
             continue;
         };
@@ -788,7 +879,7 @@ pub fn diagnose_shadowing(rules: &BTreeMap<(Arch, u32), Vec<LayerRule>>, diags: 
             if !other.direct || rule.origin == winner.origin {
                 continue;
             }
-            let weaker_or_equal = rule.action.strictness() <= winner.action.strictness();
+            let weaker_or_equal = rule.action.rank() <= winner.action.rank();
             if rule.condition.is_none() && rule.action != winner.action {
                 diags.push(
                     Diagnostic::new(

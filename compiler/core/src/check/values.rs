@@ -36,7 +36,9 @@ pub fn parse_int(text: &str) -> Result<i128, LiteralError> {
     if digits.contains('.') {
         return Err(LiteralError {
             message: format!("`{text}` is not a whole number"),
-            help: Some("only `cpu` takes a fraction".into()),
+            help: Some(
+                "fractions are for `cpu` and for sizes and durations with a unit (`1.5GiB`)".into(),
+            ),
         });
     }
     let digits: String = digits.chars().filter(|&c| c != '_').collect();
@@ -130,7 +132,16 @@ pub fn duration_unit(unit: &str) -> Option<u64> {
 /// Applies a unit to a number that may have a fraction (`1.5GiB`), rounding down.
 pub fn scale(number: &str, multiplier: u64) -> Result<u64, LiteralError> {
     let millis = parse_millis(number)?;
-    let value = u128::from(millis) * u128::from(multiplier) / 1000;
+    let exact = u128::from(millis) * u128::from(multiplier);
+    if exact % 1000 != 0 && multiplier < 1000 {
+        return Err(LiteralError {
+            message: format!("`{number}` is not a whole number of the unit's smallest step"),
+            help: Some(
+                "use a larger unit for a fraction (`1.5GiB`, `0.5s`), or a whole number".into(),
+            ),
+        });
+    }
+    let value = exact / 1000;
     u64::try_from(value).map_err(|_| err(format!("`{number}` is too large")))
 }
 
