@@ -9,6 +9,31 @@ if ! command -v cargo >/dev/null 2>&1; then
     exit 1
 fi
 
+# The differential seccomp test (tests/tests/differential.rs) compiles Docker's profile
+# with libseccomp through its Python bindings (Debian's python3-seccomp, seen by the
+# system Python); without them it skips that part and says so.
+has_python_seccomp() {
+    python3 -c 'import seccomp' >/dev/null 2>&1 ||
+        /usr/bin/python3 -c 'import seccomp' >/dev/null 2>&1
+}
+if ! has_python_seccomp; then
+    as_root=""
+    if [ "$(id -u)" -ne 0 ]; then
+        if command -v sudo >/dev/null 2>&1; then as_root="sudo -n"; else as_root="none"; fi
+    fi
+    if [ "$as_root" != none ] && command -v apt-get >/dev/null 2>&1; then
+        echo "scripts/test.sh: installing python3-seccomp for the differential seccomp test"
+        $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-seccomp >/dev/null 2>&1 ||
+            { $as_root apt-get update -q >/dev/null 2>&1 &&
+                $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-seccomp >/dev/null 2>&1; } ||
+            true
+    fi
+    if ! has_python_seccomp; then
+        echo "scripts/test.sh: python3-seccomp could not be installed (needs apt-get and root or sudo);" \
+            "the differential seccomp test will skip its libseccomp part" >&2
+    fi
+fi
+
 # Unit, snapshot, agreement, robustness and CLI tests. Snapshots are never written
 # here: a changed snapshot is a failure to review with `cargo insta review`.
 INSTA_UPDATE=no cargo test --workspace --locked
