@@ -2,20 +2,23 @@
 //! here (reading files, printing, exit codes); the work is done by `phantom-compiler`.
 
 use std::io::{IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
-use phantom_compiler::seccomp::{self, Program};
 use phantom_compiler::tables::Arch;
-use phantom_compiler::{check, io::NativeFs, render, Code, Input, Policy};
+use phantom_compiler::{check, io::NativeFs, render, Code, Input};
+
+mod compile;
+mod inspect;
+mod keys;
 
 /// Exit status: the policy has errors (or a file is not formatted, for `fmt --check`).
-const EXIT_POLICY_ERRORS: u8 = 1;
+pub(crate) const EXIT_POLICY_ERRORS: u8 = 1;
 /// Exit status: the command line itself is wrong (clap uses it too).
-const EXIT_USAGE: u8 = 2;
+pub(crate) const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -63,25 +66,45 @@ enum Command {
     Compile {
         /// The policy (.pfp).
         file: PathBuf,
-        /// Target architecture.
-        #[arg(long, value_enum)]
-        arch: ArchArg,
-        /// What to write: the raw `struct sock_filter` array (little-endian) or its
-        /// disassembly with syscall names.
-        #[arg(long, value_enum)]
+        /// What to write: the bundle (default), or one architecture's raw
+        /// `struct sock_filter` array (little-endian) or its disassembly.
+        #[arg(long, value_enum, default_value_t = Emit::Bundle)]
         emit: Emit,
-        /// Output file; standard output if absent.
+        /// Target architecture, for `--emit bpf` and `--emit bpf-asm`.
+        #[arg(long, value_enum)]
+        arch: Option<ArchArg>,
+        /// Output file (`-` for standard output). Default: the bundle next to the
+        /// current directory as NAME.pfb; filters to standard output.
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
-    /// Show what a policy compiles to: filter sizes, worst paths, syscalls the kernel caches.
+    /// Show everything in a bundle, or in the bundle a policy compiles to.
     Inspect {
-        /// The policy (.pfp).
+        /// A bundle (.pfb) or a policy (.pfp).
         file: PathBuf,
-        /// Print JSON instead of a table.
+        /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,
+        /// Add the disassembly of each seccomp filter.
+        #[arg(long)]
+        disassemble: bool,
+        /// Require the bundle to be signed by this public key (a `.pub` file).
+        #[arg(long)]
+        verify_key: Option<PathBuf>,
     },
+    /// Sign a bundle with an ed25519 key, for pipelines that ship bundles between machines.
+    Sign {
+        /// The bundle (.pfb); signed in place unless `-o` is given.
+        bundle: PathBuf,
+        /// The signing key (from `phantomc key generate`).
+        #[arg(long)]
+        key: PathBuf,
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
     /// Convert a profile written for another sandbox into a .pfp policy.
     Import {
         #[command(subcommand)]
@@ -112,9 +135,19 @@ impl ArchArg {
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
-enum Emit {
+pub(crate) enum Emit {
+    Bundle,
     Bpf,
     BpfAsm,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCommand {
+    /// Write a new signing key to FILE (mode 0600) and its public key to FILE.pub.
+    Generate {
+        /// Where to write the signing key.
+        file: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -143,11 +176,22 @@ fn main() -> ExitCode {
         Command::Explain { code } => run_explain(&code),
         Command::Compile {
             file,
-            arch,
             emit,
+            arch,
             output,
-        } => run_compile(&file, arch.arch(), emit, output.as_deref()),
-        Command::Inspect { file, json } => run_inspect(&file, json),
+        } => compile::run_compile(&file, arch.map(ArchArg::arch), emit, output.as_deref()),
+        Command::Inspect {
+            file,
+            json,
+            disassemble,
+            verify_key,
+        } => inspect::run_inspect(&file, json, disassemble, verify_key.as_deref()),
+        Command::Sign {
+            bundle,
+            key,
+            output,
+        } => keys::run_sign(&bundle, &key, output.as_deref()),
+        Command::Key(KeyCommand::Generate { file }) => keys::run_generate(&file),
         Command::Import { from } => run_import(from),
     };
     match result {
@@ -301,155 +345,6 @@ fn run_explain(code: &str) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(EXIT_USAGE))
         }
     }
-}
-
-/// Checks a policy for a command that needs it whole; diagnostics go to stderr.
-/// `Err` carries the exit code when the policy cannot be used.
-fn load_policy(path: &Path) -> anyhow::Result<Result<Policy, ExitCode>> {
-    let checked = match check(&Input::File(path.to_path_buf()), &NativeFs) {
-        Ok(checked) => checked,
-        Err(e) => {
-            eprintln!("error[{}]: {e}", Code::FileUnreadable);
-            return Ok(Err(ExitCode::from(EXIT_POLICY_ERRORS)));
-        }
-    };
-    let choice = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
-        ColorChoice::Auto
-    } else {
-        ColorChoice::Never
-    };
-    let mut stderr = StandardStream::stderr(choice);
-    render::emit(&mut stderr, &checked.sources, &checked.diagnostics)?;
-    match checked.policy {
-        Some(policy) => Ok(Ok(policy)),
-        None => Ok(Err(ExitCode::from(EXIT_POLICY_ERRORS))),
-    }
-}
-
-/// Compiles one architecture's filter; a failure is reported and turned into an exit code.
-fn compile_filter(
-    path: &Path,
-    policy: &Policy,
-    arch: Arch,
-) -> anyhow::Result<Result<Program, ExitCode>> {
-    match seccomp::compile(&policy.syscalls, arch) {
-        Ok(program) => Ok(Ok(program)),
-        Err(e) => {
-            match e.to_diagnostic() {
-                Some(diag) => {
-                    // Re-check to get the sources for rendering the located error.
-                    let checked = check(&Input::File(path.to_path_buf()), &NativeFs)?;
-                    eprint!("{}", render::to_string(&checked.sources, &[diag]));
-                }
-                None => eprintln!("phantomc: {e}"),
-            }
-            Ok(Err(ExitCode::from(EXIT_POLICY_ERRORS)))
-        }
-    }
-}
-
-fn run_compile(
-    path: &Path,
-    arch: Arch,
-    emit: Emit,
-    output: Option<&Path>,
-) -> anyhow::Result<ExitCode> {
-    let policy = match load_policy(path)? {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
-    let program = match compile_filter(path, &policy, arch)? {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
-    let bytes = match emit {
-        Emit::Bpf => program.to_bytes(),
-        Emit::BpfAsm => program.disassemble().into_bytes(),
-    };
-    match output {
-        Some(out) => std::fs::write(out, bytes)
-            .with_context(|| format!("cannot write `{}`", out.display()))?,
-        None => {
-            if matches!(emit, Emit::Bpf) && std::io::stdout().is_terminal() {
-                anyhow::bail!(
-                    "refusing to write binary BPF to a terminal; use `-o FILE` or `--emit bpf-asm`"
-                );
-            }
-            std::io::stdout().write_all(&bytes)?;
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn run_inspect(path: &Path, json: bool) -> anyhow::Result<ExitCode> {
-    let policy = match load_policy(path)? {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
-    let mut programs = Vec::new();
-    for arch in Arch::ALL {
-        match compile_filter(path, &policy, arch)? {
-            Ok(p) => programs.push(p),
-            Err(code) => return Ok(code),
-        }
-    }
-    if json {
-        let seccomp: serde_json::Map<String, serde_json::Value> = programs
-            .iter()
-            .map(|p| {
-                let m = &p.measurements;
-                (
-                    p.arch.name().to_string(),
-                    serde_json::json!({
-                        "instructions": p.insns.len(),
-                        "worst_path": m.worst_path,
-                        "worst_dispatch": m.worst_dispatch,
-                        "mean_dispatch": m.mean_dispatch,
-                        "cached_syscalls": m.cached,
-                        "known_syscalls": m.known_syscalls,
-                        "verified_cases": m.cases,
-                    }),
-                )
-            })
-            .collect();
-        let value = serde_json::json!({
-            "name": policy.name,
-            "description": policy.description,
-            "default_action": policy.syscalls.default.describe(),
-            "seccomp": seccomp,
-        });
-        println!("{}", serde_json::to_string_pretty(&value)?);
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!("policy {}", policy.name);
-    if let Some(d) = &policy.description {
-        println!("  {d}");
-    }
-    println!(
-        "\nseccomp (default action {}):",
-        policy.syscalls.default.describe()
-    );
-    println!(
-        "  {:<8} {:>6} {:>6} {:>6} {:>14} {:>9}",
-        "arch", "insns", "worst", "mean", "kernel-cached", "verified"
-    );
-    for p in &programs {
-        let m = &p.measurements;
-        println!(
-            "  {:<8} {:>6} {:>6} {:>6.1} {:>14} {:>9}",
-            p.arch.name(),
-            p.insns.len(),
-            m.worst_path,
-            m.mean_dispatch,
-            format!("{}/{}", m.cached, m.known_syscalls),
-            m.cases
-        );
-    }
-    println!("\n  worst: most instructions run for any syscall and argument values; mean: per syscall number");
-    println!(
-        "  kernel-cached: syscalls the kernel allows without running the filter (action cache)"
-    );
-    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Subcommand, Debug)]

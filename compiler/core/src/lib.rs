@@ -23,6 +23,7 @@
 //! assert_eq!(checked.policy.map(|p| p.name), Some("demo".to_string()));
 //! ```
 
+pub mod bundle;
 pub mod check;
 pub mod codes;
 pub mod diagnostic;

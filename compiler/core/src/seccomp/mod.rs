@@ -110,6 +110,73 @@ pub fn compile(syscalls: &Syscalls, arch: Arch) -> Result<Program, CompileError>
     })
 }
 
+/// Disassembles a program read back from a bundle (no compiler remarks there): jump
+/// targets absolute, the syscall name at comparisons against the syscall number, and
+/// every return's action.
+pub fn disassemble_raw(arch: Arch, insns: &[Insn]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "; seccomp filter for {}: {} instructions",
+        arch.name(),
+        insns.len()
+    );
+    // Which word the accumulator holds, to name syscall numbers at comparisons.
+    let mut holds_nr = false;
+    for (pc, insn) in insns.iter().enumerate() {
+        let mut remark = None;
+        let text = match insn.code {
+            bpf::JMP_JEQ_K | bpf::JMP_JGT_K | bpf::JMP_JGE_K | bpf::JMP_JSET_K => {
+                let op = match insn.code {
+                    bpf::JMP_JEQ_K => "jeq",
+                    bpf::JMP_JGT_K => "jgt",
+                    bpf::JMP_JGE_K => "jge",
+                    _ => "jset",
+                };
+                if holds_nr {
+                    remark = crate::tables::syscall_by_nr(arch, insn.k).map(|s| s.name.to_string());
+                }
+                format!(
+                    "{op:<4} #{:#x}, {:04}, {:04}",
+                    insn.k,
+                    pc + 1 + usize::from(insn.jt),
+                    pc + 1 + usize::from(insn.jf)
+                )
+            }
+            bpf::JMP_JA => format!("ja   {:04}", pc + 1 + insn.k as usize),
+            bpf::LD_W_ABS => {
+                holds_nr = insn.k == bpf::OFF_NR;
+                remark = Some(match insn.k {
+                    bpf::OFF_NR => "syscall number".to_string(),
+                    bpf::OFF_ARCH => "architecture".to_string(),
+                    k if k >= 16 => format!(
+                        "argument {} {}",
+                        (k - 16) / 8,
+                        if (k - 16) % 8 == 0 { "low" } else { "high" }
+                    ),
+                    _ => "instruction pointer".to_string(),
+                });
+                insn.to_string()
+            }
+            _ => {
+                if insn.code & 0x07 == 0x04 {
+                    holds_nr = false;
+                }
+                insn.to_string()
+            }
+        };
+        match remark {
+            Some(r) => {
+                let _ = writeln!(out, "{pc:04}: {text:<32} ; {r}");
+            }
+            None => {
+                let _ = writeln!(out, "{pc:04}: {text}");
+            }
+        }
+    }
+    out
+}
+
 impl Program {
     /// The raw `struct sock_filter` array, little-endian, as `SECCOMP_SET_MODE_FILTER` takes it.
     pub fn to_bytes(&self) -> Vec<u8> {
