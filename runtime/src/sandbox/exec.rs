@@ -1,0 +1,512 @@
+//! The three processes of a run (see the module docs of `sandbox`).
+
+use std::ffi::CString;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use phantom_bundle::{Bundle, MountStep, Network};
+
+use super::mounts::{self, RealOps};
+use super::sys;
+use super::vars::Vars;
+use crate::cgroup::{CgroupOptions, CgroupSession, RealFs};
+use crate::harden;
+
+/// Exit status when the sandbox itself could not be started.
+pub const EXIT_SETUP: i32 = 125;
+pub const EXIT_TIMEOUT: i32 = 124;
+pub const EXIT_NOT_EXECUTABLE: i32 = 126;
+pub const EXIT_NOT_FOUND: i32 = 127;
+
+/// One run's changes to the bundle's limits and settings.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub memory: Option<u64>,
+    pub cpu_millis: Option<u64>,
+    pub pids: Option<u64>,
+    pub timeout_ms: Option<u64>,
+    pub tmp_size: Option<u64>,
+    pub network_host: Option<bool>,
+    pub env: Vec<(String, String)>,
+    /// Allow overrides that loosen what the bundle allows.
+    pub allow_loosen: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ExecOptions {
+    pub workspace: Option<PathBuf>,
+    /// Replaces the bundle's command when not empty.
+    pub command: Vec<String>,
+    pub overrides: Overrides,
+    /// Run even where a limit cannot be enforced, saying which.
+    pub allow_degraded: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("this machine's architecture has no filter in the bundle (it has: {0})")]
+    NoFilter(String),
+    #[error("no command: the bundle has no default command; give one after `--`")]
+    NoCommand,
+    #[error("{0}")]
+    Override(String),
+    #[error("the workspace `{path}`: {source}")]
+    Workspace { path: String, source: io::Error },
+    #[error("cgroup: {0}")]
+    Cgroup(String),
+    #[error("creating the sandbox's namespaces failed: {0}; user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone, or AppArmor's restriction on Ubuntu)")]
+    Clone(io::Error),
+    #[error("writing the sandbox's uid/gid maps failed: {0}")]
+    IdMaps(io::Error),
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Exited(i32),
+    Signaled(i32),
+    Timeout(Duration),
+    /// The sandbox could not start the workload (setup, not found, not executable).
+    Failed { code: i32, message: String },
+}
+
+impl Outcome {
+    /// The exit status `phantom` itself returns, as a shell would.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Exited(code) => *code,
+            Outcome::Signaled(signal) => 128 + signal,
+            Outcome::Timeout(_) => EXIT_TIMEOUT,
+            Outcome::Failed { code, .. } => *code,
+        }
+    }
+}
+
+/// What the run did, for the caller to report.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub outcome: Outcome,
+    /// Limits that ended or hurt the run (`memory limit 256 MiB exceeded`).
+    pub limits_hit: Vec<String>,
+    /// Limits that were not enforced (with `--allow-degraded`).
+    pub not_enforced: Vec<String>,
+}
+
+fn size(bytes: u64) -> String {
+    if bytes >= 1 << 30 && bytes % (1 << 30) == 0 {
+        format!("{} GiB", bytes >> 30)
+    } else if bytes >= 1 << 20 {
+        format!("{} MiB", bytes >> 20)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+/// Applies one run's overrides to a copy of the bundle; refuses loosening unless allowed.
+pub fn apply_overrides(bundle: &mut Bundle, o: &Overrides) -> Result<(), ExecError> {
+    let tighten = |name: &str, current: Option<u64>, new: u64| -> Result<Option<u64>, ExecError> {
+        match current {
+            Some(c) if new > c && !o.allow_loosen => Err(ExecError::Override(format!(
+                "--{name} {new} would loosen the bundle's limit of {c}; add --allow-loosen to allow it"
+            ))),
+            None if !o.allow_loosen && name != "timeout" && name != "cpu" => Ok(Some(new)),
+            _ => Ok(Some(new)),
+        }
+    };
+    if let Some(m) = o.memory {
+        bundle.cgroup.memory_max = tighten("memory", bundle.cgroup.memory_max, m)?;
+    }
+    if let Some(p) = o.pids {
+        bundle.cgroup.pids_max = tighten("pids", bundle.cgroup.pids_max, p)?;
+    }
+    if let Some(t) = o.timeout_ms {
+        bundle.process.timeout_ms = tighten("timeout", bundle.process.timeout_ms, t)?;
+    }
+    if let Some(millis) = o.cpu_millis {
+        let quota = millis.saturating_mul(100_000) / 1000;
+        let current = bundle.cgroup.cpu.map(|c| c.quota_us);
+        let quota = tighten("cpu", current, quota)?.unwrap_or(quota);
+        bundle.cgroup.cpu = Some(phantom_bundle::CpuQuota { quota_us: quota, period_us: 100_000 });
+    }
+    if let Some(t) = o.tmp_size {
+        for step in &mut bundle.mounts {
+            if let MountStep::Tmpfs { target, size, .. } = step {
+                if target == "/tmp" {
+                    *size = tighten("tmp-size", *size, t)?;
+                }
+            }
+        }
+    }
+    if let Some(host) = o.network_host {
+        let loosens = host && bundle.network != Network::Host;
+        if loosens && !o.allow_loosen {
+            return Err(ExecError::Override("--network host would loosen the bundle's network; add --allow-loosen to allow it".into()));
+        }
+        bundle.network = if host { Network::Host } else { Network::None };
+        if !host {
+            bundle.landlock.restrict_net = false;
+        }
+    }
+    for (k, v) in &o.env {
+        bundle.process.env.insert(k.clone(), v.clone());
+    }
+    Ok(())
+}
+
+/// Everything the sandbox's processes need, prepared before cloning (so they allocate
+/// little and decide nothing).
+struct Prepared {
+    filter: Vec<u8>,
+    argv: Vec<CString>,
+    env: Vec<CString>,
+    vars: Vars,
+    cwd: String,
+}
+
+fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared, ExecError> {
+    let native = phantom_bundle::Arch::native();
+    let filter = bundle
+        .seccomp
+        .iter()
+        .find(|f| Some(f.arch) == native)
+        .map(|f| f.program.clone())
+        .ok_or_else(|| ExecError::NoFilter(bundle.seccomp.iter().map(|f| f.arch.name()).collect::<Vec<_>>().join(", ")))?;
+    let workspace = match &options.workspace {
+        Some(w) => {
+            let canonical = w.canonicalize().map_err(|source| ExecError::Workspace { path: w.display().to_string(), source })?;
+            if !canonical.is_dir() {
+                return Err(ExecError::Workspace { path: w.display().to_string(), source: io::Error::other("not a directory") });
+            }
+            Some(canonical.display().to_string())
+        }
+        None => None,
+    };
+    let vars = Vars {
+        workspace,
+        cwd: std::env::current_dir()?.display().to_string(),
+        home: std::env::var("HOME").ok(),
+    };
+    let command = if options.command.is_empty() { bundle.process.command.clone().unwrap_or_default() } else { options.command.clone() };
+    if command.is_empty() {
+        return Err(ExecError::NoCommand);
+    }
+    let cstring = |s: &str| CString::new(s).map_err(|_| ExecError::Override(format!("`{s}` contains a NUL byte")));
+    let argv = command.iter().map(|a| cstring(a)).collect::<Result<Vec<_>, _>>()?;
+    let mut env_map = bundle.process.env.clone();
+    for name in &bundle.process.pass {
+        if let Ok(value) = std::env::var(name) {
+            env_map.insert(name.clone(), value);
+        }
+    }
+    let env = env_map.iter().map(|(k, v)| cstring(&format!("{k}={v}"))).collect::<Result<Vec<_>, _>>()?;
+    let cwd = vars.resolve(&bundle.process.cwd).map_err(ExecError::Override)?;
+    Ok(Prepared { filter, argv, env, vars, cwd })
+}
+
+/// Runs the bundle's workload; returns how it ended.
+pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> {
+    let mut bundle = bundle.clone();
+    apply_overrides(&mut bundle, &options.overrides)?;
+    let prepared = prepare(&bundle, options)?;
+
+    // Directories left by runs whose phantom was killed (SIGKILL) go first.
+    let _ = crate::cgroup::sweep_stale(crate::cgroup::DEFAULT_PREFIX);
+    let cgroup_options = CgroupOptions { allow_degraded: options.allow_degraded, ..CgroupOptions::default() };
+    let cgroup = CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, &cgroup_options).map_err(|e| ExecError::Cgroup(e.to_string()))?;
+    let not_enforced = cgroup.not_enforced().to_vec();
+
+    let (go_read, go_write) = io::pipe()?;
+    let (report_read, report_write) = io::pipe()?;
+    // Signals for the supervisor are read from a signalfd, and blocked meanwhile; the
+    // sandbox unblocks them in the workload.
+    let signals = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+    let sigfd = sys::signalfd_for(&signals)?;
+
+    let mut flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWCGROUP) as u64;
+    if bundle.network != Network::Host {
+        flags |= libc::CLONE_NEWNET as u64;
+    }
+    // SAFETY-relevant: `phantom exec` is single-threaded up to here (no thread is spawned
+    // before this point), as `clone_into_namespaces` requires.
+    let child = match sys::clone_into_namespaces(flags).map_err(ExecError::Clone)? {
+        None => {
+            drop(go_write);
+            drop(report_read);
+            drop(sigfd);
+            init_main(&bundle, &prepared, go_read, report_write)
+        }
+        Some(child) => child,
+    };
+    drop(go_read);
+    drop(report_write);
+
+    let started = Instant::now();
+    let setup = (|| -> Result<(), ExecError> {
+        write_id_maps(child.pid, bundle.process.uid, bundle.process.gid).map_err(ExecError::IdMaps)?;
+        cgroup.add(child.pid).map_err(|e| ExecError::Cgroup(e.to_string()))?;
+        (&go_write).write_all(b"g")?;
+        Ok(())
+    })();
+    drop(go_write);
+    if let Err(e) = setup {
+        let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
+        let _ = sys::waitpid(child.pid, 0);
+        return Err(e);
+    }
+
+    let timeout = bundle.process.timeout_ms.map(Duration::from_millis);
+    let (outcome, timed_out) = supervise(&child, report_read, &sigfd, timeout, started);
+    let events = cgroup.events().unwrap_or_default();
+    let mut limits_hit = Vec::new();
+    if events.oom_kills > 0 {
+        limits_hit.push(format!("memory limit {} exceeded", bundle.cgroup.memory_max.map_or("?".into(), size)));
+    }
+    if events.pids_max_hits > 0 {
+        limits_hit.push(format!("pids limit {} reached", bundle.cgroup.pids_max.map_or("?".into(), |p| p.to_string())));
+    }
+    if let (true, Some(t)) = (timed_out, timeout) {
+        limits_hit.push(format!("timeout {}", humantime(t)));
+    }
+    if outcome == Outcome::Signaled(libc::SIGSYS) {
+        limits_hit.push("killed by seccomp: a syscall the policy forbids".into());
+    }
+    let _ = cgroup.destroy();
+    Ok(Report { outcome, limits_hit, not_enforced })
+}
+
+fn humantime(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+fn write_id_maps(pid: libc::pid_t, inside_uid: u32, inside_gid: u32) -> io::Result<()> {
+    let (uid, gid) = (sys::uid(), sys::gid());
+    let proc = PathBuf::from(format!("/proc/{pid}"));
+    std::fs::write(proc.join("setgroups"), "deny")?;
+    std::fs::write(proc.join("uid_map"), format!("{inside_uid} {uid} 1\n"))?;
+    std::fs::write(proc.join("gid_map"), format!("{inside_gid} {gid} 1\n"))?;
+    Ok(())
+}
+
+/// Waits for the sandbox; forwards signals, enforces the timeout. Returns the outcome
+/// and whether the timeout ended it.
+fn supervise(child: &sys::Child, report: io::PipeReader, sigfd: &OwnedFd, timeout: Option<Duration>, started: Instant) -> (Outcome, bool) {
+    let mut lines = String::new();
+    let mut report = Some(report);
+    let mut timed_out = false;
+    let mut buf = [0u8; 4096];
+    loop {
+        let remaining = timeout.map(|t| t.saturating_sub(started.elapsed()));
+        if remaining == Some(Duration::ZERO) && !timed_out {
+            timed_out = true;
+            let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
+        }
+        let mut fds = vec![
+            libc::pollfd { fd: child.pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: sigfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+        ];
+        if let Some(r) = &report {
+            fds.push(libc::pollfd { fd: r.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+        }
+        let wait_ms = match remaining {
+            Some(r) if !timed_out => i32::try_from(r.as_millis()).unwrap_or(i32::MAX).max(1),
+            _ => -1,
+        };
+        if sys_poll(&mut fds, wait_ms).is_err() {
+            continue;
+        }
+        let revents = |i: usize| fds.get(i).map_or(0, |f| f.revents);
+        if revents(1) & libc::POLLIN != 0 {
+            if let Some(signal) = read_signal(sigfd) {
+                // Init forwards it to the workload.
+                let _ = sys::pidfd_kill(&child.pidfd, signal);
+            }
+        }
+        if revents(2) != 0 {
+            if let Some(r) = report.as_mut() {
+                match r.read(&mut buf) {
+                    Ok(0) | Err(_) => report = None,
+                    Ok(n) => lines.push_str(&String::from_utf8_lossy(buf.get(..n).unwrap_or_default())),
+                }
+            }
+        }
+        if revents(0) != 0 && report.is_none() {
+            break;
+        }
+        if revents(0) != 0 {
+            // Init is gone; drain what it said.
+            if let Some(mut r) = report.take() {
+                let mut rest = String::new();
+                let _ = r.read_to_string(&mut rest);
+                lines.push_str(&rest);
+            }
+            break;
+        }
+    }
+    let status = sys::waitpid(child.pid, 0).map(|(_, s)| s).unwrap_or(0);
+    if timed_out {
+        return (Outcome::Timeout(timeout.unwrap_or_default()), true);
+    }
+    (parse_report(&lines, status), false)
+}
+
+fn sys_poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
+    sys::poll(fds, timeout_ms)
+}
+
+fn read_signal(sigfd: &OwnedFd) -> Option<i32> {
+    let mut info = [0u8; 128];
+    let n = sys::read_fd(sigfd, &mut info).ok()?;
+    if n < 4 {
+        return None;
+    }
+    let signo = u32::from_ne_bytes([info[0], info[1], info[2], info[3]]);
+    i32::try_from(signo).ok()
+}
+
+/// Init's last line: `X <wait status>` for the workload, or `E <code> <message>`.
+fn parse_report(lines: &str, init_status: i32) -> Outcome {
+    for line in lines.lines().rev() {
+        let mut parts = line.splitn(3, ' ');
+        match (parts.next(), parts.next(), parts.next()) {
+            (Some("X"), Some(status), _) => {
+                let status: i32 = status.parse().unwrap_or(0);
+                return if libc::WIFSIGNALED(status) {
+                    Outcome::Signaled(libc::WTERMSIG(status))
+                } else {
+                    Outcome::Exited(libc::WEXITSTATUS(status))
+                };
+            }
+            (Some("E"), Some(code), message) => {
+                return Outcome::Failed { code: code.parse().unwrap_or(EXIT_SETUP), message: message.unwrap_or_default().to_string() };
+            }
+            _ => {}
+        }
+    }
+    if libc::WIFSIGNALED(init_status) {
+        Outcome::Failed { code: EXIT_SETUP, message: format!("the sandbox's init was killed by signal {}", libc::WTERMSIG(init_status)) }
+    } else {
+        Outcome::Failed { code: EXIT_SETUP, message: "the sandbox's init ended without a report".into() }
+    }
+}
+
+fn report_line(out: &io::PipeWriter, line: &str) {
+    let mut w = out;
+    let _ = w.write_all(format!("{line}\n").as_bytes());
+}
+
+/// Init: builds the sandbox, then supervises the workload. Never returns.
+fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::PipeWriter) -> ! {
+    let fail = |step: &str, e: &dyn std::fmt::Display| -> ! {
+        report_line(&report, &format!("E {EXIT_SETUP} {step}: {e}"));
+        sys::exit_now(EXIT_SETUP)
+    };
+    if let Err(e) = sys::set_parent_death_signal(libc::SIGKILL) {
+        fail("setting the parent-death signal", &e);
+    }
+    let mut byte = [0u8; 1];
+    if (&go).read_exact(&mut byte).is_err() {
+        // phantom died or gave up before letting us go.
+        sys::exit_now(EXIT_SETUP);
+    }
+    drop(go);
+
+    if let Err(e) = build_root(bundle, p) {
+        fail("building the sandbox's filesystem", &e);
+    }
+    if let Err(e) = sys::sethostname(&bundle.process.hostname) {
+        fail("setting the hostname", &e);
+    }
+    if bundle.network != Network::Host {
+        if let Err(e) = sys::loopback_up() {
+            fail("bringing loopback up in the new network namespace", &e);
+        }
+    }
+    if let Err(e) = std::env::set_current_dir(&p.cwd) {
+        fail(&format!("entering the working directory `{}`", p.cwd), &e);
+    }
+
+    let workload = match sys::fork() {
+        Ok(0) => workload_main(bundle, p, &report),
+        Ok(pid) => pid,
+        Err(e) => fail("starting the workload", &e),
+    };
+    let _ = sys::unblock_all_signals();
+    if let Err(e) = sys::forward_signals_to(workload, &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2]) {
+        fail("forwarding signals", &e);
+    }
+    // Reap everything; the workload's status is the run's.
+    let mut workload_status = None;
+    loop {
+        match sys::waitpid(-1, 0) {
+            Ok((pid, status)) if pid == workload => {
+                workload_status = Some(status);
+                // Whatever the workload left behind goes with it.
+                let _ = sys::kill(-1, libc::SIGKILL);
+            }
+            Ok(_) => {}
+            Err(_) => break, // no children left
+        }
+    }
+    report_line(&report, &format!("X {}", workload_status.unwrap_or(0)));
+    sys::exit_now(0)
+}
+
+fn build_root(bundle: &Bundle, p: &Prepared) -> Result<(), String> {
+    sys::make_rprivate_root().map_err(|e| format!("making mounts private: {e}"))?;
+    let root = Path::new("/tmp");
+    let mut ops = RealOps;
+    mounts::execute_with_root(&bundle.mounts, &p.vars, root, &mut ops).map_err(|e| e.to_string())?;
+    // The root itself is read-only; the mounts on it keep their own modes.
+    sys::mount_setattr(root, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV, false)
+        .map_err(|e| format!("sealing the root read-only: {e}"))?;
+    sys::pivot_into(root).map_err(|e| format!("pivot_root: {e}"))
+}
+
+/// The workload: the last hardening steps, then execve. Never returns.
+fn workload_main(bundle: &Bundle, p: &Prepared, report: &io::PipeWriter) -> ! {
+    let fail = |code: i32, step: &str, e: &dyn std::fmt::Display| -> ! {
+        report_line(report, &format!("E {code} {step}: {e}"));
+        sys::exit_now(code)
+    };
+    let _ = sys::unblock_all_signals();
+    if let Err(e) = sys::setsid() {
+        fail(EXIT_SETUP, "starting a session", &e);
+    }
+    if let Err(e) = harden::apply_rlimits(&bundle.rlimits) {
+        fail(EXIT_SETUP, "rlimits", &e);
+    }
+    let keep = [0, 1, 2, report.as_raw_fd()];
+    if let Err(e) = harden::close_inherited_fds(&keep) {
+        fail(EXIT_SETUP, "closing inherited file descriptors", &e);
+    }
+    if let Err(e) = harden::drop_capabilities() {
+        fail(EXIT_SETUP, "dropping capabilities", &e);
+    }
+    if let Err(e) = harden::set_no_new_privs() {
+        fail(EXIT_SETUP, "no_new_privs", &e);
+    }
+    if let Err(e) = harden::apply_landlock(&bundle.landlock, harden::LandlockMode::BestEffort) {
+        fail(EXIT_SETUP, "Landlock", &e);
+    }
+    // Last: after this, only what the policy allows.
+    if let Err(e) = crate::seccomp::install(&p.filter, crate::seccomp::Threads::Calling) {
+        fail(EXIT_SETUP, "installing the seccomp filter", &e);
+    }
+    let e = sys::execvpe(&p.argv, &p.env);
+    let program = p.argv.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
+    let code = match e.kind() {
+        io::ErrorKind::NotFound => EXIT_NOT_FOUND,
+        _ => EXIT_NOT_EXECUTABLE,
+    };
+    fail(code, &format!("cannot run `{program}`"), &e)
+}
+

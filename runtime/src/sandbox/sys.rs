@@ -1,0 +1,311 @@
+//! Thin wrappers over the kernel calls the sandbox needs: each returns `io::Result`,
+//! and this module is the only place in the sandbox with `unsafe`.
+
+#![allow(unsafe_code, reason = "system calls without safe wrappers in std; each block states its contract")]
+
+use std::ffi::{CStr, CString};
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+fn cstr(path: &Path) -> io::Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+pub const OPEN_TREE_CLONE: libc::c_uint = 1;
+pub const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// A detached copy of the mount at `path` (recursive), to attach elsewhere later.
+pub fn open_tree_clone(path: &Path, recursive: bool) -> io::Result<OwnedFd> {
+    let c = cstr(path)?;
+    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | if recursive { libc::AT_RECURSIVE as libc::c_uint } else { 0 };
+    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call; the
+    // returned fd, if any, is owned by nobody else.
+    let fd = check(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) })?;
+    // SAFETY: the kernel just returned this fd to us; we own it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Attaches a detached tree at `target`.
+pub fn move_mount(tree: &OwnedFd, target: &Path) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let c = cstr(target)?;
+    let empty = c"";
+    // SAFETY: valid fd and NUL-terminated strings for the duration of the call.
+    check(unsafe {
+        libc::syscall(libc::SYS_move_mount, tree.as_raw_fd(), empty.as_ptr(), libc::AT_FDCWD, c.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH)
+    })?;
+    Ok(())
+}
+
+/// Sets mount attributes (`MOUNT_ATTR_*`) on the mount at `path`, recursively if asked.
+pub fn mount_setattr(path: &Path, set: u64, recursive: bool) -> io::Result<()> {
+    let c = cstr(path)?;
+    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
+    let flags = if recursive { libc::AT_RECURSIVE as libc::c_uint } else { 0 };
+    // SAFETY: `c` and `attr` live across the call; the size passed is the struct's.
+    check(unsafe {
+        libc::syscall(libc::SYS_mount_setattr, libc::AT_FDCWD, c.as_ptr(), flags, &attr as *const MountAttr, std::mem::size_of::<MountAttr>())
+    })?;
+    Ok(())
+}
+
+/// `mount(2)` with a filesystem type and data.
+pub fn mount_fs(fstype: &CStr, target: &Path, flags: libc::c_ulong, data: Option<&str>) -> io::Result<()> {
+    let t = cstr(target)?;
+    let data = data.map(CString::new).transpose().map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let data_ptr = data.as_ref().map_or(std::ptr::null(), |d| d.as_ptr().cast());
+    // SAFETY: all pointers are valid NUL-terminated strings (or null for data) for the call.
+    check(unsafe { libc::mount(fstype.as_ptr(), t.as_ptr(), fstype.as_ptr(), flags, data_ptr) }.into())?;
+    Ok(())
+}
+
+/// Makes every mount below `/` private, so nothing we do propagates to the host.
+pub fn make_rprivate_root() -> io::Result<()> {
+    // SAFETY: static strings; a null source and fstype are allowed for propagation changes.
+    check(unsafe { libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) }.into())?;
+    Ok(())
+}
+
+/// `pivot_root(".", ".")` in `new_root`, then detach the old root: the classic way to
+/// swap roots without a spare directory.
+pub fn pivot_into(new_root: &Path) -> io::Result<()> {
+    std::env::set_current_dir(new_root)?;
+    // SAFETY: static NUL-terminated strings.
+    check(unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) })?;
+    // SAFETY: static NUL-terminated string.
+    check(unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) }.into())?;
+    std::env::set_current_dir("/")
+}
+
+pub fn sethostname(name: &str) -> io::Result<()> {
+    // SAFETY: pointer and length describe `name`'s bytes.
+    check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }.into())?;
+    Ok(())
+}
+
+/// Brings the loopback interface up (in a fresh network namespace it starts down).
+pub fn loopback_up() -> io::Result<()> {
+    // SAFETY: plain socket creation.
+    let fd = check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) }.into())?;
+    // SAFETY: we own the fd just created.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    // SAFETY: ifreq is plain old data; zeroed is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (slot, byte) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *slot = *byte as libc::c_char;
+    }
+    req.ifr_ifru.ifru_flags = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+    use std::os::fd::AsRawFd;
+    // SAFETY: `req` is a valid ifreq for SIOCSIFFLAGS; the fd is a socket.
+    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) }.into())?;
+    Ok(())
+}
+
+pub fn set_parent_death_signal(signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal as libc::c_ulong, 0, 0, 0) }.into())?;
+    Ok(())
+}
+
+/// Arguments of clone3(2).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+/// The result of [`clone_into_namespaces`] in the parent.
+pub struct Child {
+    pub pid: libc::pid_t,
+    pub pidfd: OwnedFd,
+}
+
+/// Forks into new namespaces (`flags`: `CLONE_NEW*`), fork-style (no new stack).
+/// Returns `Ok(None)` in the child and `Ok(Some(child))` in the parent.
+///
+/// The caller must be single-threaded: the child is a copy of this thread only.
+pub fn clone_into_namespaces(flags: u64) -> io::Result<Option<Child>> {
+    let mut pidfd: libc::c_int = -1;
+    let mut args = CloneArgs {
+        flags: flags | libc::CLONE_PIDFD as u64,
+        pidfd: &mut pidfd as *mut libc::c_int as u64,
+        exit_signal: libc::SIGCHLD as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: `args` is a valid clone_args for the duration of the call; with no stack
+    // given, clone3 behaves like fork, and the caller guarantees a single thread.
+    let pid = check(unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) })?;
+    if pid == 0 {
+        return Ok(None);
+    }
+    // SAFETY: the kernel wrote a fresh pidfd that we now own.
+    let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
+    Ok(Some(Child { pid: pid as libc::pid_t, pidfd }))
+}
+
+/// Plain fork (the sandbox's init forks the workload).
+pub fn fork() -> io::Result<libc::pid_t> {
+    // SAFETY: the caller (the sandbox init) is single-threaded.
+    Ok(check(unsafe { libc::fork() }.into())? as libc::pid_t)
+}
+
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit is always safe to call; it does not run destructors or atexit.
+    unsafe { libc::_exit(code) }
+}
+
+pub fn kill(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
+    // SAFETY: plain kill(2).
+    check(unsafe { libc::kill(pid, signal) }.into())?;
+    Ok(())
+}
+
+pub fn setsid() -> io::Result<()> {
+    // SAFETY: plain setsid(2).
+    check(unsafe { libc::setsid() }.into())?;
+    Ok(())
+}
+
+/// `waitpid`, retrying on EINTR. Returns (pid, raw status).
+pub fn waitpid(pid: libc::pid_t, flags: libc::c_int) -> io::Result<(libc::pid_t, libc::c_int)> {
+    loop {
+        let mut status = 0;
+        // SAFETY: `status` is a valid out-pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, flags) };
+        if r >= 0 {
+            return Ok((r, status));
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// `execvpe`: replaces the process, searching `PATH` from `env`. Returns only on error.
+pub fn execvpe(argv: &[CString], env: &[CString]) -> io::Error {
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+    env_ptrs.push(std::ptr::null());
+    let Some(program) = argv.first() else { return io::Error::from(io::ErrorKind::InvalidInput) };
+    // SAFETY: both arrays are NUL-terminated arrays of valid C strings that outlive the call.
+    unsafe { libc::execvpe(program.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr()) };
+    io::Error::last_os_error()
+}
+
+/// Installs a handler that forwards these signals to `pid` (stored in a static: a
+/// signal handler can take no context).
+pub fn forward_signals_to(pid: libc::pid_t, signals: &[libc::c_int]) -> io::Result<()> {
+    FORWARD_TO.store(pid, std::sync::atomic::Ordering::SeqCst);
+    for &signal in signals {
+        // SAFETY: sigaction with a valid handler that only calls async-signal-safe kill().
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = forward as *const () as usize;
+        action.sa_flags = libc::SA_RESTART;
+        // SAFETY: `action` is initialized; the old action is not needed.
+        check(unsafe { libc::sigaction(signal, &action, std::ptr::null_mut()) }.into())?;
+    }
+    Ok(())
+}
+
+static FORWARD_TO: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+extern "C" fn forward(signal: libc::c_int) {
+    let pid = FORWARD_TO.load(std::sync::atomic::Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, signal) };
+    }
+}
+
+/// Sends a signal through a pidfd (no pid reuse races).
+pub fn pidfd_kill(pidfd: &OwnedFd, signal: libc::c_int) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: valid pidfd; null siginfo is allowed.
+    check(unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), signal, std::ptr::null::<libc::siginfo_t>(), 0) })?;
+    Ok(())
+}
+
+/// Blocks these signals in this thread and returns a signalfd that reads them.
+pub fn signalfd_for(signals: &[libc::c_int]) -> io::Result<OwnedFd> {
+    // SAFETY: sigset_t is plain data; sigemptyset initializes it.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid sigset_t.
+    unsafe { libc::sigemptyset(&mut set) };
+    for &s in signals {
+        // SAFETY: `set` is initialized; `s` is a signal number.
+        unsafe { libc::sigaddset(&mut set, s) };
+    }
+    // SAFETY: valid set; the old mask is not needed.
+    check(unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) }.into())?;
+    // SAFETY: valid set; -1 creates a new fd.
+    let fd = check(unsafe { libc::signalfd(-1, &set, libc::SFD_CLOEXEC) }.into())?;
+    // SAFETY: we own the new fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Unblocks every signal (the workload must not inherit our mask).
+pub fn unblock_all_signals() -> io::Result<()> {
+    // SAFETY: as in signalfd_for.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is valid.
+    unsafe { libc::sigfillset(&mut set) };
+    // SAFETY: valid set.
+    check(unsafe { libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut()) }.into())?;
+    Ok(())
+}
+
+pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
+    // SAFETY: `fds` is a valid slice of pollfd for the call.
+    let n = check(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) }.into())?;
+    Ok(n as usize)
+}
+
+pub fn read_fd(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: `buf` is valid for `buf.len()` bytes.
+    let n = check(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } as libc::c_long)?;
+    Ok(n as usize)
+}
+
+pub fn uid() -> u32 {
+    // SAFETY: getuid cannot fail.
+    unsafe { libc::getuid() }
+}
+
+pub fn gid() -> u32 {
+    // SAFETY: getgid cannot fail.
+    unsafe { libc::getgid() }
+}

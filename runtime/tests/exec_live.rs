@@ -1,0 +1,257 @@
+//! `phantom exec` on the real kernel: isolation, limits, exit statuses, cleanup.
+//!
+//! Bundles are compiled in-process from small policies extending the stdlib `base`
+//! profile; the `phantom` binary runs them. Root is needed for cgroups (CI runs as
+//! root); the unprivileged path is tested with `setpriv` and `--allow-degraded`.
+
+#![cfg(target_os = "linux")]
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation is a test failure")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use phantom_compiler::{bundle, check, io::MemoryFs, Input};
+
+/// Compiles `policy` (extending base) into a bundle file in `dir`.
+fn bundle_file(dir: &Path, name: &str, extra: &str) -> PathBuf {
+    let text = format!("policy \"{name}\"\nextends \"base\"\n{extra}\n");
+    let input = Input::Text { name: format!("{name}.pfp"), text, dir: "/".into() };
+    let checked = check(&input, &MemoryFs::new()).expect("in memory");
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let policy = checked.policy.clone().expect("valid");
+    let bytes = bundle::encode(&bundle::build(&policy, &checked.sources).expect("builds")).expect("encodes");
+    let path = dir.join(format!("{name}.pfb"));
+    std::fs::write(&path, bytes).expect("write bundle");
+    path
+}
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+}
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+    workspace: PathBuf,
+    bundle: PathBuf,
+}
+
+fn sandbox(extra: &str) -> Sandbox {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let workspace = dir.path().join("ws");
+    std::fs::create_dir(&workspace).expect("workspace");
+    let bundle = bundle_file(dir.path(), "t", extra);
+    Sandbox { dir, workspace, bundle }
+}
+
+impl Sandbox {
+    fn run(&self, flags: &[&str], cmd: &[&str]) -> Output {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_phantom"));
+        c.arg("exec").arg(&self.bundle).arg("--workspace").arg(&self.workspace).args(flags);
+        if !is_root() {
+            c.arg("--allow-degraded");
+        }
+        c.arg("--").args(cmd).stdin(Stdio::null());
+        c.output().expect("phantom runs")
+    }
+
+    fn sh(&self, script: &str) -> Output {
+        self.run(&[], &["/bin/sh", "-c", script])
+    }
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn exit_status_and_signals_propagate() {
+    let s = sandbox("");
+    assert_eq!(s.sh("exit 7").status.code(), Some(7));
+    assert_eq!(s.sh("kill -TERM $$").status.code(), Some(128 + 15));
+    let nf = s.run(&[], &["/no/such/program"]);
+    assert_eq!(nf.status.code(), Some(127), "{}", err(&nf));
+    assert!(err(&nf).contains("cannot run"), "{}", err(&nf));
+    let ne = s.run(&[], &["/etc"]);
+    assert_eq!(ne.status.code(), Some(126), "{}", err(&ne));
+}
+
+#[test]
+fn stdout_streams_large_output() {
+    let s = sandbox("");
+    let o = s.sh("head -c 20000000 /dev/zero | tr '\\0' 'x'");
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(o.stdout.len(), 20_000_000);
+}
+
+#[test]
+fn the_root_is_read_only_and_the_workspace_writable() {
+    let s = sandbox("");
+    let o = s.sh("touch /newfile 2>/dev/null && echo root-writable; touch /usr/x 2>/dev/null && echo usr-writable; echo hi > /workspace/out && echo ws-ok; echo t > /tmp/t && echo tmp-ok");
+    assert_eq!(out(&o), "ws-ok\ntmp-ok\n", "{}", err(&o));
+    assert_eq!(std::fs::read_to_string(s.workspace.join("out")).unwrap(), "hi\n");
+}
+
+#[test]
+fn host_files_and_processes_are_invisible() {
+    let s = sandbox("");
+    let o = s.sh("test -e /etc/shadow && echo shadow; test -e /root && echo root; test -e /home && echo home; ls /proc | grep -c '^[0-9]'");
+    let shown = out(&o);
+    assert!(!shown.contains("shadow") && !shown.contains("root\n") && !shown.contains("home"), "{shown}");
+    let pids: u32 = shown.lines().last().unwrap_or("99").trim().parse().unwrap_or(99);
+    assert!(pids <= 4, "too many processes visible: {shown}");
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let o = s.sh("cat /proc/sys/kernel/hostname");
+    assert_eq!(out(&o).trim(), "sandbox", "host name {host}");
+}
+
+#[test]
+fn network_none_has_only_loopback() {
+    let s = sandbox("");
+    let o = s.sh("cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '");
+    assert_eq!(out(&o).trim(), "lo", "{}", err(&o));
+}
+
+#[test]
+fn no_inherited_file_descriptors() {
+    let s = sandbox("");
+    let o = s.sh("ls /proc/self/fd | tr '\\n' ' '");
+    // 0, 1, 2 and the directory ls itself reads.
+    assert_eq!(out(&o).split_whitespace().count(), 4, "{}", out(&o));
+}
+
+#[test]
+fn timeout_is_enforced_and_reported() {
+    let s = sandbox("");
+    let start = std::time::Instant::now();
+    let o = s.run(&["--timeout", "1s"], &["/bin/sleep", "30"]);
+    assert_eq!(o.status.code(), Some(124), "{}", err(&o));
+    assert!(err(&o).contains("timeout 1s"), "{}", err(&o));
+    assert!(start.elapsed().as_secs() < 10);
+}
+
+#[test]
+fn memory_limit_is_enforced_and_reported() {
+    if !is_root() {
+        return;
+    }
+    let s = sandbox("");
+    let o = s.run(&["--memory", "32MiB"], &["/bin/sh", "-c", "head -c 300000000 /dev/zero | tail -c 1 >/dev/null; echo survived"]);
+    assert!(!out(&o).contains("survived") || o.status.code() != Some(0), "{}", out(&o));
+    assert!(err(&o).contains("memory limit 32 MiB exceeded"), "{}", err(&o));
+}
+
+#[test]
+fn pids_limit_is_enforced_and_reported() {
+    if !is_root() {
+        return;
+    }
+    let s = sandbox("");
+    let o = s.run(&["--pids", "8"], &["/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 3 & done; wait"]);
+    assert!(err(&o).contains("pids limit 8 reached"), "{}", err(&o));
+}
+
+#[test]
+fn overrides_only_tighten_unless_allowed() {
+    let s = sandbox("");
+    let o = s.run(&["--memory", "8GiB"], &["/bin/true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(err(&o).contains("--allow-loosen"), "{}", err(&o));
+}
+
+#[test]
+fn seccomp_kills_forbidden_syscalls_and_says_so() {
+    let s = sandbox("syscalls {\n    kill chroot\n}\n");
+    let o = s.run(&[], &["/usr/bin/python3", "-c", "import os; os.chroot('/')"]);
+    if !Path::new("/usr/bin/python3").exists() {
+        return;
+    }
+    assert_eq!(o.status.code(), Some(128 + 31), "{}", err(&o));
+    assert!(err(&o).contains("killed by seccomp"), "{}", err(&o));
+}
+
+#[test]
+fn nothing_is_left_behind_after_many_runs() {
+    let s = sandbox("");
+    for _ in 0..50 {
+        assert!(s.run(&[], &["/bin/true"]).status.success());
+    }
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    for line in own.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        if controllers.is_empty() || controllers.starts_with("name=") {
+            continue;
+        }
+        let dir = Path::new("/sys/fs/cgroup").join(controllers.split(',').next().unwrap_or("")).join(path.trim_start_matches('/'));
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            let ours: Vec<_> = entries.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&format!("phantom-{}-", std::process::id()))).collect();
+            assert!(ours.is_empty(), "leftover cgroups in {}", dir.display());
+        }
+    }
+}
+
+#[test]
+fn killing_phantom_kills_the_sandbox() {
+    let s = sandbox("");
+    let marker = format!("{}", 40000 + std::process::id() % 10000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_phantom"))
+        .arg("exec")
+        .arg(&s.bundle)
+        .arg("--workspace")
+        .arg(&s.workspace)
+        .args(if is_root() { vec![] } else { vec!["--allow-degraded"] })
+        .args(["--", "/bin/sleep", &marker])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let leftover = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read_to_string(e.path().join("cmdline")).is_ok_and(|c| c.contains(&format!("sleep\0{marker}")))
+    });
+    assert!(!leftover, "the sandboxed sleep survived phantom's death");
+    let _ = s.dir;
+}
+
+#[test]
+fn unprivileged_users_get_a_sandbox_with_the_degradation_stated() {
+    if !is_root() || Command::new("setpriv").arg("--help").output().is_err() {
+        return;
+    }
+    let s = sandbox("");
+    // The nobody user must be able to reach the files.
+    let _ = Command::new("chmod").args(["-R", "a+rwX"]).arg(s.dir.path()).status();
+    let o = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(env!("CARGO_BIN_EXE_phantom"))
+        .arg("exec")
+        .arg(&s.bundle)
+        .arg("--workspace")
+        .arg(&s.workspace)
+        .args(["--", "/bin/sh", "-c", "echo hi from $(id -u)"])
+        .output()
+        .expect("setpriv runs");
+    // Without --allow-degraded: refused with the reason, or run if cgroups are delegated.
+    if o.status.code() == Some(125) {
+        assert!(err(&o).contains("--allow-degraded") || err(&o).contains("cgroup"), "{}", err(&o));
+        let o = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_phantom"))
+            .arg("exec")
+            .arg(&s.bundle)
+            .arg("--workspace")
+            .arg(&s.workspace)
+            .args(["--allow-degraded", "--", "/bin/sh", "-c", "echo hi from $(id -u)"])
+            .output()
+            .expect("setpriv runs");
+        assert_eq!(out(&o), "hi from 1000\n", "{}", err(&o));
+        assert!(err(&o).contains("not enforced"), "{}", err(&o));
+    } else {
+        assert_eq!(out(&o), "hi from 1000\n", "{}", err(&o));
+    }
+}
