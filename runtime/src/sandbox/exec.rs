@@ -374,6 +374,14 @@ fn read_signal(sigfd: &OwnedFd) -> Option<i32> {
 
 /// Init's last line: `X <wait status>` for the workload, or `E <code> <message>`.
 fn parse_report(lines: &str, init_status: i32) -> Outcome {
+    // A failure report (from init or from the workload before its execve) wins over
+    // the status that follows it.
+    for line in lines.lines() {
+        let mut parts = line.splitn(3, ' ');
+        if let (Some("E"), Some(code), message) = (parts.next(), parts.next(), parts.next()) {
+            return Outcome::Failed { code: code.parse().unwrap_or(EXIT_SETUP), message: message.unwrap_or_default().to_string() };
+        }
+    }
     for line in lines.lines().rev() {
         let mut parts = line.splitn(3, ' ');
         match (parts.next(), parts.next(), parts.next()) {

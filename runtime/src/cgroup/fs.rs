@@ -1,0 +1,147 @@
+//! The only door to the kernel for the cgroup code: [`CgroupFs`].
+//!
+//! Everything the session does (reading `/proc/self/cgroup`, creating directories,
+//! writing limit files, signalling the processes of a cgroup) goes through this trait,
+//! so the logic can run against [`super::fake::FakeFs`], an in-memory model of the
+//! kernel's cgroup rules, as well as against the real system ([`RealFs`]).
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// File and process operations the cgroup code needs.
+///
+/// Paths are absolute. Errors are the kernel's (`io::Error` with its errno), so the
+/// caller can tell `EBUSY` from `EACCES` from `ENOENT`.
+pub trait CgroupFs {
+    /// The whole contents of a file.
+    fn read(&self, path: &Path) -> io::Result<String>;
+    /// Writes `data` to an existing file in one write (never creates or truncates).
+    fn write(&self, path: &Path, data: &str) -> io::Result<()>;
+    /// Creates one directory (its parent must exist).
+    fn mkdir(&self, path: &Path) -> io::Result<()>;
+    /// Removes one empty directory (for a cgroup: one without children or processes).
+    fn rmdir(&self, path: &Path) -> io::Result<()>;
+    /// The names of the subdirectories of `path` (for a cgroup: its child cgroups).
+    fn list(&self, path: &Path) -> io::Result<Vec<String>>;
+    /// Whether a file or directory exists.
+    fn exists(&self, path: &Path) -> bool;
+    /// Sends SIGKILL to one process. A process that is already gone is not an error.
+    /// Refuses `pid <= 0` (which would mean a process group or every process).
+    fn kill(&self, pid: i32) -> io::Result<()>;
+    /// Whether a process with this id exists (zombies included).
+    fn process_exists(&self, pid: i32) -> bool;
+    /// The effective user id of this process (for the advice in error messages).
+    fn euid(&self) -> u32;
+    /// Waits a little (while processes exit or a freezer settles).
+    fn sleep(&self, duration: Duration);
+}
+
+impl<T: CgroupFs + ?Sized> CgroupFs for &T {
+    fn read(&self, path: &Path) -> io::Result<String> {
+        (**self).read(path)
+    }
+    fn write(&self, path: &Path, data: &str) -> io::Result<()> {
+        (**self).write(path, data)
+    }
+    fn mkdir(&self, path: &Path) -> io::Result<()> {
+        (**self).mkdir(path)
+    }
+    fn rmdir(&self, path: &Path) -> io::Result<()> {
+        (**self).rmdir(path)
+    }
+    fn list(&self, path: &Path) -> io::Result<Vec<String>> {
+        (**self).list(path)
+    }
+    fn exists(&self, path: &Path) -> bool {
+        (**self).exists(path)
+    }
+    fn kill(&self, pid: i32) -> io::Result<()> {
+        (**self).kill(pid)
+    }
+    fn process_exists(&self, pid: i32) -> bool {
+        (**self).process_exists(pid)
+    }
+    fn euid(&self) -> u32 {
+        (**self).euid()
+    }
+    fn sleep(&self, duration: Duration) {
+        (**self).sleep(duration)
+    }
+}
+
+/// The real system: files under the cgroup mounts and `/proc`, `kill(2)`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RealFs;
+
+impl CgroupFs for RealFs {
+    fn read(&self, path: &Path) -> io::Result<String> {
+        fs::read_to_string(path)
+    }
+
+    fn write(&self, path: &Path, data: &str) -> io::Result<()> {
+        // cgroup files take one value per write(2); the data is short, so write_all is
+        // one call in practice, and a short write would be reported as an error.
+        let mut file = OpenOptions::new().write(true).open(path)?;
+        file.write_all(data.as_bytes())
+    }
+
+    fn mkdir(&self, path: &Path) -> io::Result<()> {
+        fs::create_dir(path)
+    }
+
+    fn rmdir(&self, path: &Path) -> io::Result<()> {
+        fs::remove_dir(path)
+    }
+
+    fn list(&self, path: &Path) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in fs::read_dir(path)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                if let Some(name) = entry.file_name().to_str() {
+                    names.push(name.to_owned());
+                }
+            }
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    fn kill(&self, pid: i32) -> io::Result<()> {
+        if pid <= 0 {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        match kill(Pid::from_raw(pid), Signal::SIGKILL) {
+            Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+            Err(errno) => Err(io::Error::from_raw_os_error(errno as i32)),
+        }
+    }
+
+    fn process_exists(&self, pid: i32) -> bool {
+        if pid <= 0 {
+            return false;
+        }
+        // Signal 0 checks for existence; EPERM means it exists but is not ours.
+        !matches!(
+            kill(Pid::from_raw(pid), None),
+            Err(nix::errno::Errno::ESRCH)
+        )
+    }
+
+    fn euid(&self) -> u32 {
+        nix::unistd::geteuid().as_raw()
+    }
+
+    fn sleep(&self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+}
