@@ -536,7 +536,7 @@ fn root_without_capabilities_cannot_mount() {
     let o = run(TIMEOUT, |out| {
         out.step(drop_capabilities());
         put_cap_sets(out);
-        out.put(ret(i64::from(prctl_get(libc::PR_GET_SECUREBITS))));
+        out.put(ret(i64::from(prctl(libc::PR_GET_SECUREBITS, 0))));
         out.put(unshare_mount_ns());
         // SAFETY: mounts a tmpfs over an empty directory of ours (in the test's own mount
         // namespace, if the kernel allowed it; the parent then unmounts it).
@@ -571,17 +571,11 @@ fn root_without_capabilities_cannot_mount() {
     assert_eq!(v[9], 0);
 }
 
-fn prctl_get(option: c_int) -> c_int {
-    // SAFETY: a read-only prctl with no pointer arguments.
-    unsafe {
-        libc::prctl(
-            option,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-        )
-    }
+/// `prctl` with one integer argument.
+fn prctl(option: c_int, arg: libc::c_ulong) -> c_int {
+    const ZERO: libc::c_ulong = 0;
+    // SAFETY: the options used here take integer arguments only.
+    unsafe { libc::prctl(option, arg, ZERO, ZERO, ZERO) }
 }
 
 #[test]
@@ -613,20 +607,9 @@ fn a_program_run_as_root_after_dropping_gets_no_capabilities() {
 #[test]
 fn dropping_after_a_switch_under_keepcaps_works() {
     let o = run(TIMEOUT, |out| {
-        // SAFETY: keep the permitted set across the switch to nobody (the effective set
-        // is cleared by it).
-        assert_eq!(
-            unsafe {
-                libc::prctl(
-                    libc::PR_SET_KEEPCAPS,
-                    1 as libc::c_ulong,
-                    0 as libc::c_ulong,
-                    0 as libc::c_ulong,
-                    0 as libc::c_ulong,
-                )
-            },
-            0
-        );
+        // Keep the permitted set across the switch to nobody (which clears the
+        // effective set).
+        assert_eq!(prctl(libc::PR_SET_KEEPCAPS, 1), 0);
         become_nobody();
         out.step(drop_capabilities());
         put_cap_sets(out);
@@ -651,7 +634,7 @@ fn an_unprivileged_process_cannot_empty_its_bounding_set() {
 fn no_new_privs_is_set() {
     let o = run(TIMEOUT, |out| {
         out.step(set_no_new_privs());
-        out.put(i64::from(prctl_get(libc::PR_GET_NO_NEW_PRIVS)));
+        out.put(i64::from(prctl(libc::PR_GET_NO_NEW_PRIVS, 0)));
     });
     assert_eq!(o.ok(), [0, 1]);
 }

@@ -90,6 +90,7 @@ struct State {
     failures: BTreeMap<PathBuf, i32>,
     ops: Vec<FakeOp>,
     sleeps: u64,
+    proc_hidden: bool,
 }
 
 /// An in-memory cgroup host. All methods take `&self`; share it by reference
@@ -214,6 +215,7 @@ impl FakeFs {
                 failures: BTreeMap::new(),
                 ops: Vec::new(),
                 sleeps: 0,
+                proc_hidden: false,
             }),
         }
     }
@@ -363,6 +365,12 @@ impl FakeFs {
     /// Writes to exactly `path` fail with `errno`.
     pub fn fail_write(&self, path: &str, errno: i32) -> &Self {
         self.lock().failures.insert(PathBuf::from(path), errno);
+        self
+    }
+
+    /// `/proc` is not mounted: its files cannot be read.
+    pub fn hide_proc(&self) -> &Self {
+        self.lock().proc_hidden = true;
         self
     }
 
@@ -558,6 +566,9 @@ impl State {
     }
 
     fn read(&self, path: &Path) -> io::Result<String> {
+        if self.proc_hidden && path.starts_with("/proc") {
+            return Err(err(libc::ENOENT));
+        }
         // Set files first: a test may replace the generated /proc files.
         if let Some(text) = self.files.get(path) {
             return Ok(text.clone());
@@ -800,9 +811,6 @@ impl State {
 
     fn exists(&self, path: &Path) -> bool {
         self.groups.contains_key(path)
-            || self.files.contains_key(path)
-            || path == Path::new("/proc/self/cgroup")
-            || path == Path::new("/proc/self/mountinfo")
             || match self.read(path) {
                 Ok(_) => true,
                 Err(e) => e.raw_os_error() == Some(libc::EINVAL),

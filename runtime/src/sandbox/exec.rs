@@ -54,7 +54,7 @@ pub enum ExecError {
     Override(String),
     #[error("the workspace `{path}`: {source}")]
     Workspace { path: String, source: io::Error },
-    #[error("cgroup: {0}")]
+    #[error("cgroup: {0}\n(to run anyway without the limits this host cannot enforce, pass --allow-degraded; phantom then names each one)")]
     Cgroup(String),
     #[error("creating the sandbox's namespaces failed: {0}; user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone, or AppArmor's restriction on Ubuntu)")]
     Clone(io::Error),
@@ -160,6 +160,8 @@ pub fn apply_overrides(bundle: &mut Bundle, o: &Overrides) -> Result<(), ExecErr
 /// Everything the sandbox's processes need, prepared before cloning (so they allocate
 /// little and decide nothing).
 struct Prepared {
+    /// `PHANTOM_TIMING=1`: every process prints when each setup step ends.
+    timing: Option<Instant>,
     filter: Vec<u8>,
     argv: Vec<CString>,
     env: Vec<CString>,
@@ -204,7 +206,8 @@ fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared, ExecError
     }
     let env = env_map.iter().map(|(k, v)| cstring(&format!("{k}={v}"))).collect::<Result<Vec<_>, _>>()?;
     let cwd = vars.resolve(&bundle.process.cwd).map_err(ExecError::Override)?;
-    Ok(Prepared { filter, argv, env, vars, cwd })
+    let timing = std::env::var_os("PHANTOM_TIMING").map(|_| Instant::now());
+    Ok(Prepared { timing, filter, argv, env, vars, cwd })
 }
 
 /// Runs the bundle's workload; returns how it ended.
@@ -214,10 +217,11 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
     let prepared = prepare(&bundle, options)?;
 
     // Directories left by runs whose phantom was killed (SIGKILL) go first.
-    let _ = crate::cgroup::sweep_stale(crate::cgroup::DEFAULT_PREFIX);
+    mark(&prepared, "prepared");
     let cgroup_options = CgroupOptions { allow_degraded: options.allow_degraded, ..CgroupOptions::default() };
     let cgroup = CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, &cgroup_options).map_err(|e| ExecError::Cgroup(e.to_string()))?;
     let not_enforced = cgroup.not_enforced().to_vec();
+    mark(&prepared, "cgroup created");
 
     let (go_read, go_write) = io::pipe()?;
     let (report_read, report_write) = io::pipe()?;
@@ -252,6 +256,11 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
         Ok(())
     })();
     drop(go_write);
+    mark(&prepared, "sandbox let go");
+    // Directories left by runs whose phantom was killed (SIGKILL) are removed while
+    // the sandbox builds its root, off the critical path.
+    let _ = crate::cgroup::sweep_stale(crate::cgroup::DEFAULT_PREFIX);
+    mark(&prepared, "swept stale cgroups");
     if let Err(e) = setup {
         let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
         let _ = sys::waitpid(child.pid, 0);
@@ -260,6 +269,7 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
 
     let timeout = bundle.process.timeout_ms.map(Duration::from_millis);
     let (outcome, timed_out) = supervise(&child, report_read, &sigfd, timeout, started);
+    mark(&prepared, "sandbox ended");
     let events = cgroup.events().unwrap_or_default();
     let mut limits_hit = Vec::new();
     if events.oom_kills > 0 {
@@ -406,6 +416,12 @@ fn parse_report(lines: &str, init_status: i32) -> Outcome {
     }
 }
 
+fn mark(p: &Prepared, what: &str) {
+    if let Some(start) = p.timing {
+        eprintln!("phantom timing: {:8.3} ms {what}", start.elapsed().as_secs_f64() * 1000.0);
+    }
+}
+
 fn report_line(out: &io::PipeWriter, line: &str) {
     let mut w = out;
     let _ = w.write_all(format!("{line}\n").as_bytes());
@@ -427,6 +443,7 @@ fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pipe
     }
     drop(go);
 
+    mark(p, "init: go");
     if let Err(e) = build_root(bundle, p) {
         fail("building the sandbox's filesystem", &e);
     }
@@ -442,6 +459,7 @@ fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pipe
         fail(&format!("entering the working directory `{}`", p.cwd), &e);
     }
 
+    mark(p, "init: root built");
     let workload = match sys::fork() {
         Ok(0) => workload_main(bundle, p, &report),
         Ok(pid) => pid,
@@ -489,6 +507,7 @@ fn workload_main(bundle: &Bundle, p: &Prepared, report: &io::PipeWriter) -> ! {
     if let Err(e) = sys::setsid() {
         fail(EXIT_SETUP, "starting a session", &e);
     }
+    mark(p, "workload: start");
     if let Err(e) = harden::apply_rlimits(&bundle.rlimits) {
         fail(EXIT_SETUP, "rlimits", &e);
     }
@@ -496,19 +515,23 @@ fn workload_main(bundle: &Bundle, p: &Prepared, report: &io::PipeWriter) -> ! {
     if let Err(e) = harden::close_inherited_fds(&keep) {
         fail(EXIT_SETUP, "closing inherited file descriptors", &e);
     }
+    mark(p, "workload: fds closed");
     if let Err(e) = harden::drop_capabilities() {
         fail(EXIT_SETUP, "dropping capabilities", &e);
     }
     if let Err(e) = harden::set_no_new_privs() {
         fail(EXIT_SETUP, "no_new_privs", &e);
     }
+    mark(p, "workload: capabilities dropped");
     if let Err(e) = harden::apply_landlock(&bundle.landlock, harden::LandlockMode::BestEffort) {
         fail(EXIT_SETUP, "Landlock", &e);
     }
+    mark(p, "workload: landlock");
     // Last: after this, only what the policy allows.
     if let Err(e) = crate::seccomp::install(&p.filter, crate::seccomp::Threads::Calling) {
         fail(EXIT_SETUP, "installing the seccomp filter", &e);
     }
+    mark(p, "workload: seccomp, exec");
     let e = sys::execvpe(&p.argv, &p.env);
     let program = p.argv.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
     let code = match e.kind() {

@@ -153,6 +153,14 @@ fn limit_value(
         Kind::Cores => "`cpu` is a number of CPUs, such as `2` or `0.5`".into(),
     };
     let (number, unit) = match &value.kind {
+        PropValueKind::Ident(word) if word == "unlimited" && key == "open-files" => {
+            return fail(
+                diags,
+                Code::ImpossibleValue,
+                "`open-files` cannot be unlimited: the kernel caps it at fs.nr_open".into(),
+                format!("give a number, at most {MAX_OPEN_FILES}"),
+            );
+        }
         PropValueKind::Ident(word) if word == "unlimited" => return Some(Limit::Unlimited),
         PropValueKind::Number(text) => (text.as_str(), ""),
         PropValueKind::Quantity(text) => split_quantity(text),
