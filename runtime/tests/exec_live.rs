@@ -5,7 +5,13 @@
 //! root); the unprivileged path is tested with `setpriv` and `--allow-degraded`.
 
 #![cfg(target_os = "linux")]
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, clippy::indexing_slicing, reason = "test code: a failed expectation is a test failure")]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation is a test failure"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -15,18 +21,26 @@ use phantom_compiler::{bundle, check, io::MemoryFs, Input};
 /// Compiles `policy` (extending base) into a bundle file in `dir`.
 fn bundle_file(dir: &Path, name: &str, extra: &str) -> PathBuf {
     let text = format!("policy \"{name}\"\nextends \"base\"\n{extra}\n");
-    let input = Input::Text { name: format!("{name}.pfp"), text, dir: "/".into() };
+    let input = Input::Text {
+        name: format!("{name}.pfp"),
+        text,
+        dir: "/".into(),
+    };
     let checked = check(&input, &MemoryFs::new()).expect("in memory");
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     let policy = checked.policy.clone().expect("valid");
-    let bytes = bundle::encode(&bundle::build(&policy, &checked.sources).expect("builds")).expect("encodes");
+    let bytes = bundle::encode(&bundle::build(&policy, &checked.sources).expect("builds"))
+        .expect("encodes");
     let path = dir.join(format!("{name}.pfb"));
     std::fs::write(&path, bytes).expect("write bundle");
     path
 }
 
 fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| s.lines().any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0")))
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+    })
 }
 
 struct Sandbox {
@@ -40,13 +54,21 @@ fn sandbox(extra: &str) -> Sandbox {
     let workspace = dir.path().join("ws");
     std::fs::create_dir(&workspace).expect("workspace");
     let bundle = bundle_file(dir.path(), "t", extra);
-    Sandbox { dir, workspace, bundle }
+    Sandbox {
+        dir,
+        workspace,
+        bundle,
+    }
 }
 
 impl Sandbox {
     fn run(&self, flags: &[&str], cmd: &[&str]) -> Output {
         let mut c = Command::new(env!("CARGO_BIN_EXE_phantom"));
-        c.arg("exec").arg(&self.bundle).arg("--workspace").arg(&self.workspace).args(flags);
+        c.arg("exec")
+            .arg(&self.bundle)
+            .arg("--workspace")
+            .arg(&self.workspace)
+            .args(flags);
         if !is_root() {
             c.arg("--allow-degraded");
         }
@@ -91,7 +113,10 @@ fn the_root_is_read_only_and_the_workspace_writable() {
     let s = sandbox("");
     let o = s.sh("touch /newfile 2>/dev/null && echo root-writable; touch /usr/x 2>/dev/null && echo usr-writable; echo hi > /workspace/out && echo ws-ok; echo t > /tmp/t && echo tmp-ok");
     assert_eq!(out(&o), "ws-ok\ntmp-ok\n", "{}", err(&o));
-    assert_eq!(std::fs::read_to_string(s.workspace.join("out")).unwrap(), "hi\n");
+    assert_eq!(
+        std::fs::read_to_string(s.workspace.join("out")).unwrap(),
+        "hi\n"
+    );
 }
 
 #[test]
@@ -99,8 +124,17 @@ fn host_files_and_processes_are_invisible() {
     let s = sandbox("");
     let o = s.sh("test -e /etc/shadow && echo shadow; test -e /root && echo root; test -e /home && echo home; ls /proc | grep -c '^[0-9]'");
     let shown = out(&o);
-    assert!(!shown.contains("shadow") && !shown.contains("root\n") && !shown.contains("home"), "{shown}");
-    let pids: u32 = shown.lines().last().unwrap_or("99").trim().parse().unwrap_or(99);
+    assert!(
+        !shown.contains("shadow") && !shown.contains("root\n") && !shown.contains("home"),
+        "{shown}"
+    );
+    let pids: u32 = shown
+        .lines()
+        .last()
+        .unwrap_or("99")
+        .trim()
+        .parse()
+        .unwrap_or(99);
     assert!(pids <= 4, "too many processes visible: {shown}");
     let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
     let o = s.sh("cat /proc/sys/kernel/hostname");
@@ -141,9 +175,20 @@ fn memory_limit_is_enforced_and_reported() {
     if !Path::new("/usr/bin/python3").exists() {
         return;
     }
-    let o = s.run(&["--memory", "32MiB"], &["/usr/bin/python3", "-c", "a = b'x' * (200 << 20); print('survived')"]);
+    let o = s.run(
+        &["--memory", "32MiB"],
+        &[
+            "/usr/bin/python3",
+            "-c",
+            "a = b'x' * (200 << 20); print('survived')",
+        ],
+    );
     assert!(!out(&o).contains("survived"), "{}", out(&o));
-    assert!(err(&o).contains("memory limit 32 MiB exceeded"), "{}", err(&o));
+    assert!(
+        err(&o).contains("memory limit 32 MiB exceeded"),
+        "{}",
+        err(&o)
+    );
 }
 
 #[test]
@@ -152,7 +197,14 @@ fn pids_limit_is_enforced_and_reported() {
         return;
     }
     let s = sandbox("");
-    let o = s.run(&["--pids", "8"], &["/bin/sh", "-c", "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 3 & done; wait"]);
+    let o = s.run(
+        &["--pids", "8"],
+        &[
+            "/bin/sh",
+            "-c",
+            "for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 3 & done; wait",
+        ],
+    );
     assert!(err(&o).contains("pids limit 8 reached"), "{}", err(&o));
 }
 
@@ -167,7 +219,10 @@ fn overrides_only_tighten_unless_allowed() {
 #[test]
 fn seccomp_kills_forbidden_syscalls_and_says_so() {
     let s = sandbox("syscalls {\n    kill chroot\n}\n");
-    let o = s.run(&[], &["/usr/bin/python3", "-c", "import os; os.chroot('/')"]);
+    let o = s.run(
+        &[],
+        &["/usr/bin/python3", "-c", "import os; os.chroot('/')"],
+    );
     if !Path::new("/usr/bin/python3").exists() {
         return;
     }
@@ -184,13 +239,25 @@ fn nothing_is_left_behind_after_many_runs() {
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
     for line in own.lines() {
         let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else { continue };
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
         if controllers.is_empty() || controllers.starts_with("name=") {
             continue;
         }
-        let dir = Path::new("/sys/fs/cgroup").join(controllers.split(',').next().unwrap_or("")).join(path.trim_start_matches('/'));
+        let dir = Path::new("/sys/fs/cgroup")
+            .join(controllers.split(',').next().unwrap_or(""))
+            .join(path.trim_start_matches('/'));
         if let Ok(entries) = std::fs::read_dir(&dir) {
-            let ours: Vec<_> = entries.flatten().filter(|e| e.file_name().to_string_lossy().starts_with(&format!("phantom-{}-", std::process::id()))).collect();
+            let ours: Vec<_> = entries
+                .flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("phantom-{}-", std::process::id()))
+                })
+                .collect();
             assert!(ours.is_empty(), "leftover cgroups in {}", dir.display());
         }
     }
@@ -205,7 +272,11 @@ fn killing_phantom_kills_the_sandbox() {
         .arg(&s.bundle)
         .arg("--workspace")
         .arg(&s.workspace)
-        .args(if is_root() { vec![] } else { vec!["--allow-degraded"] })
+        .args(if is_root() {
+            vec![]
+        } else {
+            vec!["--allow-degraded"]
+        })
         .args(["--", "/bin/sleep", &marker])
         .stdin(Stdio::null())
         .spawn()
@@ -215,7 +286,8 @@ fn killing_phantom_kills_the_sandbox() {
     let _ = child.wait();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let leftover = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
-        std::fs::read_to_string(e.path().join("cmdline")).is_ok_and(|c| c.contains(&format!("sleep\0{marker}")))
+        std::fs::read_to_string(e.path().join("cmdline"))
+            .is_ok_and(|c| c.contains(&format!("sleep\0{marker}")))
     });
     assert!(!leftover, "the sandboxed sleep survived phantom's death");
     let _ = s.dir;
@@ -228,7 +300,10 @@ fn unprivileged_users_get_a_sandbox_with_the_degradation_stated() {
     }
     let s = sandbox("");
     // The nobody user must be able to reach the files.
-    let _ = Command::new("chmod").args(["-R", "a+rwX"]).arg(s.dir.path()).status();
+    let _ = Command::new("chmod")
+        .args(["-R", "a+rwX"])
+        .arg(s.dir.path())
+        .status();
     let o = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(env!("CARGO_BIN_EXE_phantom"))
@@ -241,7 +316,11 @@ fn unprivileged_users_get_a_sandbox_with_the_degradation_stated() {
         .expect("setpriv runs");
     // Without --allow-degraded: refused with the reason, or run if cgroups are delegated.
     if o.status.code() == Some(125) {
-        assert!(err(&o).contains("--allow-degraded") || err(&o).contains("cgroup"), "{}", err(&o));
+        assert!(
+            err(&o).contains("--allow-degraded") || err(&o).contains("cgroup"),
+            "{}",
+            err(&o)
+        );
         let o = Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
             .arg(env!("CARGO_BIN_EXE_phantom"))
@@ -249,7 +328,13 @@ fn unprivileged_users_get_a_sandbox_with_the_degradation_stated() {
             .arg(&s.bundle)
             .arg("--workspace")
             .arg(&s.workspace)
-            .args(["--allow-degraded", "--", "/bin/sh", "-c", "echo hi from $(id -u)"])
+            .args([
+                "--allow-degraded",
+                "--",
+                "/bin/sh",
+                "-c",
+                "echo hi from $(id -u)",
+            ])
             .output()
             .expect("setpriv runs");
         assert_eq!(out(&o), "hi from 1000\n", "{}", err(&o));
@@ -257,4 +342,27 @@ fn unprivileged_users_get_a_sandbox_with_the_degradation_stated() {
     } else {
         assert_eq!(out(&o), "hi from 1000\n", "{}", err(&o));
     }
+}
+
+#[test]
+fn tty_gives_the_workload_a_terminal_of_its_own() {
+    if Command::new("script").arg("--version").output().is_err() {
+        return;
+    }
+    let s = sandbox("");
+    let flags = if is_root() { "" } else { " --allow-degraded" };
+    let cmd = format!(
+        "stty cols 91 rows 17; {} exec {} --workspace {}{flags} --tty -- /bin/sh -c 'tty; stty size'",
+        env!("CARGO_BIN_EXE_phantom"),
+        s.bundle.display(),
+        s.workspace.display()
+    );
+    let o = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("script runs");
+    let shown = out(&o);
+    assert!(shown.contains("/dev/pts/0"), "{shown:?}");
+    assert!(shown.contains("17 91"), "{shown:?}");
 }

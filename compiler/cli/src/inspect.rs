@@ -170,11 +170,7 @@ fn to_text(bundle: &Bundle, bytes: &[u8], disassemble: bool) -> String {
         w,
         "\nmounts (in order, on an empty tmpfs root made read-only at the end)"
     );
-    let _ = writeln!(
-        w,
-        "  {:>3}  {:<9} {:<28} details",
-        "#", "step", "target"
-    );
+    let _ = writeln!(w, "  {:>3}  {:<9} {:<28} details", "#", "step", "target");
     for (i, step) in bundle.mounts.iter().enumerate() {
         let (kind, details) = match step {
             MountStep::Mkdir { mode, .. } => ("mkdir", format!("mode {mode:#o}")),

@@ -7,7 +7,11 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser, Debug)]
-#[command(name = "phantom", version, about = "Runs workloads in sandboxes built from compiled Phantom Fragment bundles")]
+#[command(
+    name = "phantom",
+    version,
+    about = "Runs workloads in sandboxes built from compiled Phantom Fragment bundles"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -60,6 +64,9 @@ struct ExecArgs {
     /// Run even where a limit cannot be enforced on this host, saying which.
     #[arg(long)]
     allow_degraded: bool,
+    /// Give the workload a pseudo-terminal (for interactive shells).
+    #[arg(long, short = 't')]
+    tty: bool,
     /// The command and its arguments (default: the bundle's command).
     #[arg(last = true)]
     command: Vec<String>,
@@ -72,9 +79,14 @@ enum NetworkArg {
 }
 
 fn parse_size(text: &str) -> anyhow::Result<u64> {
-    let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: f64 = number.trim().parse().with_context(|| format!("`{text}` is not a size (e.g. 512MiB)"))?;
+    let number: f64 = number
+        .trim()
+        .parse()
+        .with_context(|| format!("`{text}` is not a size (e.g. 512MiB)"))?;
     let scale: u64 = match unit.trim() {
         "" | "B" => 1,
         "k" | "K" | "KiB" => 1 << 10,
@@ -87,9 +99,14 @@ fn parse_size(text: &str) -> anyhow::Result<u64> {
 }
 
 fn parse_duration_ms(text: &str) -> anyhow::Result<u64> {
-    let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: f64 = number.trim().parse().with_context(|| format!("`{text}` is not a duration (e.g. 30s)"))?;
+    let number: f64 = number
+        .trim()
+        .parse()
+        .with_context(|| format!("`{text}` is not a duration (e.g. 30s)"))?;
     let scale = match unit.trim() {
         "ms" => 1.0,
         "" | "s" => 1000.0,
@@ -120,27 +137,38 @@ fn main() -> ExitCode {
 #[cfg(target_os = "linux")]
 fn exec(args: ExecArgs) -> anyhow::Result<i32> {
     use phantom_runtime::sandbox::{self, ExecOptions, Outcome, Overrides};
-    let bytes = std::fs::read(&args.bundle).with_context(|| format!("cannot read the bundle `{}`", args.bundle.display()))?;
+    let bytes = std::fs::read(&args.bundle)
+        .with_context(|| format!("cannot read the bundle `{}`", args.bundle.display()))?;
     let key = match &args.verify_key {
         Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the key `{}`", path.display()))?;
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the key `{}`", path.display()))?;
             let text = text.trim();
             let mut raw = [0u8; 32];
             if text.len() != 64 {
-                bail!("`{}` is not a public key (expected 64 hex digits)", path.display());
+                bail!(
+                    "`{}` is not a public key (expected 64 hex digits)",
+                    path.display()
+                );
             }
             for (i, slot) in raw.iter_mut().enumerate() {
                 *slot = u8::from_str_radix(text.get(2 * i..2 * i + 2).unwrap_or("zz"), 16)
                     .with_context(|| format!("`{}` is not a public key", path.display()))?;
             }
-            Some(phantom_bundle::VerifyingKey::from_bytes(&raw).with_context(|| format!("`{}` is not a valid ed25519 key", path.display()))?)
+            Some(
+                phantom_bundle::VerifyingKey::from_bytes(&raw)
+                    .with_context(|| format!("`{}` is not a valid ed25519 key", path.display()))?,
+            )
         }
         None => None,
     };
-    let bundle = phantom_bundle::decode(&bytes, key.as_ref()).with_context(|| format!("`{}`", args.bundle.display()))?;
+    let bundle = phantom_bundle::decode(&bytes, key.as_ref())
+        .with_context(|| format!("`{}`", args.bundle.display()))?;
     let mut env = Vec::new();
     for kv in &args.env {
-        let Some((k, v)) = kv.split_once('=') else { bail!("--env `{kv}`: expected KEY=VALUE") };
+        let Some((k, v)) = kv.split_once('=') else {
+            bail!("--env `{kv}`: expected KEY=VALUE")
+        };
         env.push((k.to_string(), v.to_string()));
     }
     let overrides = Overrides {
@@ -148,7 +176,11 @@ fn exec(args: ExecArgs) -> anyhow::Result<i32> {
         cpu_millis: args
             .cpu
             .as_deref()
-            .map(|c| c.parse::<f64>().map(|v| (v * 1000.0) as u64).with_context(|| format!("--cpu `{c}` is not a number")))
+            .map(|c| {
+                c.parse::<f64>()
+                    .map(|v| (v * 1000.0) as u64)
+                    .with_context(|| format!("--cpu `{c}` is not a number"))
+            })
             .transpose()?,
         pids: args.pids,
         timeout_ms: args.timeout.as_deref().map(parse_duration_ms).transpose()?,
@@ -157,7 +189,13 @@ fn exec(args: ExecArgs) -> anyhow::Result<i32> {
         env,
         allow_loosen: args.allow_loosen,
     };
-    let options = ExecOptions { workspace: args.workspace, command: args.command, overrides, allow_degraded: args.allow_degraded };
+    let options = ExecOptions {
+        workspace: args.workspace,
+        command: args.command,
+        overrides,
+        allow_degraded: args.allow_degraded,
+        tty: args.tty,
+    };
     let report = sandbox::run(&bundle, &options)?;
     for what in &report.not_enforced {
         eprintln!("phantom: warning: not enforced on this host: {what}");

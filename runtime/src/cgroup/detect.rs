@@ -135,10 +135,11 @@ impl Detection {
     /// `cgroup.controllers` and `cgroup.subtree_control`.
     pub fn detect(fs: &impl CgroupFs) -> Result<Detection, CgroupError> {
         let read = |path: &str| {
-            fs.read(Path::new(path)).map_err(|source| CgroupError::Detect {
-                path: PathBuf::from(path),
-                source,
-            })
+            fs.read(Path::new(path))
+                .map_err(|source| CgroupError::Detect {
+                    path: PathBuf::from(path),
+                    source,
+                })
         };
         let lines = parse_proc_cgroup(&read(PROC_CGROUP)?);
         let mounts = parse_mountinfo(&read(PROC_MOUNTINFO)?);
@@ -161,7 +162,11 @@ impl Detection {
                 continue; // a named hierarchy (name=systemd): no controllers, not ours to use
             }
             let label = match version {
-                Version::V1 => format!("cgroup v1 hierarchy {} ({})", line.id, controllers.join(",")),
+                Version::V1 => format!(
+                    "cgroup v1 hierarchy {} ({})",
+                    line.id,
+                    controllers.join(",")
+                ),
                 Version::V2 => String::from("cgroup v2 hierarchy"),
             };
             let candidates = mounts.iter().filter(|m| match version {
@@ -198,7 +203,12 @@ impl Detection {
                 });
                 continue;
             };
-            let own_dir = mount.mount_point.join(rel);
+            // (`join("")` would add a trailing slash.)
+            let own_dir = if rel.as_os_str().is_empty() {
+                mount.mount_point.clone()
+            } else {
+                mount.mount_point.join(rel)
+            };
             let (controllers, subtree_control) = match version {
                 Version::V1 => (controllers, Vec::new()),
                 Version::V2 => {
@@ -273,7 +283,10 @@ impl Detection {
 
     /// Why no hierarchy provides `controller`, in words.
     pub fn why_missing(&self, controller: Controller) -> String {
-        let mut reason = format!("no cgroup v1 hierarchy has the {} controller", controller.v1_name());
+        let mut reason = format!(
+            "no cgroup v1 hierarchy has the {} controller",
+            controller.v1_name()
+        );
         match (self.v2(), controller.v2_name()) {
             (Some(v2), Some(name)) => reason.push_str(&format!(
                 ", and the cgroup v2 hierarchy does not offer {name} to our cgroup {} \
@@ -330,7 +343,12 @@ impl fmt::Display for Detection {
         for p in &self.problems {
             writeln!(f, "  unusable: {p}")?;
         }
-        for c in [Controller::Memory, Controller::Cpu, Controller::Pids, Controller::Io] {
+        for c in [
+            Controller::Memory,
+            Controller::Cpu,
+            Controller::Pids,
+            Controller::Io,
+        ] {
             match self.hierarchy_for(c) {
                 Some(h) => writeln!(f, "  {:?}: {} at {}", c, h.version, h.own_dir.display())?,
                 None => writeln!(f, "  {:?}: missing ({})", c, self.why_missing(c))?,
@@ -339,10 +357,15 @@ impl fmt::Display for Detection {
         write!(
             f,
             "  systemd: {}; systemd-run: {}",
-            if self.systemd_running { "running" } else { "not running" },
-            self.systemd_run
-                .as_ref()
-                .map_or_else(|| String::from("not installed"), |p| p.display().to_string())
+            if self.systemd_running {
+                "running"
+            } else {
+                "not running"
+            },
+            self.systemd_run.as_ref().map_or_else(
+                || String::from("not installed"),
+                |p| p.display().to_string()
+            )
         )
     }
 }
@@ -415,8 +438,8 @@ pub(crate) fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
                 .split(',')
                 .map(String::from)
                 .collect();
-            let read_only = mount_options.split(',').any(|o| o == "ro")
-                || options.iter().any(|o| o == "ro");
+            let read_only =
+                mount_options.split(',').any(|o| o == "ro") || options.iter().any(|o| o == "ro");
             Some(CgroupMount {
                 version,
                 root,

@@ -458,9 +458,7 @@ impl State {
     }
 
     fn version(&self, g: &Group) -> Version {
-        self.mounts
-            .get(g.mount)
-            .map_or(Version::V2, |m| m.version)
+        self.mounts.get(g.mount).map_or(Version::V2, |m| m.version)
     }
 
     fn place(&mut self, pid: i32, dir: &Path) {
@@ -630,7 +628,10 @@ impl State {
                 Err(e)
             }
         })?;
-        let parent = path.parent().ok_or_else(|| err(libc::ENOENT))?.to_path_buf();
+        let parent = path
+            .parent()
+            .ok_or_else(|| err(libc::ENOENT))?
+            .to_path_buf();
         let name = path
             .file_name()
             .and_then(|n| n.to_str())

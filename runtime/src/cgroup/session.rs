@@ -52,6 +52,8 @@ pub struct LimitEvents {
     /// `memory.max_usage_in_bytes`).
     pub memory_peak: Option<u64>,
     /// Times memory use hit the limit (v2 `memory.events` `max`, v1 `memory.failcnt`).
+    /// Not reliable on v1: Linux 6.18's v1 `memory.failcnt` stays 0 even when the
+    /// limit leads to an OOM kill.
     pub memory_max_hits: u64,
 }
 
@@ -109,8 +111,11 @@ impl CgroupSession<RealFs> {
     }
 }
 
+/// Controllers, each with the descriptions of the limits it enforces.
+type Wants = Vec<(Controller, Vec<String>)>;
+
 /// The description of each limit, by controller (memory: memory then swap).
-fn wanted(limits: &CgroupLimits) -> Vec<(Controller, Vec<String>)> {
+fn wanted(limits: &CgroupLimits) -> Wants {
     let mut wants = Vec::new();
     let memory: Vec<String> = [
         limits.memory_max.map(describe_memory),
@@ -140,7 +145,8 @@ fn wanted(limits: &CgroupLimits) -> Vec<(Controller, Vec<String>)> {
 fn bytes(n: u64) -> String {
     const UNITS: [(u64, &str); 3] = [(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
     for (size, unit) in UNITS {
-        if n != 0 && n % size == 0 {
+        // The sizes are powers of two.
+        if n != 0 && n & (size - 1) == 0 {
             return format!("{} {unit}", n / size);
         }
     }
@@ -398,7 +404,7 @@ impl<F: CgroupFs> CgroupSession<F> {
         };
 
         // Which hierarchy serves which controller.
-        let mut plan: Vec<(&Hierarchy, Vec<(Controller, Vec<String>)>)> = Vec::new();
+        let mut plan: Vec<(&Hierarchy, Wants)> = Vec::new();
         for (controller, descs) in wanted(limits) {
             match detection.hierarchies.iter().find(|h| h.offers(controller)) {
                 Some(h) => match plan.iter_mut().find(|(p, _)| std::ptr::eq(*p, h)) {
@@ -417,9 +423,10 @@ impl<F: CgroupFs> CgroupSession<F> {
             }
         }
         // The hierarchies that help killing: the v1 freezer, and v2 (cgroup.kill).
-        let helpers = detection.hierarchies.iter().filter(|h| {
-            h.version == Version::V2 || h.offers(Controller::Freezer)
-        });
+        let helpers = detection
+            .hierarchies
+            .iter()
+            .filter(|h| h.version == Version::V2 || h.offers(Controller::Freezer));
         for h in helpers {
             if !plan.iter().any(|(p, _)| std::ptr::eq(*p, h)) {
                 plan.push((h, Vec::new()));
@@ -519,7 +526,7 @@ impl<F: CgroupFs> CgroupSession<F> {
         h: &Hierarchy,
         base: &Path,
         wants: &[(Controller, Vec<String>)],
-    ) -> Result<Vec<(Controller, Vec<String>)>, CgroupError> {
+    ) -> Result<Wants, CgroupError> {
         let words = |name: &str| -> Vec<String> {
             self.fs
                 .read(&base.join(name))
@@ -716,7 +723,11 @@ impl<F: CgroupFs> CgroupSession<F> {
             Controller::Memory => {
                 let memory_written = match limits.memory_max {
                     Some(m) => {
-                        let file = if v1 { "memory.limit_in_bytes" } else { "memory.max" };
+                        let file = if v1 {
+                            "memory.limit_in_bytes"
+                        } else {
+                            "memory.max"
+                        };
                         let desc = describe_memory(m);
                         let ok = self.write_limit(
                             ctx,
@@ -1096,7 +1107,12 @@ fn read_optional(fs: &impl CgroupFs, path: &Path) -> Result<Option<String>, Cgro
 }
 
 /// Freezes a cgroup: returns the file and value that thaw it, if it was frozen.
-fn freeze(fs: &impl CgroupFs, dir: &Path, version: Version, freezer: bool) -> Option<(PathBuf, &'static str)> {
+fn freeze(
+    fs: &impl CgroupFs,
+    dir: &Path,
+    version: Version,
+    freezer: bool,
+) -> Option<(PathBuf, &'static str)> {
     let (file, on, off) = match version {
         Version::V2 => (dir.join("cgroup.freeze"), "1", "0"),
         Version::V1 if freezer => (dir.join("freezer.state"), "FROZEN", "THAWED"),
@@ -1108,11 +1124,12 @@ fn freeze(fs: &impl CgroupFs, dir: &Path, version: Version, freezer: bool) -> Op
     // Freezing is asynchronous; wait a little for it to settle.
     for _ in 0..50 {
         let settled = match version {
-            Version::V2 => fs
-                .read(&dir.join("cgroup.events"))
-                .ok()
-                .and_then(|t| keyed(&t, "frozen"))
-                == Some(1),
+            Version::V2 => {
+                fs.read(&dir.join("cgroup.events"))
+                    .ok()
+                    .and_then(|t| keyed(&t, "frozen"))
+                    == Some(1)
+            }
             Version::V1 => fs.read(&file).map(|t| t.trim() == "FROZEN").unwrap_or(true),
         };
         if settled {
@@ -1124,7 +1141,11 @@ fn freeze(fs: &impl CgroupFs, dir: &Path, version: Version, freezer: bool) -> Op
 }
 
 /// Kills every process in `dirs` (path, version, is a v1 freezer) and beneath them.
-fn kill_dirs(fs: &impl CgroupFs, dirs: &[(PathBuf, Version, bool)], own: i32) -> Result<(), CgroupError> {
+fn kill_dirs(
+    fs: &impl CgroupFs,
+    dirs: &[(PathBuf, Version, bool)],
+    own: i32,
+) -> Result<(), CgroupError> {
     if dirs.is_empty() {
         return Ok(());
     }

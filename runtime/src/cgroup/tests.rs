@@ -156,9 +156,18 @@ fn detects_this_machines_hybrid_layout() {
         dir(Controller::Memory),
         Some(PathBuf::from("/sys/fs/cgroup/memory/process_api/abc"))
     );
-    assert_eq!(dir(Controller::Cpu), Some(PathBuf::from("/sys/fs/cgroup/cpu")));
-    assert_eq!(dir(Controller::Pids), Some(PathBuf::from("/sys/fs/cgroup/pids")));
-    assert_eq!(dir(Controller::Io), Some(PathBuf::from("/sys/fs/cgroup/blkio")));
+    assert_eq!(
+        dir(Controller::Cpu),
+        Some(PathBuf::from("/sys/fs/cgroup/cpu"))
+    );
+    assert_eq!(
+        dir(Controller::Pids),
+        Some(PathBuf::from("/sys/fs/cgroup/pids"))
+    );
+    assert_eq!(
+        dir(Controller::Io),
+        Some(PathBuf::from("/sys/fs/cgroup/blkio"))
+    );
     assert_eq!(
         dir(Controller::Freezer),
         Some(PathBuf::from("/sys/fs/cgroup/freezer"))
@@ -171,7 +180,10 @@ fn detects_this_machines_hybrid_layout() {
     assert!(d.problems.is_empty(), "{:?}", d.problems);
     let text = d.to_string();
     assert!(text.contains("hybrid"), "{text}");
-    assert!(text.contains("Memory: cgroup v1 at /sys/fs/cgroup/memory/process_api/abc"), "{text}");
+    assert!(
+        text.contains("Memory: cgroup v1 at /sys/fs/cgroup/memory/process_api/abc"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -184,7 +196,10 @@ fn parses_mountinfo_escapes_combined_controllers_bind_roots_and_read_only() {
     let mounts = parse_mountinfo(text);
     assert_eq!(mounts.len(), 2);
     assert_eq!(mounts[0].version, Version::V1);
-    assert_eq!(mounts[0].mount_point, PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"));
+    assert_eq!(
+        mounts[0].mount_point,
+        PathBuf::from("/sys/fs/cgroup/cpu,cpuacct")
+    );
     assert!(mounts[0].options.contains(&"cpuacct".to_owned()));
     assert!(mounts[0].read_only);
     assert_eq!(mounts[1].version, Version::V2);
@@ -192,7 +207,8 @@ fn parses_mountinfo_escapes_combined_controllers_bind_roots_and_read_only() {
     assert_eq!(mounts[1].mount_point, PathBuf::from("/sys/fs/my cgroups"));
     assert!(!mounts[1].read_only);
 
-    let lines = parse_proc_cgroup("2:cpu,cpuacct:/a\n1:name=systemd:/\n0::/docker/abc/x (deleted)\nbad\n");
+    let lines =
+        parse_proc_cgroup("2:cpu,cpuacct:/a\n1:name=systemd:/\n0::/docker/abc/x (deleted)\nbad\n");
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[0].controllers, vec!["cpu", "cpuacct"]);
     assert_eq!(lines[2].path, "/docker/abc/x");
@@ -209,7 +225,11 @@ fn a_cgroup_outside_every_mount_of_its_hierarchy_is_reported_not_guessed() {
     let d = Detection::detect(&&fs).unwrap();
     assert_eq!(d.layout, Layout::None);
     assert_eq!(d.problems.len(), 1);
-    assert!(d.problems[0].contains("outside every mount"), "{:?}", d.problems);
+    assert!(
+        d.problems[0].contains("outside every mount"),
+        "{:?}",
+        d.problems
+    );
 }
 
 #[test]
@@ -233,7 +253,10 @@ fn missing_proc_is_a_detect_error_naming_the_file() {
     fs.hide_proc();
     let e = Detection::detect(&&fs).unwrap_err();
     assert!(matches!(e, CgroupError::Detect { .. }), "{e}");
-    assert!(e.to_string().contains("could not read /proc/self/cgroup"), "{e}");
+    assert!(
+        e.to_string().contains("could not read /proc/self/cgroup"),
+        "{e}"
+    );
     let e = create(&fs, &limits(), &degraded()).unwrap_err();
     assert!(matches!(e, CgroupError::Detect { .. }), "{e}");
 }
@@ -253,7 +276,10 @@ fn v2_root_enables_controllers_and_writes_every_limit() {
     assert!(s.name().ends_with("-test"));
     // The root cgroup is exempt from the no-internal-processes rule.
     for c in ["+cpu", "+memory", "+pids", "+io"] {
-        assert!(has_write(&fs, "/sys/fs/cgroup/cgroup.subtree_control", c), "{c}");
+        assert!(
+            has_write(&fs, "/sys/fs/cgroup/cgroup.subtree_control", c),
+            "{c}"
+        );
     }
     assert!(has_write(&fs, &format!("{dir}/memory.max"), "67108864"));
     assert!(has_write(&fs, &format!("{dir}/memory.swap.max"), "8388608"));
@@ -308,7 +334,10 @@ fn v2_degraded_records_each_limit_and_keeps_a_directory_for_killing() {
     let s = create(&fs, &limits(), &degraded()).unwrap();
     let ne = s.not_enforced();
     assert_eq!(ne.len(), 4, "{ne:#?}");
-    assert!(ne[0].starts_with("memory limit 64 MiB (cgroup v2 cannot enable"), "{ne:#?}");
+    assert!(
+        ne[0].starts_with("memory limit 64 MiB (cgroup v2 cannot enable"),
+        "{ne:#?}"
+    );
     assert!(ne[1].starts_with("swap limit 0 B ("), "{ne:#?}");
     assert!(ne.iter().any(|n| n.starts_with("cpu limit")));
     assert!(ne.iter().any(|n| n.starts_with("pids limit 16")));
@@ -329,11 +358,17 @@ fn v2_moves_only_its_own_process_into_a_leaf_when_asked() {
     let s = create(&fs, &limits(), &options).unwrap();
     let leaf = format!("{own}/phantom-{}-supervisor", fs.self_pid());
     assert_eq!(fs.procs(&leaf), vec![fs.self_pid()]);
-    assert!(position(&fs, &format!("{leaf}/cgroup.procs")) < position(&fs, &format!("{own}/cgroup.subtree_control")));
+    assert!(
+        position(&fs, &format!("{leaf}/cgroup.procs"))
+            < position(&fs, &format!("{own}/cgroup.subtree_control"))
+    );
     let dir = format!("{own}/{}", s.name());
     assert!(has_write(&fs, &format!("{dir}/memory.max"), "67108864"));
     assert_eq!(s.enforced().len(), 4);
-    assert!(s.notes().iter().any(|n| n.contains("moved phantom's own process")));
+    assert!(s
+        .notes()
+        .iter()
+        .any(|n| n.contains("moved phantom's own process")));
 
     // A second session is created next to the first, not below the leaf.
     let t = create(&fs, &limits(), &options).unwrap();
@@ -359,7 +394,11 @@ fn v2_never_moves_other_processes() {
     let e = create(&fs, &limits(), &options).unwrap_err();
     let msg = e.to_string();
     assert!(msg.contains("other processes share"), "{msg}");
-    assert!(msg.contains(&format!("{} 777", fs.self_pid())) || msg.contains(&format!("777 {}", fs.self_pid())), "{msg}");
+    assert!(
+        msg.contains(&format!("{} 777", fs.self_pid()))
+            || msg.contains(&format!("777 {}", fs.self_pid())),
+        "{msg}"
+    );
     assert!(!attempted(&fs, "cgroup.procs"));
     assert!(fs.procs(own).contains(&777));
 }
@@ -375,7 +414,10 @@ fn v2_a_controller_the_parent_does_not_offer_is_named_with_the_fix() {
     fs.set_file("/proc/self/cgroup", "0::/svc\n");
     let e = create(&fs, &l, &strict()).unwrap_err();
     let msg = e.to_string();
-    assert!(matches!(e, CgroupError::ControllerUnavailable { .. }), "{msg}");
+    assert!(
+        matches!(e, CgroupError::ControllerUnavailable { .. }),
+        "{msg}"
+    );
     assert!(msg.contains("io weight 100"), "{msg}");
     assert!(msg.contains(own), "{msg}");
     assert!(msg.contains("cgroup.subtree_control"), "{msg}");
@@ -393,7 +435,11 @@ fn v2_a_controller_the_parent_does_not_offer_is_named_with_the_fix() {
     );
     // The others were enabled in the (process-free) cgroup and written.
     assert_eq!(s.enforced().len(), 4, "{:?}", s.enforced());
-    assert!(has_write(&fs, &format!("{own}/{}/pids.max", s.name()), "16"));
+    assert!(has_write(
+        &fs,
+        &format!("{own}/{}/pids.max", s.name()),
+        "16"
+    ));
 }
 
 #[test]
@@ -401,10 +447,14 @@ fn v2_subtree_control_rules_of_the_fake_match_the_kernel() {
     let fs = v2_nested();
     let own = Path::new("/sys/fs/cgroup/svc/app.scope");
     // +c needs c in cgroup.controllers.
-    let e = fs.write(&own.join("cgroup.subtree_control"), "+io").unwrap_err();
+    let e = fs
+        .write(&own.join("cgroup.subtree_control"), "+io")
+        .unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
     // ... and no processes in a non-root cgroup.
-    let e = fs.write(&own.join("cgroup.subtree_control"), "+memory").unwrap_err();
+    let e = fs
+        .write(&own.join("cgroup.subtree_control"), "+memory")
+        .unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::EBUSY));
     // A cgroup with controllers enabled for children takes no processes.
     fs.mkdir(&own.join("child")).unwrap();
@@ -431,7 +481,10 @@ fn v2_add_to_a_cgroup_that_became_a_non_leaf_explains_ebusy() {
     fs.spawn(4100, "/sys/fs/cgroup");
     let e = s.add(4100).unwrap_err();
     let msg = e.to_string();
-    assert!(matches!(e, CgroupError::AddProcess { pid: 4100, .. }), "{msg}");
+    assert!(
+        matches!(e, CgroupError::AddProcess { pid: 4100, .. }),
+        "{msg}"
+    );
     assert!(msg.contains("Device or resource busy"), "{msg}");
     assert!(msg.contains("without controllers"), "{msg}");
     fs.enable(&dir, &[]);
@@ -480,7 +533,10 @@ fn unprivileged_user_gets_the_limit_and_the_fix_with_the_systemd_hint() {
         s.not_enforced()
     );
     assert!(s.dirs().is_empty());
-    assert!(s.notes().iter().any(|n| n.contains("no cgroup v2 directory for killing")));
+    assert!(s
+        .notes()
+        .iter()
+        .any(|n| n.contains("no cgroup v2 directory for killing")));
     // Nothing to add to: a no-op, not an error.
     s.add(fs.self_pid()).unwrap();
     assert_eq!(s.events().unwrap(), LimitEvents::default());
@@ -494,7 +550,10 @@ fn unprivileged_on_v1_fails_at_mkdir_and_says_systemd_is_not_running() {
     let e = create(&fs, &limits(), &strict()).unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, CgroupError::CreateDir { .. }), "{msg}");
-    assert!(msg.contains("/sys/fs/cgroup/memory/process_api/abc/phantom-"), "{msg}");
+    assert!(
+        msg.contains("/sys/fs/cgroup/memory/process_api/abc/phantom-"),
+        "{msg}"
+    );
     assert!(msg.contains("uid 65534"), "{msg}");
     assert!(msg.contains("systemd is not running"), "{msg}");
     let s = create(&fs, &limits(), &degraded()).unwrap();
@@ -513,12 +572,30 @@ fn v1_writes_memory_then_memsw_then_period_then_quota() {
     let s = create(&fs, &l, &strict()).unwrap();
     let m = format!("/sys/fs/cgroup/memory/{}", s.name());
     let c = format!("/sys/fs/cgroup/cpu,cpuacct/{}", s.name());
-    assert!(has_write(&fs, &format!("{m}/memory.limit_in_bytes"), "67108864"));
-    assert!(has_write(&fs, &format!("{m}/memory.memsw.limit_in_bytes"), "100663296"));
-    assert!(position(&fs, &format!("{m}/memory.limit_in_bytes")) < position(&fs, &format!("{m}/memory.memsw.limit_in_bytes")));
-    assert!(position(&fs, &format!("{c}/cpu.cfs_period_us")) < position(&fs, &format!("{c}/cpu.cfs_quota_us")));
+    assert!(has_write(
+        &fs,
+        &format!("{m}/memory.limit_in_bytes"),
+        "67108864"
+    ));
+    assert!(has_write(
+        &fs,
+        &format!("{m}/memory.memsw.limit_in_bytes"),
+        "100663296"
+    ));
+    assert!(
+        position(&fs, &format!("{m}/memory.limit_in_bytes"))
+            < position(&fs, &format!("{m}/memory.memsw.limit_in_bytes"))
+    );
+    assert!(
+        position(&fs, &format!("{c}/cpu.cfs_period_us"))
+            < position(&fs, &format!("{c}/cpu.cfs_quota_us"))
+    );
     assert!(has_write(&fs, &format!("{c}/cpu.cfs_quota_us"), "50000"));
-    assert!(has_write(&fs, &format!("/sys/fs/cgroup/pids/{}/pids.max", s.name()), "16"));
+    assert!(has_write(
+        &fs,
+        &format!("/sys/fs/cgroup/pids/{}/pids.max", s.name()),
+        "16"
+    ));
     assert_eq!(s.enforced().len(), 4);
     // Directories: memory, cpu, pids, and the freezer for killing.
     let mut versions: Vec<_> = s.dirs().iter().map(|d| d.path.clone()).collect();
@@ -529,7 +606,11 @@ fn v1_writes_memory_then_memsw_then_period_then_quota() {
     let fs = legacy();
     let s = create(&fs, &limits(), &strict()).unwrap();
     let m = format!("/sys/fs/cgroup/memory/{}", s.name());
-    assert!(has_write(&fs, &format!("{m}/memory.memsw.limit_in_bytes"), "67108864"));
+    assert!(has_write(
+        &fs,
+        &format!("{m}/memory.memsw.limit_in_bytes"),
+        "67108864"
+    ));
     assert!(has_write(&fs, &format!("{m}/memory.swappiness"), "0"));
 }
 
@@ -610,7 +691,10 @@ fn v1_kill_all_freezes_signals_only_members_and_thaws() {
         .iter()
         .position(|o| matches!(o, FakeOp::Write { path, data, .. } if path == Path::new(&freezer) && data == "FROZEN"))
         .expect("frozen");
-    let killed = ops.iter().position(|o| *o == FakeOp::Kill { pid: 501 }).unwrap();
+    let killed = ops
+        .iter()
+        .position(|o| *o == FakeOp::Kill { pid: 501 })
+        .unwrap();
     let thawed = ops
         .iter()
         .position(|o| matches!(o, FakeOp::Write { path, data, .. } if path == Path::new(&freezer) && data == "THAWED"))
@@ -627,7 +711,12 @@ fn v1_kill_all_freezes_signals_only_members_and_thaws() {
 fn kill_all_never_signals_pid_zero_or_itself_and_destroy_says_why_it_cannot_remove() {
     let fs = legacy();
     let s = create(&fs, &limits(), &strict()).unwrap();
-    let dir = s.dir_for(Controller::Memory).unwrap().path.display().to_string();
+    let dir = s
+        .dir_for(Controller::Memory)
+        .unwrap()
+        .path
+        .display()
+        .to_string();
     // A process of another pid namespace shows as 0; and phantom added itself.
     fs.spawn(0, &dir);
     fs.place_self(&dir);
@@ -637,7 +726,10 @@ fn kill_all_never_signals_pid_zero_or_itself_and_destroy_says_why_it_cannot_remo
     let e = s.destroy().unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, CgroupError::Remove { .. }), "{msg}");
-    assert!(msg.contains(&dir) && msg.contains("processes are still in it"), "{msg}");
+    assert!(
+        msg.contains(&dir) && msg.contains("processes are still in it"),
+        "{msg}"
+    );
     assert!(no_kill_of(&fs, 0) && no_kill_of(&fs, fs.self_pid()));
     assert!(fs.sleeps() > 0);
 }
@@ -662,7 +754,11 @@ fn hybrid_uses_v1_controllers_and_the_v2_hierarchy_to_kill() {
     let fs = hybrid();
     let s = create(&fs, &limits(), &strict()).unwrap();
     let name = s.name().to_owned();
-    let mut paths: Vec<String> = s.dirs().iter().map(|d| d.path.display().to_string()).collect();
+    let mut paths: Vec<String> = s
+        .dirs()
+        .iter()
+        .map(|d| d.path.display().to_string())
+        .collect();
     paths.sort();
     assert_eq!(
         paths,
@@ -681,8 +777,15 @@ fn hybrid_uses_v1_controllers_and_the_v2_hierarchy_to_kill() {
     }
     fs.clear_ops();
     s.kill_all().unwrap();
-    assert!(has_write(&fs, &format!("/sys/fs/cgroup/unified/{name}/cgroup.kill"), "1"));
-    assert!(!attempted(&fs, "freezer.state"), "cgroup.kill needs no freezing");
+    assert!(has_write(
+        &fs,
+        &format!("/sys/fs/cgroup/unified/{name}/cgroup.kill"),
+        "1"
+    ));
+    assert!(
+        !attempted(&fs, "freezer.state"),
+        "cgroup.kill needs no freezing"
+    );
     assert!(!fs.alive(700));
     s.destroy().unwrap();
     for p in &paths {
@@ -713,8 +816,18 @@ fn events_are_read_from_v1_and_v2_files() {
 
     let fs = legacy();
     let s = create(&fs, &limits(), &strict()).unwrap();
-    let m = s.dir_for(Controller::Memory).unwrap().path.display().to_string();
-    let p = s.dir_for(Controller::Pids).unwrap().path.display().to_string();
+    let m = s
+        .dir_for(Controller::Memory)
+        .unwrap()
+        .path
+        .display()
+        .to_string();
+    let p = s
+        .dir_for(Controller::Pids)
+        .unwrap()
+        .path
+        .display()
+        .to_string();
     fs.set_file(
         &format!("{m}/memory.oom_control"),
         "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n",
@@ -741,7 +854,10 @@ fn no_cgroup_filesystem_at_all() {
     let fs = FakeFs::new();
     let e = create(&fs, &limits(), &strict()).unwrap_err();
     let msg = e.to_string();
-    assert!(matches!(e, CgroupError::ControllerUnavailable { .. }), "{msg}");
+    assert!(
+        matches!(e, CgroupError::ControllerUnavailable { .. }),
+        "{msg}"
+    );
     assert!(msg.contains("mount a cgroup filesystem"), "{msg}");
     let s = create(&fs, &limits(), &degraded()).unwrap();
     assert_eq!(s.not_enforced().len(), 4);
@@ -795,7 +911,10 @@ fn a_leftover_directory_of_the_same_name_is_skipped() {
     }
     let b = create(&fs, &limits(), &strict()).unwrap();
     assert!(b.dirs()[0].path.ends_with(b.name()));
-    assert!(fs.ops().iter().all(|op| !matches!(op, FakeOp::Mkdir { errno: Some(_), .. })));
+    assert!(fs
+        .ops()
+        .iter()
+        .all(|op| !matches!(op, FakeOp::Mkdir { errno: Some(_), .. })));
 }
 
 #[test]
@@ -809,13 +928,16 @@ fn sweep_removes_only_dead_runtimes_directories_killing_members_first() {
     fs.spawn(31337, &format!("{stale}/nested"));
     let stale_freezer = format!("/sys/fs/cgroup/freezer/phantom-{dead}-3-job");
     fs.mkdir_p(&stale_freezer, &[]);
-    fs.write(Path::new(&format!("{stale_freezer}/freezer.state")), "FROZEN")
-        .unwrap();
+    fs.write(
+        Path::new(&format!("{stale_freezer}/freezer.state")),
+        "FROZEN",
+    )
+    .unwrap();
     let keep = [
         format!("/sys/fs/cgroup/memory/phantom-{live}-1"),
         format!("/sys/fs/cgroup/memory/phantom-{}-7", fs.self_pid()),
         format!("/sys/fs/cgroup/memory/other-{dead}-1"),
-        format!("/sys/fs/cgroup/memory/phantom-abc-1"),
+        "/sys/fs/cgroup/memory/phantom-abc-1".to_owned(),
         format!("/sys/fs/cgroup/pids/phantom-{dead}"),
     ];
     for k in &keep {

@@ -42,6 +42,8 @@ pub struct ExecOptions {
     pub overrides: Overrides,
     /// Run even where a limit cannot be enforced, saying which.
     pub allow_degraded: bool,
+    /// Give the workload a pseudo-terminal (interactive shells); phantom relays it.
+    pub tty: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -71,7 +73,10 @@ pub enum Outcome {
     Signaled(i32),
     Timeout(Duration),
     /// The sandbox could not start the workload (setup, not found, not executable).
-    Failed { code: i32, message: String },
+    Failed {
+        code: i32,
+        message: String,
+    },
 }
 
 impl Outcome {
@@ -97,7 +102,7 @@ pub struct Report {
 }
 
 fn size(bytes: u64) -> String {
-    if bytes >= 1 << 30 && bytes % (1 << 30) == 0 {
+    if bytes >= 1 << 30 && bytes.is_multiple_of(1 << 30) {
         format!("{} GiB", bytes >> 30)
     } else if bytes >= 1 << 20 {
         format!("{} MiB", bytes >> 20)
@@ -130,7 +135,10 @@ pub fn apply_overrides(bundle: &mut Bundle, o: &Overrides) -> Result<(), ExecErr
         let quota = millis.saturating_mul(100_000) / 1000;
         let current = bundle.cgroup.cpu.map(|c| c.quota_us);
         let quota = tighten("cpu", current, quota)?.unwrap_or(quota);
-        bundle.cgroup.cpu = Some(phantom_bundle::CpuQuota { quota_us: quota, period_us: 100_000 });
+        bundle.cgroup.cpu = Some(phantom_bundle::CpuQuota {
+            quota_us: quota,
+            period_us: 100_000,
+        });
     }
     if let Some(t) = o.tmp_size {
         for step in &mut bundle.mounts {
@@ -144,7 +152,10 @@ pub fn apply_overrides(bundle: &mut Bundle, o: &Overrides) -> Result<(), ExecErr
     if let Some(host) = o.network_host {
         let loosens = host && bundle.network != Network::Host;
         if loosens && !o.allow_loosen {
-            return Err(ExecError::Override("--network host would loosen the bundle's network; add --allow-loosen to allow it".into()));
+            return Err(ExecError::Override(
+                "--network host would loosen the bundle's network; add --allow-loosen to allow it"
+                    .into(),
+            ));
         }
         bundle.network = if host { Network::Host } else { Network::None };
         if !host {
@@ -162,6 +173,9 @@ pub fn apply_overrides(bundle: &mut Bundle, o: &Overrides) -> Result<(), ExecErr
 struct Prepared {
     /// `PHANTOM_TIMING=1`: every process prints when each setup step ends.
     timing: Option<Instant>,
+    /// With `--tty`: the workload's end of the console socket, over which it sends the
+    /// master of a terminal it opens in the sandbox's own devpts.
+    console: Option<std::os::unix::net::UnixStream>,
     filter: Vec<u8>,
     argv: Vec<CString>,
     env: Vec<CString>,
@@ -176,12 +190,27 @@ fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared, ExecError
         .iter()
         .find(|f| Some(f.arch) == native)
         .map(|f| f.program.clone())
-        .ok_or_else(|| ExecError::NoFilter(bundle.seccomp.iter().map(|f| f.arch.name()).collect::<Vec<_>>().join(", ")))?;
+        .ok_or_else(|| {
+            ExecError::NoFilter(
+                bundle
+                    .seccomp
+                    .iter()
+                    .map(|f| f.arch.name())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            )
+        })?;
     let workspace = match &options.workspace {
         Some(w) => {
-            let canonical = w.canonicalize().map_err(|source| ExecError::Workspace { path: w.display().to_string(), source })?;
+            let canonical = w.canonicalize().map_err(|source| ExecError::Workspace {
+                path: w.display().to_string(),
+                source,
+            })?;
             if !canonical.is_dir() {
-                return Err(ExecError::Workspace { path: w.display().to_string(), source: io::Error::other("not a directory") });
+                return Err(ExecError::Workspace {
+                    path: w.display().to_string(),
+                    source: io::Error::other("not a directory"),
+                });
             }
             Some(canonical.display().to_string())
         }
@@ -192,34 +221,67 @@ fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared, ExecError
         cwd: std::env::current_dir()?.display().to_string(),
         home: std::env::var("HOME").ok(),
     };
-    let command = if options.command.is_empty() { bundle.process.command.clone().unwrap_or_default() } else { options.command.clone() };
+    let command = if options.command.is_empty() {
+        bundle.process.command.clone().unwrap_or_default()
+    } else {
+        options.command.clone()
+    };
     if command.is_empty() {
         return Err(ExecError::NoCommand);
     }
-    let cstring = |s: &str| CString::new(s).map_err(|_| ExecError::Override(format!("`{s}` contains a NUL byte")));
-    let argv = command.iter().map(|a| cstring(a)).collect::<Result<Vec<_>, _>>()?;
+    let cstring = |s: &str| {
+        CString::new(s).map_err(|_| ExecError::Override(format!("`{s}` contains a NUL byte")))
+    };
+    let argv = command
+        .iter()
+        .map(|a| cstring(a))
+        .collect::<Result<Vec<_>, _>>()?;
     let mut env_map = bundle.process.env.clone();
     for name in &bundle.process.pass {
         if let Ok(value) = std::env::var(name) {
             env_map.insert(name.clone(), value);
         }
     }
-    let env = env_map.iter().map(|(k, v)| cstring(&format!("{k}={v}"))).collect::<Result<Vec<_>, _>>()?;
-    let cwd = vars.resolve(&bundle.process.cwd).map_err(ExecError::Override)?;
+    let env = env_map
+        .iter()
+        .map(|(k, v)| cstring(&format!("{k}={v}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cwd = vars
+        .resolve(&bundle.process.cwd)
+        .map_err(ExecError::Override)?;
     let timing = std::env::var_os("PHANTOM_TIMING").map(|_| Instant::now());
-    Ok(Prepared { timing, filter, argv, env, vars, cwd })
+    Ok(Prepared {
+        timing,
+        console: None,
+        filter,
+        argv,
+        env,
+        vars,
+        cwd,
+    })
 }
 
 /// Runs the bundle's workload; returns how it ended.
 pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> {
     let mut bundle = bundle.clone();
     apply_overrides(&mut bundle, &options.overrides)?;
-    let prepared = prepare(&bundle, options)?;
+    let mut prepared = prepare(&bundle, options)?;
+    let console = if options.tty {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+        prepared.console = Some(theirs);
+        Some(ours)
+    } else {
+        None
+    };
 
     // Directories left by runs whose phantom was killed (SIGKILL) go first.
     mark(&prepared, "prepared");
-    let cgroup_options = CgroupOptions { allow_degraded: options.allow_degraded, ..CgroupOptions::default() };
-    let cgroup = CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, &cgroup_options).map_err(|e| ExecError::Cgroup(e.to_string()))?;
+    let cgroup_options = CgroupOptions {
+        allow_degraded: options.allow_degraded,
+        ..CgroupOptions::default()
+    };
+    let cgroup = CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, &cgroup_options)
+        .map_err(|e| ExecError::Cgroup(e.to_string()))?;
     let not_enforced = cgroup.not_enforced().to_vec();
     mark(&prepared, "cgroup created");
 
@@ -227,10 +289,21 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
     let (report_read, report_write) = io::pipe()?;
     // Signals for the supervisor are read from a signalfd, and blocked meanwhile; the
     // sandbox unblocks them in the workload.
-    let signals = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+    let signals = [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGWINCH,
+    ];
     let sigfd = sys::signalfd_for(&signals)?;
 
-    let mut flags = (libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWPID | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS | libc::CLONE_NEWCGROUP) as u64;
+    let mut flags = (libc::CLONE_NEWUSER
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUTS
+        | libc::CLONE_NEWCGROUP) as u64;
     if bundle.network != Network::Host {
         flags |= libc::CLONE_NEWNET as u64;
     }
@@ -247,11 +320,15 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
     };
     drop(go_read);
     drop(report_write);
+    prepared.console = None;
 
     let started = Instant::now();
     let setup = (|| -> Result<(), ExecError> {
-        write_id_maps(child.pid, bundle.process.uid, bundle.process.gid).map_err(ExecError::IdMaps)?;
-        cgroup.add(child.pid).map_err(|e| ExecError::Cgroup(e.to_string()))?;
+        write_id_maps(child.pid, bundle.process.uid, bundle.process.gid)
+            .map_err(ExecError::IdMaps)?;
+        cgroup
+            .add(child.pid)
+            .map_err(|e| ExecError::Cgroup(e.to_string()))?;
         (&go_write).write_all(b"g")?;
         Ok(())
     })();
@@ -268,15 +345,43 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
     }
 
     let timeout = bundle.process.timeout_ms.map(Duration::from_millis);
-    let (outcome, timed_out) = supervise(&child, report_read, &sigfd, timeout, started);
+    // The workload opens its terminal once the sandbox stands, and sends us the master.
+    let tty_master = match &console {
+        Some(socket) => match sys::recv_fd(socket.as_raw_fd()) {
+            Ok(master) => {
+                sys::copy_window_size(0, master.as_raw_fd());
+                Some(master)
+            }
+            Err(_) => None, // the sandbox failed first; its report says why
+        },
+        None => None,
+    };
+    let raw = tty_master.as_ref().and_then(|_| sys::make_raw(0));
+    let (outcome, timed_out) = supervise(
+        &child,
+        report_read,
+        &sigfd,
+        timeout,
+        started,
+        tty_master.as_ref(),
+    );
+    if let Some(settings) = &raw {
+        sys::restore_terminal(0, settings);
+    }
     mark(&prepared, "sandbox ended");
     let events = cgroup.events().unwrap_or_default();
     let mut limits_hit = Vec::new();
     if events.oom_kills > 0 {
-        limits_hit.push(format!("memory limit {} exceeded", bundle.cgroup.memory_max.map_or("?".into(), size)));
+        limits_hit.push(format!(
+            "memory limit {} exceeded",
+            bundle.cgroup.memory_max.map_or("?".into(), size)
+        ));
     }
     if events.pids_max_hits > 0 {
-        limits_hit.push(format!("pids limit {} reached", bundle.cgroup.pids_max.map_or("?".into(), |p| p.to_string())));
+        limits_hit.push(format!(
+            "pids limit {} reached",
+            bundle.cgroup.pids_max.map_or("?".into(), |p| p.to_string())
+        ));
     }
     if let (true, Some(t)) = (timed_out, timeout) {
         limits_hit.push(format!("timeout {}", humantime(t)));
@@ -285,12 +390,16 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
         limits_hit.push("killed by seccomp: a syscall the policy forbids".into());
     }
     let _ = cgroup.destroy();
-    Ok(Report { outcome, limits_hit, not_enforced })
+    Ok(Report {
+        outcome,
+        limits_hit,
+        not_enforced,
+    })
 }
 
 fn humantime(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
@@ -308,7 +417,16 @@ fn write_id_maps(pid: libc::pid_t, inside_uid: u32, inside_gid: u32) -> io::Resu
 
 /// Waits for the sandbox; forwards signals, enforces the timeout. Returns the outcome
 /// and whether the timeout ended it.
-fn supervise(child: &sys::Child, report: io::PipeReader, sigfd: &OwnedFd, timeout: Option<Duration>, started: Instant) -> (Outcome, bool) {
+fn supervise(
+    child: &sys::Child,
+    report: io::PipeReader,
+    sigfd: &OwnedFd,
+    timeout: Option<Duration>,
+    started: Instant,
+    tty: Option<&OwnedFd>,
+) -> (Outcome, bool) {
+    let mut stdin_open = tty.is_some();
+    let mut master_open = tty.is_some();
     let mut lines = String::new();
     let mut report = Some(report);
     let mut timed_out = false;
@@ -320,11 +438,34 @@ fn supervise(child: &sys::Child, report: io::PipeReader, sigfd: &OwnedFd, timeou
             let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
         }
         let mut fds = vec![
-            libc::pollfd { fd: child.pidfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: sigfd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: child.pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sigfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
-        if let Some(r) = &report {
-            fds.push(libc::pollfd { fd: r.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+        fds.push(libc::pollfd {
+            fd: report.as_ref().map_or(-1, |r| r.as_raw_fd()),
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        // With a terminal: our stdin to the master, the master to our stdout.
+        if let Some(master) = tty {
+            fds.push(libc::pollfd {
+                fd: if stdin_open { 0 } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            });
+            fds.push(libc::pollfd {
+                fd: if master_open { master.as_raw_fd() } else { -1 },
+                events: libc::POLLIN,
+                revents: 0,
+            });
         }
         let wait_ms = match remaining {
             Some(r) if !timed_out => i32::try_from(r.as_millis()).unwrap_or(i32::MAX).max(1),
@@ -335,16 +476,43 @@ fn supervise(child: &sys::Child, report: io::PipeReader, sigfd: &OwnedFd, timeou
         }
         let revents = |i: usize| fds.get(i).map_or(0, |f| f.revents);
         if revents(1) & libc::POLLIN != 0 {
-            if let Some(signal) = read_signal(sigfd) {
+            match (read_signal(sigfd), tty) {
+                (Some(libc::SIGWINCH), Some(master)) => {
+                    sys::copy_window_size(0, master.as_raw_fd())
+                }
+                (Some(libc::SIGWINCH), None) => {}
                 // Init forwards it to the workload.
-                let _ = sys::pidfd_kill(&child.pidfd, signal);
+                (Some(signal), _) => {
+                    let _ = sys::pidfd_kill(&child.pidfd, signal);
+                }
+                (None, _) => {}
+            }
+        }
+        if let Some(master) = tty {
+            if revents(3) != 0 {
+                match sys::read_raw(0, &mut buf) {
+                    Ok(n) if n > 0 => {
+                        let _ = sys::write_fd(master.as_raw_fd(), buf.get(..n).unwrap_or_default());
+                    }
+                    _ => stdin_open = false,
+                }
+            }
+            if revents(4) != 0 {
+                match sys::read_raw(master.as_raw_fd(), &mut buf) {
+                    Ok(n) if n > 0 => {
+                        let _ = sys::write_fd(1, buf.get(..n).unwrap_or_default());
+                    }
+                    _ => master_open = false,
+                }
             }
         }
         if revents(2) != 0 {
             if let Some(r) = report.as_mut() {
                 match r.read(&mut buf) {
                     Ok(0) | Err(_) => report = None,
-                    Ok(n) => lines.push_str(&String::from_utf8_lossy(buf.get(..n).unwrap_or_default())),
+                    Ok(n) => {
+                        lines.push_str(&String::from_utf8_lossy(buf.get(..n).unwrap_or_default()))
+                    }
                 }
             }
         }
@@ -359,6 +527,22 @@ fn supervise(child: &sys::Child, report: io::PipeReader, sigfd: &OwnedFd, timeou
                 lines.push_str(&rest);
             }
             break;
+        }
+    }
+    // What the workload wrote to its terminal just before it ended.
+    if let Some(master) = tty.filter(|_| master_open) {
+        let mut fds = [libc::pollfd {
+            fd: master.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        while sys::poll(&mut fds, 0).unwrap_or(0) > 0 {
+            match sys::read_raw(master.as_raw_fd(), &mut buf) {
+                Ok(n) if n > 0 => {
+                    let _ = sys::write_fd(1, buf.get(..n).unwrap_or_default());
+                }
+                _ => break,
+            }
         }
     }
     let status = sys::waitpid(child.pid, 0).map(|(_, s)| s).unwrap_or(0);
@@ -389,7 +573,10 @@ fn parse_report(lines: &str, init_status: i32) -> Outcome {
     for line in lines.lines() {
         let mut parts = line.splitn(3, ' ');
         if let (Some("E"), Some(code), message) = (parts.next(), parts.next(), parts.next()) {
-            return Outcome::Failed { code: code.parse().unwrap_or(EXIT_SETUP), message: message.unwrap_or_default().to_string() };
+            return Outcome::Failed {
+                code: code.parse().unwrap_or(EXIT_SETUP),
+                message: message.unwrap_or_default().to_string(),
+            };
         }
     }
     for line in lines.lines().rev() {
@@ -404,21 +591,36 @@ fn parse_report(lines: &str, init_status: i32) -> Outcome {
                 };
             }
             (Some("E"), Some(code), message) => {
-                return Outcome::Failed { code: code.parse().unwrap_or(EXIT_SETUP), message: message.unwrap_or_default().to_string() };
+                return Outcome::Failed {
+                    code: code.parse().unwrap_or(EXIT_SETUP),
+                    message: message.unwrap_or_default().to_string(),
+                };
             }
             _ => {}
         }
     }
     if libc::WIFSIGNALED(init_status) {
-        Outcome::Failed { code: EXIT_SETUP, message: format!("the sandbox's init was killed by signal {}", libc::WTERMSIG(init_status)) }
+        Outcome::Failed {
+            code: EXIT_SETUP,
+            message: format!(
+                "the sandbox's init was killed by signal {}",
+                libc::WTERMSIG(init_status)
+            ),
+        }
     } else {
-        Outcome::Failed { code: EXIT_SETUP, message: "the sandbox's init ended without a report".into() }
+        Outcome::Failed {
+            code: EXIT_SETUP,
+            message: "the sandbox's init ended without a report".into(),
+        }
     }
 }
 
 fn mark(p: &Prepared, what: &str) {
     if let Some(start) = p.timing {
-        eprintln!("phantom timing: {:8.3} ms {what}", start.elapsed().as_secs_f64() * 1000.0);
+        eprintln!(
+            "phantom timing: {:8.3} ms {what}",
+            start.elapsed().as_secs_f64() * 1000.0
+        );
     }
 }
 
@@ -466,7 +668,17 @@ fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pipe
         Err(e) => fail("starting the workload", &e),
     };
     let _ = sys::unblock_all_signals();
-    if let Err(e) = sys::forward_signals_to(workload, &[libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGUSR2]) {
+    if let Err(e) = sys::forward_signals_to(
+        workload,
+        &[
+            libc::SIGINT,
+            libc::SIGTERM,
+            libc::SIGHUP,
+            libc::SIGQUIT,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+        ],
+    ) {
         fail("forwarding signals", &e);
     }
     // Reap everything; the workload's status is the run's.
@@ -490,10 +702,15 @@ fn build_root(bundle: &Bundle, p: &Prepared) -> Result<(), String> {
     sys::make_rprivate_root().map_err(|e| format!("making mounts private: {e}"))?;
     let root = Path::new("/tmp");
     let mut ops = RealOps;
-    mounts::execute_with_root(&bundle.mounts, &p.vars, root, &mut ops).map_err(|e| e.to_string())?;
+    mounts::execute_with_root(&bundle.mounts, &p.vars, root, &mut ops)
+        .map_err(|e| e.to_string())?;
     // The root itself is read-only; the mounts on it keep their own modes.
-    sys::mount_setattr(root, sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV, false)
-        .map_err(|e| format!("sealing the root read-only: {e}"))?;
+    sys::mount_setattr(
+        root,
+        sys::MOUNT_ATTR_RDONLY | sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV,
+        false,
+    )
+    .map_err(|e| format!("sealing the root read-only: {e}"))?;
     sys::pivot_into(root).map_err(|e| format!("pivot_root: {e}"))
 }
 
@@ -506,6 +723,15 @@ fn workload_main(bundle: &Bundle, p: &Prepared, report: &io::PipeWriter) -> ! {
     let _ = sys::unblock_all_signals();
     if let Err(e) = sys::setsid() {
         fail(EXIT_SETUP, "starting a session", &e);
+    }
+    if let Some(console) = &p.console {
+        let attached = sys::open_pty_here().and_then(|(master, slave)| {
+            sys::send_fd(console.as_raw_fd(), master.as_raw_fd())?;
+            sys::take_terminal(slave.as_raw_fd())
+        });
+        if let Err(e) = attached {
+            fail(EXIT_SETUP, "opening the terminal", &e);
+        }
     }
     mark(p, "workload: start");
     if let Err(e) = harden::apply_rlimits(&bundle.rlimits) {
@@ -533,11 +759,14 @@ fn workload_main(bundle: &Bundle, p: &Prepared, report: &io::PipeWriter) -> ! {
     }
     mark(p, "workload: seccomp, exec");
     let e = sys::execvpe(&p.argv, &p.env);
-    let program = p.argv.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
+    let program = p
+        .argv
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let code = match e.kind() {
         io::ErrorKind::NotFound => EXIT_NOT_FOUND,
         _ => EXIT_NOT_EXECUTABLE,
     };
     fail(code, &format!("cannot run `{program}`"), &e)
 }
-

@@ -26,7 +26,13 @@ pub trait MountOps {
     fn attach(&mut self, tree: Self::Tree, target: &Path) -> io::Result<()>;
     /// Read-only (and nosuid, nodev) or just nosuid/nodev, recursively.
     fn restrict(&mut self, target: &Path, read_only: bool) -> io::Result<()>;
-    fn tmpfs(&mut self, target: &Path, size: Option<u64>, mode: u32, read_only: bool) -> io::Result<()>;
+    fn tmpfs(
+        &mut self,
+        target: &Path,
+        size: Option<u64>,
+        mode: u32,
+        read_only: bool,
+    ) -> io::Result<()>;
     fn proc(&mut self, target: &Path) -> io::Result<()>;
     fn devpts(&mut self, target: &Path) -> io::Result<()>;
     fn symlink(&mut self, to: &str, path: &Path) -> io::Result<()>;
@@ -39,7 +45,12 @@ pub trait MountOps {
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
     #[error("mount step {index} ({what} `{target}`): {source}")]
-    Step { index: usize, what: &'static str, target: String, source: io::Error },
+    Step {
+        index: usize,
+        what: &'static str,
+        target: String,
+        source: io::Error,
+    },
     #[error("mount step {index}: the source `{source_path}` does not exist; create it, or mark the entry `optional` in the policy")]
     MissingSource { index: usize, source_path: String },
     #[error("mount step {index}: `{target}` must already exist inside the bound host directory (the sandbox never creates files on the host); create it on the host or mount elsewhere")]
@@ -48,33 +59,63 @@ pub enum MountError {
     Variable { index: usize, message: String },
 }
 
-fn step_err(index: usize, what: &'static str, target: &Path) -> impl FnOnce(io::Error) -> MountError {
+fn step_err(
+    index: usize,
+    what: &'static str,
+    target: &Path,
+) -> impl FnOnce(io::Error) -> MountError {
     let target = target.display().to_string();
-    move |source| MountError::Step { index, what, target, source }
+    move |source| MountError::Step {
+        index,
+        what,
+        target,
+        source,
+    }
 }
 
 /// Runs the plan: captures the sources, mounts a fresh tmpfs at `root`, builds the
 /// sandbox's tree on it.
-pub fn execute_with_root<O: MountOps>(plan: &[MountStep], vars: &Vars, root: &Path, ops: &mut O) -> Result<(), MountError> {
+pub fn execute_with_root<O: MountOps>(
+    plan: &[MountStep],
+    vars: &Vars,
+    root: &Path,
+    ops: &mut O,
+) -> Result<(), MountError> {
     // Phase 1: capture every source while the host is in view.
     let mut trees: HashMap<usize, O::Tree> = HashMap::new();
     let mut nodes: HashMap<(usize, String), O::Tree> = HashMap::new();
     for (index, step) in plan.iter().enumerate() {
         match step {
-            MountStep::Bind { source, optional, .. } => {
-                let source = vars.resolve(source).map_err(|message| MountError::Variable { index, message })?;
-                match ops.capture(Path::new(&source)).map_err(step_err(index, "open source", Path::new(&source)))? {
+            MountStep::Bind {
+                source, optional, ..
+            } => {
+                let source = vars
+                    .resolve(source)
+                    .map_err(|message| MountError::Variable { index, message })?;
+                match ops.capture(Path::new(&source)).map_err(step_err(
+                    index,
+                    "open source",
+                    Path::new(&source),
+                ))? {
                     Some(tree) => {
                         trees.insert(index, tree);
                     }
                     None if *optional => {}
-                    None => return Err(MountError::MissingSource { index, source_path: source }),
+                    None => {
+                        return Err(MountError::MissingSource {
+                            index,
+                            source_path: source,
+                        })
+                    }
                 }
             }
             MountStep::Dev { nodes: names, .. } => {
                 for name in names {
                     let host = PathBuf::from("/dev").join(name);
-                    if let Some(tree) = ops.capture(&host).map_err(step_err(index, "open device", &host))? {
+                    if let Some(tree) =
+                        ops.capture(&host)
+                            .map_err(step_err(index, "open device", &host))?
+                    {
                         nodes.insert((index, name.clone()), tree);
                     }
                 }
@@ -83,81 +124,148 @@ pub fn execute_with_root<O: MountOps>(plan: &[MountStep], vars: &Vars, root: &Pa
         }
     }
 
-    ops.make_root(root).map_err(|source| MountError::Step { index: 0, what: "new root", target: root.display().to_string(), source })?;
+    ops.make_root(root).map_err(|source| MountError::Step {
+        index: 0,
+        what: "new root",
+        target: root.display().to_string(),
+        source,
+    })?;
 
     // Phase 2: the steps, in order.
     for (index, step) in plan.iter().enumerate() {
-        let target_text = vars.resolve(step.target()).map_err(|message| MountError::Variable { index, message })?;
+        let target_text = vars
+            .resolve(step.target())
+            .map_err(|message| MountError::Variable { index, message })?;
         let target = under(root, &target_text);
         let mountpoint = |ops: &mut O, mp: Mountpoint, dir: bool| -> Result<(), MountError> {
             if ops.exists(&target) {
                 return Ok(());
             }
             match mp {
-                Mountpoint::MustExist => Err(MountError::MissingMountpoint { index, target: target_text.clone() }),
-                Mountpoint::Created if dir => ops.mkdir(&target, 0o755).map_err(step_err(index, "create mount point", &target)),
-                Mountpoint::Created => ops.touch(&target).map_err(step_err(index, "create mount point", &target)),
+                Mountpoint::MustExist => Err(MountError::MissingMountpoint {
+                    index,
+                    target: target_text.clone(),
+                }),
+                Mountpoint::Created if dir => ops.mkdir(&target, 0o755).map_err(step_err(
+                    index,
+                    "create mount point",
+                    &target,
+                )),
+                Mountpoint::Created => {
+                    ops.touch(&target)
+                        .map_err(step_err(index, "create mount point", &target))
+                }
             }
         };
         match step {
             MountStep::Mkdir { mode, .. } => {
                 if !ops.exists(&target) {
-                    ops.mkdir(&target, *mode).map_err(step_err(index, "mkdir", &target))?;
+                    ops.mkdir(&target, *mode)
+                        .map_err(step_err(index, "mkdir", &target))?;
                 }
             }
-            MountStep::Bind { writable, mountpoint: mp, .. } => {
-                let Some(tree) = trees.remove(&index) else { continue }; // optional and absent
-                let dir = ops.is_dir(&tree).map_err(step_err(index, "inspect source", &target))?;
+            MountStep::Bind {
+                writable,
+                mountpoint: mp,
+                ..
+            } => {
+                let Some(tree) = trees.remove(&index) else {
+                    continue;
+                }; // optional and absent
+                let dir = ops
+                    .is_dir(&tree)
+                    .map_err(step_err(index, "inspect source", &target))?;
                 mountpoint(ops, *mp, dir)?;
-                ops.attach(tree, &target).map_err(step_err(index, "bind", &target))?;
-                ops.restrict(&target, !writable).map_err(step_err(index, "restrict bind", &target))?;
+                ops.attach(tree, &target)
+                    .map_err(step_err(index, "bind", &target))?;
+                ops.restrict(&target, !writable).map_err(step_err(
+                    index,
+                    "restrict bind",
+                    &target,
+                ))?;
             }
-            MountStep::Tmpfs { size, mode, mountpoint: mp, .. } => {
+            MountStep::Tmpfs {
+                size,
+                mode,
+                mountpoint: mp,
+                ..
+            } => {
                 mountpoint(ops, *mp, true)?;
-                ops.tmpfs(&target, *size, *mode, false).map_err(step_err(index, "tmpfs", &target))?;
+                ops.tmpfs(&target, *size, *mode, false)
+                    .map_err(step_err(index, "tmpfs", &target))?;
             }
             MountStep::Proc { mountpoint: mp, .. } => {
                 mountpoint(ops, *mp, true)?;
-                ops.proc(&target).map_err(step_err(index, "proc", &target))?;
+                ops.proc(&target)
+                    .map_err(step_err(index, "proc", &target))?;
             }
-            MountStep::Dev { nodes: names, mountpoint: mp, .. } => {
+            MountStep::Dev {
+                nodes: names,
+                mountpoint: mp,
+                ..
+            } => {
                 mountpoint(ops, *mp, true)?;
-                ops.tmpfs(&target, Some(64 << 10), 0o755, false).map_err(step_err(index, "dev tmpfs", &target))?;
+                ops.tmpfs(&target, Some(64 << 10), 0o755, false)
+                    .map_err(step_err(index, "dev tmpfs", &target))?;
                 for name in names {
-                    let Some(tree) = nodes.remove(&(index, name.clone())) else { continue };
+                    let Some(tree) = nodes.remove(&(index, name.clone())) else {
+                        continue;
+                    };
                     let node = target.join(name);
-                    ops.touch(&node).map_err(step_err(index, "create device node", &node))?;
-                    ops.attach(tree, &node).map_err(step_err(index, "bind device node", &node))?;
+                    ops.touch(&node)
+                        .map_err(step_err(index, "create device node", &node))?;
+                    ops.attach(tree, &node)
+                        .map_err(step_err(index, "bind device node", &node))?;
                 }
                 let pts = target.join("pts");
-                ops.mkdir(&pts, 0o755).map_err(step_err(index, "mkdir", &pts))?;
+                ops.mkdir(&pts, 0o755)
+                    .map_err(step_err(index, "mkdir", &pts))?;
                 ops.devpts(&pts).map_err(step_err(index, "devpts", &pts))?;
                 let shm = target.join("shm");
-                ops.mkdir(&shm, 0o1777).map_err(step_err(index, "mkdir", &shm))?;
-                ops.tmpfs(&shm, None, 0o1777, false).map_err(step_err(index, "shm", &shm))?;
-                for (link, to) in [("ptmx", "pts/ptmx"), ("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+                ops.mkdir(&shm, 0o1777)
+                    .map_err(step_err(index, "mkdir", &shm))?;
+                ops.tmpfs(&shm, None, 0o1777, false)
+                    .map_err(step_err(index, "shm", &shm))?;
+                for (link, to) in [
+                    ("ptmx", "pts/ptmx"),
+                    ("fd", "/proc/self/fd"),
+                    ("stdin", "/proc/self/fd/0"),
+                    ("stdout", "/proc/self/fd/1"),
+                    ("stderr", "/proc/self/fd/2"),
+                ] {
                     let path = target.join(link);
-                    ops.symlink(to, &path).map_err(step_err(index, "symlink", &path))?;
+                    ops.symlink(to, &path)
+                        .map_err(step_err(index, "symlink", &path))?;
                 }
             }
-            MountStep::Symlink { to, .. } => ops.symlink(to, &target).map_err(step_err(index, "symlink", &target))?,
+            MountStep::Symlink { to, .. } => ops
+                .symlink(to, &target)
+                .map_err(step_err(index, "symlink", &target))?,
             MountStep::Mask { .. } => {
                 if !ops.exists(&target) {
                     continue;
                 }
                 if ops.path_is_dir(&target) {
-                    ops.tmpfs(&target, Some(0), 0o000, true).map_err(step_err(index, "mask", &target))?;
+                    ops.tmpfs(&target, Some(0), 0o000, true)
+                        .map_err(step_err(index, "mask", &target))?;
                 } else if let Some(null) = ops.capture(Path::new("/dev/null")).ok().flatten() {
                     // After the pivot `/dev/null` is the sandbox's own bind of the host's.
-                    ops.attach(null, &target).map_err(step_err(index, "mask", &target))?;
-                    ops.restrict(&target, true).map_err(step_err(index, "mask", &target))?;
+                    ops.attach(null, &target)
+                        .map_err(step_err(index, "mask", &target))?;
+                    ops.restrict(&target, true)
+                        .map_err(step_err(index, "mask", &target))?;
                 } else {
-                    ops.tmpfs(&target, Some(0), 0o000, true).map_err(step_err(index, "mask", &target))?;
+                    ops.tmpfs(&target, Some(0), 0o000, true)
+                        .map_err(step_err(index, "mask", &target))?;
                 }
             }
             MountStep::ReadOnly { .. } => {
                 if ops.exists(&target) {
-                    ops.read_only_in_place(&target).map_err(step_err(index, "read-only", &target))?;
+                    ops.read_only_in_place(&target).map_err(step_err(
+                        index,
+                        "read-only",
+                        &target,
+                    ))?;
                 }
             }
         }
@@ -178,7 +286,12 @@ impl MountOps for RealOps {
     type Tree = std::os::fd::OwnedFd;
 
     fn make_root(&mut self, root: &Path) -> io::Result<()> {
-        super::sys::mount_fs(c"tmpfs", root, libc::MS_NOSUID | libc::MS_NODEV, Some("mode=755,size=1m"))
+        super::sys::mount_fs(
+            c"tmpfs",
+            root,
+            libc::MS_NOSUID | libc::MS_NODEV,
+            Some("mode=755,size=1m"),
+        )
     }
 
     fn capture(&mut self, source: &Path) -> io::Result<Option<Self::Tree>> {
@@ -212,7 +325,12 @@ impl MountOps for RealOps {
     }
 
     fn touch(&mut self, path: &Path) -> io::Result<()> {
-        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(path).map(|_| ())
+        std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map(|_| ())
     }
 
     fn attach(&mut self, tree: Self::Tree, target: &Path) -> io::Result<()> {
@@ -228,7 +346,13 @@ impl MountOps for RealOps {
         mount_setattr(target, set, true)
     }
 
-    fn tmpfs(&mut self, target: &Path, size: Option<u64>, mode: u32, read_only: bool) -> io::Result<()> {
+    fn tmpfs(
+        &mut self,
+        target: &Path,
+        size: Option<u64>,
+        mode: u32,
+        read_only: bool,
+    ) -> io::Result<()> {
         let mut data = format!("mode={mode:o}");
         if let Some(size) = size {
             data.push_str(&format!(",size={size}"));
@@ -241,11 +365,21 @@ impl MountOps for RealOps {
     }
 
     fn proc(&mut self, target: &Path) -> io::Result<()> {
-        super::sys::mount_fs(c"proc", target, libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC, None)
+        super::sys::mount_fs(
+            c"proc",
+            target,
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            None,
+        )
     }
 
     fn devpts(&mut self, target: &Path) -> io::Result<()> {
-        super::sys::mount_fs(c"devpts", target, libc::MS_NOSUID | libc::MS_NOEXEC, Some("newinstance,ptmxmode=0666,mode=0620"))
+        super::sys::mount_fs(
+            c"devpts",
+            target,
+            libc::MS_NOSUID | libc::MS_NOEXEC,
+            Some("newinstance,ptmxmode=0666,mode=0620"),
+        )
     }
 
     fn symlink(&mut self, to: &str, path: &Path) -> io::Result<()> {
@@ -281,7 +415,10 @@ mod tests {
         fn capture(&mut self, source: &Path) -> io::Result<Option<Self::Tree>> {
             let s = source.display().to_string();
             self.calls.push(format!("capture {s}"));
-            Ok(self.host.contains(&s).then(|| (s.clone(), !s.contains('.'))))
+            Ok(self
+                .host
+                .contains(&s)
+                .then(|| (s.clone(), !s.contains('.'))))
         }
         fn is_dir(&mut self, tree: &Self::Tree) -> io::Result<bool> {
             Ok(tree.1)
@@ -293,7 +430,8 @@ mod tests {
             true
         }
         fn mkdir(&mut self, path: &Path, mode: u32) -> io::Result<()> {
-            self.calls.push(format!("mkdir {} {mode:o}", path.display()));
+            self.calls
+                .push(format!("mkdir {} {mode:o}", path.display()));
             self.made.insert(path.to_path_buf());
             Ok(())
         }
@@ -303,15 +441,26 @@ mod tests {
             Ok(())
         }
         fn attach(&mut self, tree: Self::Tree, target: &Path) -> io::Result<()> {
-            self.calls.push(format!("attach {} {}", tree.0, target.display()));
+            self.calls
+                .push(format!("attach {} {}", tree.0, target.display()));
             Ok(())
         }
         fn restrict(&mut self, target: &Path, ro: bool) -> io::Result<()> {
-            self.calls.push(format!("restrict {} ro={ro}", target.display()));
+            self.calls
+                .push(format!("restrict {} ro={ro}", target.display()));
             Ok(())
         }
-        fn tmpfs(&mut self, target: &Path, size: Option<u64>, mode: u32, ro: bool) -> io::Result<()> {
-            self.calls.push(format!("tmpfs {} {size:?} {mode:o} ro={ro}", target.display()));
+        fn tmpfs(
+            &mut self,
+            target: &Path,
+            size: Option<u64>,
+            mode: u32,
+            ro: bool,
+        ) -> io::Result<()> {
+            self.calls.push(format!(
+                "tmpfs {} {size:?} {mode:o} ro={ro}",
+                target.display()
+            ));
             self.made.insert(target.to_path_buf());
             Ok(())
         }
@@ -324,7 +473,8 @@ mod tests {
             Ok(())
         }
         fn symlink(&mut self, to: &str, path: &Path) -> io::Result<()> {
-            self.calls.push(format!("symlink {} -> {to}", path.display()));
+            self.calls
+                .push(format!("symlink {} -> {to}", path.display()));
             Ok(())
         }
         fn read_only_in_place(&mut self, path: &Path) -> io::Result<()> {
@@ -334,20 +484,62 @@ mod tests {
     }
 
     fn vars() -> Vars {
-        Vars { workspace: Some("/home/u/work".into()), cwd: "/home/u".into(), home: Some("/home/u".into()) }
+        Vars {
+            workspace: Some("/home/u/work".into()),
+            cwd: "/home/u".into(),
+            home: Some("/home/u".into()),
+        }
     }
 
     #[test]
     fn sources_are_captured_before_anything_is_mounted_and_steps_run_in_order() {
         let plan = vec![
-            MountStep::Tmpfs { target: "/tmp".into(), size: Some(1024), mode: 0o1777, mountpoint: Mountpoint::Created },
-            MountStep::Bind { source: "/usr".into(), target: "/usr".into(), writable: false, optional: false, mountpoint: Mountpoint::Created },
-            MountStep::Bind { source: "${workspace}".into(), target: "/workspace".into(), writable: true, optional: false, mountpoint: Mountpoint::Created },
-            MountStep::Bind { source: "/opt/none".into(), target: "/opt".into(), writable: false, optional: true, mountpoint: Mountpoint::Created },
-            MountStep::Mkdir { target: "/etc".into(), mode: 0o755 },
-            MountStep::Bind { source: "/etc/hosts.x".into(), target: "/etc/hosts".into(), writable: false, optional: false, mountpoint: Mountpoint::Created },
+            MountStep::Tmpfs {
+                target: "/tmp".into(),
+                size: Some(1024),
+                mode: 0o1777,
+                mountpoint: Mountpoint::Created,
+            },
+            MountStep::Bind {
+                source: "/usr".into(),
+                target: "/usr".into(),
+                writable: false,
+                optional: false,
+                mountpoint: Mountpoint::Created,
+            },
+            MountStep::Bind {
+                source: "${workspace}".into(),
+                target: "/workspace".into(),
+                writable: true,
+                optional: false,
+                mountpoint: Mountpoint::Created,
+            },
+            MountStep::Bind {
+                source: "/opt/none".into(),
+                target: "/opt".into(),
+                writable: false,
+                optional: true,
+                mountpoint: Mountpoint::Created,
+            },
+            MountStep::Mkdir {
+                target: "/etc".into(),
+                mode: 0o755,
+            },
+            MountStep::Bind {
+                source: "/etc/hosts.x".into(),
+                target: "/etc/hosts".into(),
+                writable: false,
+                optional: false,
+                mountpoint: Mountpoint::Created,
+            },
         ];
-        let mut fake = Fake { host: ["/usr", "/home/u/work", "/etc/hosts.x"].iter().map(|s| s.to_string()).collect(), ..Fake::default() };
+        let mut fake = Fake {
+            host: ["/usr", "/home/u/work", "/etc/hosts.x"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            ..Fake::default()
+        };
         execute_with_root(&plan, &vars(), Path::new("/r"), &mut fake).expect("runs");
         assert_eq!(
             fake.calls,
@@ -375,20 +567,48 @@ mod tests {
 
     #[test]
     fn missing_required_source_and_missing_mountpoint_are_clear_errors() {
-        let plan = vec![MountStep::Bind { source: "/nope".into(), target: "/x".into(), writable: false, optional: false, mountpoint: Mountpoint::Created }];
-        let err = execute_with_root(&plan, &vars(), Path::new("/r"), &mut Fake::default()).expect_err("missing");
+        let plan = vec![MountStep::Bind {
+            source: "/nope".into(),
+            target: "/x".into(),
+            writable: false,
+            optional: false,
+            mountpoint: Mountpoint::Created,
+        }];
+        let err = execute_with_root(&plan, &vars(), Path::new("/r"), &mut Fake::default())
+            .expect_err("missing");
         assert!(err.to_string().contains("`/nope` does not exist"), "{err}");
-        let plan = vec![MountStep::Bind { source: "/usr".into(), target: "/usr/x".into(), writable: false, optional: false, mountpoint: Mountpoint::MustExist }];
-        let mut fake = Fake { host: ["/usr".to_string()].into_iter().collect(), ..Fake::default() };
-        let err = execute_with_root(&plan, &vars(), Path::new("/r"), &mut fake).expect_err("mount point");
+        let plan = vec![MountStep::Bind {
+            source: "/usr".into(),
+            target: "/usr/x".into(),
+            writable: false,
+            optional: false,
+            mountpoint: Mountpoint::MustExist,
+        }];
+        let mut fake = Fake {
+            host: ["/usr".to_string()].into_iter().collect(),
+            ..Fake::default()
+        };
+        let err =
+            execute_with_root(&plan, &vars(), Path::new("/r"), &mut fake).expect_err("mount point");
         assert!(err.to_string().contains("must already exist"), "{err}");
     }
 
     #[test]
     fn an_unbound_variable_names_the_fix() {
-        let plan = vec![MountStep::Bind { source: "${workspace}".into(), target: "/w".into(), writable: true, optional: false, mountpoint: Mountpoint::Created }];
-        let vars = Vars { workspace: None, cwd: "/".into(), home: None };
-        let err = execute_with_root(&plan, &vars, Path::new("/r"), &mut Fake::default()).expect_err("unbound");
+        let plan = vec![MountStep::Bind {
+            source: "${workspace}".into(),
+            target: "/w".into(),
+            writable: true,
+            optional: false,
+            mountpoint: Mountpoint::Created,
+        }];
+        let vars = Vars {
+            workspace: None,
+            cwd: "/".into(),
+            home: None,
+        };
+        let err = execute_with_root(&plan, &vars, Path::new("/r"), &mut Fake::default())
+            .expect_err("unbound");
         assert!(err.to_string().contains("--workspace"), "{err}");
     }
 }

@@ -1,7 +1,10 @@
 //! Thin wrappers over the kernel calls the sandbox needs: each returns `io::Result`,
 //! and this module is the only place in the sandbox with `unsafe`.
 
-#![allow(unsafe_code, reason = "system calls without safe wrappers in std; each block states its contract")]
+#![allow(
+    unsafe_code,
+    reason = "system calls without safe wrappers in std; each block states its contract"
+)]
 
 use std::ffi::{CStr, CString};
 use std::io;
@@ -10,7 +13,8 @@ use std::path::Path;
 
 fn cstr(path: &Path) -> io::Result<CString> {
     use std::os::unix::ffi::OsStrExt;
-    CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
 }
 
 fn check(ret: libc::c_long) -> io::Result<libc::c_long> {
@@ -38,10 +42,17 @@ struct MountAttr {
 /// A detached copy of the mount at `path` (recursive), to attach elsewhere later.
 pub fn open_tree_clone(path: &Path, recursive: bool) -> io::Result<OwnedFd> {
     let c = cstr(path)?;
-    let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | if recursive { libc::AT_RECURSIVE as libc::c_uint } else { 0 };
+    let flags = OPEN_TREE_CLONE
+        | libc::O_CLOEXEC as libc::c_uint
+        | if recursive {
+            libc::AT_RECURSIVE as libc::c_uint
+        } else {
+            0
+        };
     // SAFETY: `c` is a valid NUL-terminated path for the duration of the call; the
     // returned fd, if any, is owned by nobody else.
-    let fd = check(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) })?;
+    let fd =
+        check(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) })?;
     // SAFETY: the kernel just returned this fd to us; we own it.
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
@@ -53,7 +64,14 @@ pub fn move_mount(tree: &OwnedFd, target: &Path) -> io::Result<()> {
     let empty = c"";
     // SAFETY: valid fd and NUL-terminated strings for the duration of the call.
     check(unsafe {
-        libc::syscall(libc::SYS_move_mount, tree.as_raw_fd(), empty.as_ptr(), libc::AT_FDCWD, c.as_ptr(), MOVE_MOUNT_F_EMPTY_PATH)
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
     })?;
     Ok(())
 }
@@ -61,29 +79,73 @@ pub fn move_mount(tree: &OwnedFd, target: &Path) -> io::Result<()> {
 /// Sets mount attributes (`MOUNT_ATTR_*`) on the mount at `path`, recursively if asked.
 pub fn mount_setattr(path: &Path, set: u64, recursive: bool) -> io::Result<()> {
     let c = cstr(path)?;
-    let attr = MountAttr { attr_set: set, attr_clr: 0, propagation: 0, userns_fd: 0 };
-    let flags = if recursive { libc::AT_RECURSIVE as libc::c_uint } else { 0 };
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let flags = if recursive {
+        libc::AT_RECURSIVE as libc::c_uint
+    } else {
+        0
+    };
     // SAFETY: `c` and `attr` live across the call; the size passed is the struct's.
     check(unsafe {
-        libc::syscall(libc::SYS_mount_setattr, libc::AT_FDCWD, c.as_ptr(), flags, &attr as *const MountAttr, std::mem::size_of::<MountAttr>())
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
     })?;
     Ok(())
 }
 
 /// `mount(2)` with a filesystem type and data.
-pub fn mount_fs(fstype: &CStr, target: &Path, flags: libc::c_ulong, data: Option<&str>) -> io::Result<()> {
+pub fn mount_fs(
+    fstype: &CStr,
+    target: &Path,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> io::Result<()> {
     let t = cstr(target)?;
-    let data = data.map(CString::new).transpose().map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    let data_ptr = data.as_ref().map_or(std::ptr::null(), |d| d.as_ptr().cast());
+    let data = data
+        .map(CString::new)
+        .transpose()
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let data_ptr = data
+        .as_ref()
+        .map_or(std::ptr::null(), |d| d.as_ptr().cast());
     // SAFETY: all pointers are valid NUL-terminated strings (or null for data) for the call.
-    check(unsafe { libc::mount(fstype.as_ptr(), t.as_ptr(), fstype.as_ptr(), flags, data_ptr) }.into())?;
+    let ret = unsafe {
+        libc::mount(
+            fstype.as_ptr(),
+            t.as_ptr(),
+            fstype.as_ptr(),
+            flags,
+            data_ptr,
+        )
+    };
+    check(ret.into())?;
     Ok(())
 }
 
 /// Makes every mount below `/` private, so nothing we do propagates to the host.
 pub fn make_rprivate_root() -> io::Result<()> {
     // SAFETY: static strings; a null source and fstype are allowed for propagation changes.
-    check(unsafe { libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) }.into())?;
+    let ret = unsafe {
+        libc::mount(
+            std::ptr::null(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    };
+    check(ret.into())?;
     Ok(())
 }
 
@@ -107,7 +169,9 @@ pub fn sethostname(name: &str) -> io::Result<()> {
 /// Brings the loopback interface up (in a fresh network namespace it starts down).
 pub fn loopback_up() -> io::Result<()> {
     // SAFETY: plain socket creation.
-    let fd = check(unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) }.into())?;
+    let fd = check(
+        unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) }.into(),
+    )?;
     // SAFETY: we own the fd just created.
     let sock = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
     // SAFETY: ifreq is plain old data; zeroed is a valid value.
@@ -165,13 +229,22 @@ pub fn clone_into_namespaces(flags: u64) -> io::Result<Option<Child>> {
     };
     // SAFETY: `args` is a valid clone_args for the duration of the call; with no stack
     // given, clone3 behaves like fork, and the caller guarantees a single thread.
-    let pid = check(unsafe { libc::syscall(libc::SYS_clone3, &mut args as *mut CloneArgs, std::mem::size_of::<CloneArgs>()) })?;
+    let pid = check(unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &mut args as *mut CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    })?;
     if pid == 0 {
         return Ok(None);
     }
     // SAFETY: the kernel wrote a fresh pidfd that we now own.
     let pidfd = unsafe { OwnedFd::from_raw_fd(pidfd) };
-    Ok(Some(Child { pid: pid as libc::pid_t, pidfd }))
+    Ok(Some(Child {
+        pid: pid as libc::pid_t,
+        pidfd,
+    }))
 }
 
 /// Plain fork (the sandbox's init forks the workload).
@@ -219,7 +292,9 @@ pub fn execvpe(argv: &[CString], env: &[CString]) -> io::Error {
     argv_ptrs.push(std::ptr::null());
     let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
-    let Some(program) = argv.first() else { return io::Error::from(io::ErrorKind::InvalidInput) };
+    let Some(program) = argv.first() else {
+        return io::Error::from(io::ErrorKind::InvalidInput);
+    };
     // SAFETY: both arrays are NUL-terminated arrays of valid C strings that outlive the call.
     unsafe { libc::execvpe(program.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr()) };
     io::Error::last_os_error()
@@ -254,7 +329,15 @@ extern "C" fn forward(signal: libc::c_int) {
 pub fn pidfd_kill(pidfd: &OwnedFd, signal: libc::c_int) -> io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: valid pidfd; null siginfo is allowed.
-    check(unsafe { libc::syscall(libc::SYS_pidfd_send_signal, pidfd.as_raw_fd(), signal, std::ptr::null::<libc::siginfo_t>(), 0) })?;
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    })?;
     Ok(())
 }
 
@@ -289,14 +372,18 @@ pub fn unblock_all_signals() -> io::Result<()> {
 
 pub fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
     // SAFETY: `fds` is a valid slice of pollfd for the call.
-    let n = check(unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) }.into())?;
+    let n = check(
+        unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) }.into(),
+    )?;
     Ok(n as usize)
 }
 
 pub fn read_fd(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
     use std::os::fd::AsRawFd;
     // SAFETY: `buf` is valid for `buf.len()` bytes.
-    let n = check(unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } as libc::c_long)?;
+    let n = check(
+        unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } as libc::c_long,
+    )?;
     Ok(n as usize)
 }
 
@@ -308,4 +395,161 @@ pub fn uid() -> u32 {
 pub fn gid() -> u32 {
     // SAFETY: getgid cannot fail.
     unsafe { libc::getgid() }
+}
+
+/// Makes `fd` the process's stdin, stdout and stderr and its controlling terminal
+/// (after `setsid`).
+pub fn take_terminal(fd: RawFd) -> io::Result<()> {
+    for target in 0..3 {
+        // SAFETY: dup2 on valid fds.
+        check(unsafe { libc::dup2(fd, target) }.into())?;
+    }
+    // SAFETY: TIOCSCTTY with argument 0 on our stdin, a terminal.
+    check(unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) }.into())?;
+    Ok(())
+}
+
+/// Copies the window size of terminal `from` to `to`.
+pub fn copy_window_size(from: RawFd, to: RawFd) {
+    // SAFETY: winsize is plain data; the ioctls only read/write it.
+    let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::ioctl(from, libc::TIOCGWINSZ, &mut size) } == 0 {
+        // SAFETY: as above.
+        unsafe { libc::ioctl(to, libc::TIOCSWINSZ, &size) };
+    }
+}
+
+/// Puts terminal `fd` in raw mode; returns the previous settings to restore.
+pub fn make_raw(fd: RawFd) -> Option<libc::termios> {
+    // SAFETY: termios is plain data filled by tcgetattr.
+    let mut old: libc::termios = unsafe { std::mem::zeroed() };
+    // SAFETY: valid out-pointer.
+    if unsafe { libc::tcgetattr(fd, &mut old) } != 0 {
+        return None;
+    }
+    let mut raw = old;
+    // SAFETY: valid termios.
+    unsafe { libc::cfmakeraw(&mut raw) };
+    // SAFETY: valid termios.
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, &raw) };
+    Some(old)
+}
+
+pub fn restore_terminal(fd: RawFd, settings: &libc::termios) {
+    // SAFETY: valid termios from make_raw.
+    unsafe { libc::tcsetattr(fd, libc::TCSANOW, settings) };
+}
+
+pub fn write_fd(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for its length.
+    let n = check(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) } as libc::c_long)?;
+    Ok(n as usize)
+}
+
+pub fn read_raw(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: `buf` is valid for its length.
+    let n = check(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } as libc::c_long)?;
+    Ok(n as usize)
+}
+
+/// Opens a new terminal in the current mount namespace's `/dev/ptmx` (the sandbox's
+/// own devpts), so the workload's `ttyname` resolves inside the sandbox.
+pub fn open_pty_here() -> io::Result<(OwnedFd, OwnedFd)> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: static path; the fd is ours.
+    let master = check(
+        unsafe {
+            libc::open(
+                c"/dev/ptmx".as_ptr(),
+                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+            )
+        }
+        .into(),
+    )? as RawFd;
+    // SAFETY: we own it.
+    let master = unsafe { OwnedFd::from_raw_fd(master) };
+    // SAFETY: valid master fd.
+    check(unsafe { libc::unlockpt(master.as_raw_fd()) }.into())?;
+    // TIOCGPTPEER opens the slave from the master without a path lookup.
+    // SAFETY: valid master fd; the flags are open(2) flags.
+    let slave = check(
+        unsafe {
+            libc::ioctl(
+                master.as_raw_fd(),
+                libc::TIOCGPTPEER,
+                libc::O_RDWR | libc::O_NOCTTY,
+            )
+        }
+        .into(),
+    )? as RawFd;
+    // SAFETY: we own the new fd.
+    Ok((master, unsafe { OwnedFd::from_raw_fd(slave) }))
+}
+
+/// Sends one fd over a unix socket (SCM_RIGHTS).
+pub fn send_fd(socket: RawFd, fd: RawFd) -> io::Result<()> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut space = [0u8; 64];
+    // SAFETY: msghdr is plain data; zeroed is valid.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = space.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    // SAFETY: the control buffer is large enough for one cmsg with one fd, and
+    // CMSG_FIRSTHDR of a msghdr with that buffer is non-null.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+        std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
+    }
+    // SAFETY: `msg` points at live buffers for the call.
+    check(unsafe { libc::sendmsg(socket, &msg, 0) } as libc::c_long)?;
+    Ok(())
+}
+
+/// Receives one fd sent with [`send_fd`].
+pub fn recv_fd(socket: RawFd) -> io::Result<OwnedFd> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut space = [0u8; 64];
+    // SAFETY: as in send_fd.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = space.as_mut_ptr().cast();
+    msg.msg_controllen = space.len();
+    // SAFETY: `msg` points at live buffers; MSG_CMSG_CLOEXEC marks the fd close-on-exec.
+    let n =
+        check(unsafe { libc::recvmsg(socket, &mut msg, libc::MSG_CMSG_CLOEXEC) } as libc::c_long)?;
+    if n == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the sandbox closed the console socket",
+        ));
+    }
+    // SAFETY: the kernel filled the control buffer; CMSG_FIRSTHDR returns null for an
+    // empty one, which is checked before any dereference.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "no terminal received",
+            ));
+        }
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
 }

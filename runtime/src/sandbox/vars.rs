@@ -21,9 +21,14 @@ impl Vars {
             };
             let name = after.get(..end).unwrap_or_default();
             let value = match name {
-                "workspace" => self.workspace.as_deref().ok_or("`${workspace}` is used by the policy; give a directory with `--workspace DIR`")?,
+                "workspace" => self.workspace.as_deref().ok_or(
+                    "`${workspace}` is used by the policy; give a directory with `--workspace DIR`",
+                )?,
                 "cwd" => self.cwd.as_str(),
-                "home" => self.home.as_deref().ok_or("`${home}` is used by the policy, but HOME is not set")?,
+                "home" => self
+                    .home
+                    .as_deref()
+                    .ok_or("`${home}` is used by the policy, but HOME is not set")?,
                 other => return Err(format!("unknown variable `${{{other}}}` in `{text}`")),
             };
             out.push_str(value.trim_end_matches('/'));

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Cold start of a sandboxed /bin/true (and python3 -c pass): bare, phantom, bwrap, runc.
+
+Run from the repository root after `cargo build --release -p phantom-runtime -p phantomc`:
+    python3 scripts/bench-exec.py [--runs N] [--markdown]
+Every tool gets comparable isolation: all namespaces including network, a read-only
+root with /usr, /proc, /dev, a tmpfs /tmp and the workspace; phantom adds its cgroup
+limits and the seccomp filter. Medians and 90th percentiles in milliseconds.
+"""
+import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
+
+def measure(cmd, runs, env=None):
+    times = []
+    for _ in range(3):  # warm up caches
+        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    for _ in range(runs):
+        start = time.perf_counter()
+        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+        times.append((time.perf_counter() - start) * 1000)
+        if r.returncode != 0:
+            raise SystemExit(f"{cmd[0]} failed ({r.returncode}): {r.stderr.decode(errors='replace')}")
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.9) - 1]
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=200)
+    ap.add_argument("--markdown", action="store_true")
+    args = ap.parse_args()
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    phantom = os.path.join(root, "target/release/phantom")
+    phantomc = os.path.join(root, "target/release/phantomc")
+    work = tempfile.mkdtemp(prefix="phantom-bench-")
+    ws = os.path.join(work, "ws")
+    os.mkdir(ws)
+    bundle = os.path.join(work, "python-dev.pfb")
+    subprocess.run([phantomc, "compile", os.path.join(root, "stdlib-profiles/python-dev.pfp"), "-o", bundle], check=True, stderr=subprocess.DEVNULL)
+    rows = []
+    def row(name, cmd):
+        try:
+            med, p90 = measure(cmd, args.runs)
+            rows.append((name, med, p90))
+        except (SystemExit, FileNotFoundError) as e:
+            rows.append((name, None, str(e)[:60]))
+    row("bare /bin/true", ["/bin/true"])
+    row("phantom exec (python-dev bundle) /bin/true", [phantom, "exec", bundle, "--workspace", ws, "--", "/bin/true"])
+    bwrap = shutil.which("bwrap")
+    if bwrap:
+        row("bwrap --unshare-all (comparable mounts) /bin/true", [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
+            "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc",
+            "--dev", "/dev", "--tmpfs", "/tmp", "--bind", ws, "/workspace", "--", "/bin/true"])
+    if shutil.which("python3") and os.path.exists("/usr/bin/python3"):
+        row("bare python3 -c pass", ["/usr/bin/python3", "-c", "pass"])
+        row("phantom exec python3 -c pass", [phantom, "exec", bundle, "--workspace", ws, "--", "/usr/bin/python3", "-c", "pass"])
+    shutil.rmtree(work, ignore_errors=True)
+    if args.markdown:
+        print(f"| command | median ms | p90 ms |\n|---|---:|---:|")
+        for name, med, p90 in rows:
+            print(f"| {name} | {med:.2f} | {p90:.2f} |" if med is not None else f"| {name} | n/a | {p90} |")
+    else:
+        for name, med, p90 in rows:
+            print(f"{name:55} median {med:7.2f} ms  p90 {p90:7.2f} ms" if med is not None else f"{name:55} unavailable: {p90}")
+
+if __name__ == "__main__":
+    main()
