@@ -233,7 +233,7 @@ fn seccomp_kills_forbidden_syscalls_and_says_so() {
 #[test]
 fn nothing_is_left_behind_after_many_runs() {
     let s = sandbox("");
-    for _ in 0..50 {
+    for _ in 0..200 {
         assert!(s.run(&[], &["/bin/true"]).status.success());
     }
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
@@ -365,4 +365,29 @@ fn tty_gives_the_workload_a_terminal_of_its_own() {
     let shown = out(&o);
     assert!(shown.contains("/dev/pts/0"), "{shown:?}");
     assert!(shown.contains("17 91"), "{shown:?}");
+}
+
+#[test]
+fn what_an_attacker_tries_first_fails() {
+    std::env::set_var("PHANTOM_TEST_SECRET", "hunter2");
+    let s = sandbox("");
+    let probes = [
+        ("init's environment", "cat /proc/1/environ"),
+        ("init's memory", "head -c 16 /proc/1/mem"),
+        ("the host's root through init", "ls /proc/1/root/etc"),
+        ("mount a filesystem", "mount -t tmpfs none /tmp"),
+        ("a new user namespace", "unshare -r true"),
+        ("writing /proc/sys", "echo 1 > /proc/sys/kernel/sysrq"),
+        ("the kernel's memory", "head -c 1 /proc/kcore"),
+        ("/sys", "ls /sys/kernel"),
+        ("the host's disks", "ls /dev/sda /dev/vda /dev/nvme0n1"),
+        ("ptrace", "python3 -c 'import ctypes; print(ctypes.CDLL(None).ptrace(16, 1, 0, 0))' | grep -qv -- -1"),
+    ];
+    for (what, probe) in probes {
+        let o = s.sh(&format!("{probe} >/dev/null 2>&1 && echo LEAK"));
+        assert!(!out(&o).contains("LEAK"), "{what}: `{probe}` succeeded");
+        assert!(!out(&o).contains("hunter2"), "{what}: the host's environment leaked");
+    }
+    let o = s.sh("cat /proc/1/environ 2>/dev/null; env");
+    assert!(!out(&o).contains("hunter2"), "{}", out(&o));
 }

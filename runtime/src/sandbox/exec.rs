@@ -644,6 +644,11 @@ fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pipe
         sys::exit_now(EXIT_SETUP);
     }
     drop(go);
+    // The workload runs as the same user as init: without this it could read init's
+    // memory and its environment, which is phantom's, through /proc/1.
+    if let Err(e) = sys::set_dumpable(false) {
+        fail("making the sandbox's init non-dumpable", &e);
+    }
 
     mark(p, "init: go");
     if let Err(e) = build_root(bundle, p) {
