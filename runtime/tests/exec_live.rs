@@ -386,7 +386,10 @@ fn what_an_attacker_tries_first_fails() {
     for (what, probe) in probes {
         let o = s.sh(&format!("{probe} >/dev/null 2>&1 && echo LEAK"));
         assert!(!out(&o).contains("LEAK"), "{what}: `{probe}` succeeded");
-        assert!(!out(&o).contains("hunter2"), "{what}: the host's environment leaked");
+        assert!(
+            !out(&o).contains("hunter2"),
+            "{what}: the host's environment leaked"
+        );
     }
     let o = s.sh("cat /proc/1/environ 2>/dev/null; env");
     assert!(!out(&o).contains("hunter2"), "{}", out(&o));

@@ -20,7 +20,8 @@ pub trait MountOps {
     fn capture(&mut self, source: &Path) -> io::Result<Option<Self::Tree>>;
     fn is_dir(&mut self, tree: &Self::Tree) -> io::Result<bool>;
     fn exists(&mut self, path: &Path) -> bool;
-    fn path_is_dir(&mut self, path: &Path) -> bool;
+    /// `None` if the path does not exist, else whether it is a directory.
+    fn kind(&mut self, path: &Path) -> Option<bool>;
     fn mkdir(&mut self, path: &Path, mode: u32) -> io::Result<()>;
     fn touch(&mut self, path: &Path) -> io::Result<()>;
     fn attach(&mut self, tree: Self::Tree, target: &Path) -> io::Result<()>;
@@ -138,10 +139,9 @@ pub fn execute_with_root<O: MountOps>(
             .map_err(|message| MountError::Variable { index, message })?;
         let target = under(root, &target_text);
         let mountpoint = |ops: &mut O, mp: Mountpoint, dir: bool| -> Result<(), MountError> {
-            if ops.exists(&target) {
-                return Ok(());
-            }
+            // `mkdir` and `touch` accept what exists already: one call, not two.
             match mp {
+                Mountpoint::MustExist if ops.exists(&target) => Ok(()),
                 Mountpoint::MustExist => Err(MountError::MissingMountpoint {
                     index,
                     target: target_text.clone(),
@@ -242,10 +242,10 @@ pub fn execute_with_root<O: MountOps>(
                 .symlink(to, &target)
                 .map_err(step_err(index, "symlink", &target))?,
             MountStep::Mask { .. } => {
-                if !ops.exists(&target) {
+                let Some(is_dir) = ops.kind(&target) else {
                     continue;
-                }
-                if ops.path_is_dir(&target) {
+                };
+                if is_dir {
                     ops.tmpfs(&target, Some(0), 0o000, true)
                         .map_err(step_err(index, "mask", &target))?;
                 } else if let Some(null) = ops.capture(Path::new("/dev/null")).ok().flatten() {
@@ -303,16 +303,15 @@ impl MountOps for RealOps {
     }
 
     fn is_dir(&mut self, tree: &Self::Tree) -> io::Result<bool> {
-        let file = std::fs::File::from(tree.try_clone()?);
-        Ok(file.metadata()?.is_dir())
+        super::sys::fd_is_dir(tree)
     }
 
     fn exists(&mut self, path: &Path) -> bool {
         path.symlink_metadata().is_ok()
     }
 
-    fn path_is_dir(&mut self, path: &Path) -> bool {
-        path.is_dir()
+    fn kind(&mut self, path: &Path) -> Option<bool> {
+        path.symlink_metadata().ok().map(|m| m.is_dir())
     }
 
     fn mkdir(&mut self, path: &Path, mode: u32) -> io::Result<()> {
@@ -426,8 +425,8 @@ mod tests {
         fn exists(&mut self, path: &Path) -> bool {
             self.made.contains(path)
         }
-        fn path_is_dir(&mut self, _: &Path) -> bool {
-            true
+        fn kind(&mut self, path: &Path) -> Option<bool> {
+            self.made.contains(path).then_some(true)
         }
         fn mkdir(&mut self, path: &Path, mode: u32) -> io::Result<()> {
             self.calls

@@ -556,7 +556,26 @@ pub fn recv_fd(socket: RawFd) -> io::Result<OwnedFd> {
 
 pub fn set_dumpable(dumpable: bool) -> io::Result<()> {
     // SAFETY: prctl with integer arguments.
-    let ret = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, libc::c_ulong::from(dumpable), 0, 0, 0) };
+    let ret = unsafe {
+        libc::prctl(
+            libc::PR_SET_DUMPABLE,
+            libc::c_ulong::from(dumpable),
+            0,
+            0,
+            0,
+        )
+    };
     check(ret.into())?;
     Ok(())
+}
+
+/// Whether the object behind `fd` is a directory (`fstat`, one call).
+pub fn fd_is_dir(fd: &OwnedFd) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: stat is plain data filled by fstat.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and out-pointer.
+    let ret = unsafe { libc::fstat(fd.as_raw_fd(), &mut st) };
+    check(ret.into())?;
+    Ok(st.st_mode & libc::S_IFMT == libc::S_IFDIR)
 }
