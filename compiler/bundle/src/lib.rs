@@ -26,7 +26,7 @@ use ed25519_dalek::{Signer, Verifier};
 
 pub const MAGIC: [u8; 8] = *b"PFBUNDLE";
 /// Bumped on every change to the encoded types; see docs/bundle.md.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 pub const HEADER_LEN: usize = 56;
 pub const SIGNATURE_LEN: usize = 96;
 /// Bundles are a few KiB; anything near this is not one.

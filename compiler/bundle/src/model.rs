@@ -17,6 +17,8 @@ pub struct Bundle {
     pub source_hash: [u8; 32],
     /// `phantomc` version that wrote it (informative; the format version is in the header).
     pub compiler: String,
+    /// How the sandbox is built; see [`Mode`].
+    pub mode: Mode,
     pub seccomp: Vec<SeccompFilter>,
     pub mounts: Vec<MountStep>,
     pub cgroup: CgroupLimits,
@@ -26,6 +28,47 @@ pub struct Bundle {
     pub process: ProcessSpec,
     /// Run-time variables the plan still needs, and where each is used.
     pub variables: Vec<VariableUse>,
+}
+
+/// The isolation a bundle asks for; the seed's Direct / Sandbox / Hardened modes.
+///
+/// The compiler has already applied everything a mode means to the policy (see
+/// docs/modes.md); the runtime only has to know whether to build namespaces.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub enum Mode {
+    /// No namespaces: the host's filesystem view, writes limited by Landlock (which is
+    /// the filesystem layer here, so it is required), seccomp, rlimits and cgroups.
+    /// [`Bundle::mounts`] is empty; Landlock paths are host paths.
+    Direct,
+    /// Own user, mount, pid, ipc, uts, cgroup and (unless the network is shared)
+    /// network namespaces, the mount plan, Landlock as defence in depth.
+    #[default]
+    Sandbox,
+    /// As `Sandbox`; the policy was made stricter at compile time.
+    Hardened,
+}
+
+impl Mode {
+    pub const ALL: [Mode; 3] = [Mode::Direct, Mode::Sandbox, Mode::Hardened];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Direct => "direct",
+            Mode::Sandbox => "sandbox",
+            Mode::Hardened => "hardened",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Mode> {
+        Mode::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// Whether the sandbox gets its own namespaces and mount plan.
+    pub fn uses_namespaces(self) -> bool {
+        !matches!(self, Mode::Direct)
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -219,7 +262,8 @@ pub struct Landlock {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LandlockPath {
-    /// Path inside the sandbox (after pivot_root).
+    /// Path inside the sandbox (after pivot_root); in [`Mode::Direct`], a host path,
+    /// possibly with run-time variables (`${workspace}`).
     pub path: String,
     pub access: Access,
 }

@@ -9,6 +9,7 @@ pub(crate) fn sample() -> Bundle {
         description: Some("a test bundle".into()),
         source_hash: [7; 32],
         compiler: "phantomc 0.1.0".into(),
+        mode: Mode::Sandbox,
         seccomp: vec![SeccompFilter {
             arch: Arch::X86_64,
             program: vec![6, 0, 0, 0, 0, 0, 0xff, 0x7f],
@@ -115,14 +116,16 @@ fn every_bit_flip_is_refused() {
 #[test]
 fn wrong_version_trailing_data_and_oversize_are_refused() {
     let bytes = encode(&sample()).expect("encodes");
-    let mut newer = bytes.clone();
-    if let Some(b) = newer.get_mut(8) {
-        *b = 2;
+    for other in [FORMAT_VERSION - 1, FORMAT_VERSION + 1] {
+        let mut wrong = bytes.clone();
+        if let Some(b) = wrong.get_mut(8..10) {
+            b.copy_from_slice(&other.to_le_bytes());
+        }
+        assert_eq!(
+            decode(&wrong, None),
+            Err(LoadError::UnsupportedVersion { found: other })
+        );
     }
-    assert_eq!(
-        decode(&newer, None),
-        Err(LoadError::UnsupportedVersion { found: 2 })
-    );
     let mut trailing = bytes.clone();
     trailing.push(0);
     assert!(matches!(

@@ -8,9 +8,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use phantom_compiler::bundle::{self, BuildError};
+use phantom_compiler::modes::{self, Mode};
 use phantom_compiler::seccomp::{self, Program};
 use phantom_compiler::tables::Arch;
-use phantom_compiler::{check, io::NativeFs, render, Checked, Code, Input, Policy};
+use phantom_compiler::{io::NativeFs, render, Checked, Code, Input, Policy};
 
 use crate::{Emit, EXIT_POLICY_ERRORS};
 
@@ -25,8 +26,8 @@ fn stderr() -> StandardStream {
 
 /// Checks a policy for a command that needs it whole; diagnostics go to stderr.
 /// `Err` carries the exit code when the policy cannot be used.
-pub fn load_policy(path: &Path) -> anyhow::Result<Result<(Policy, Checked), ExitCode>> {
-    let checked = match check(&Input::File(path.to_path_buf()), &NativeFs) {
+pub fn load_policy(path: &Path, mode: Mode) -> anyhow::Result<Result<(Policy, Checked), ExitCode>> {
+    let checked = match modes::check(&Input::File(path.to_path_buf()), &NativeFs, mode) {
         Ok(checked) => checked,
         Err(e) => {
             eprintln!("error[{}]: {e}", Code::FileUnreadable);
@@ -62,8 +63,9 @@ pub fn compile_filter(
 pub fn build_bundle(
     checked: &Checked,
     policy: &Policy,
+    mode: Mode,
 ) -> anyhow::Result<Result<(phantom_bundle::Bundle, Vec<u8>), ExitCode>> {
-    let built = bundle::build(policy, &checked.sources)
+    let built = bundle::build_for(policy, &checked.sources, mode)
         .and_then(|b| bundle::encode(&b).map(|bytes| (b, bytes)));
     match built {
         Ok(pair) => Ok(Ok(pair)),
@@ -82,14 +84,15 @@ pub fn run_compile(
     path: &Path,
     arch: Option<Arch>,
     emit: Emit,
+    mode: Mode,
     output: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
-    let (policy, checked) = match load_policy(path)? {
+    let (policy, checked) = match load_policy(path, mode)? {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
     let bytes = match emit {
-        Emit::Bundle => match build_bundle(&checked, &policy)? {
+        Emit::Bundle => match build_bundle(&checked, &policy, mode)? {
             Ok((_, bytes)) => bytes,
             Err(code) => return Ok(code),
         },

@@ -13,12 +13,14 @@ use phantom_compiler::tables::Arch;
 
 use crate::compile::{build_bundle, load_policy};
 use crate::EXIT_POLICY_ERRORS;
+use phantom_compiler::modes::Mode;
 
 pub fn run_inspect(
     path: &Path,
     json: bool,
     disassemble: bool,
     verify_key: Option<&Path>,
+    mode: Mode,
 ) -> anyhow::Result<ExitCode> {
     let raw = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     let (bundle, bytes) = if raw.starts_with(&pfb::MAGIC) {
@@ -33,11 +35,11 @@ pub fn run_inspect(
             }
         }
     } else {
-        let (policy, checked) = match load_policy(path)? {
+        let (policy, checked) = match load_policy(path, mode)? {
             Ok(p) => p,
             Err(code) => return Ok(code),
         };
-        match build_bundle(&checked, &policy)? {
+        match build_bundle(&checked, &policy, mode)? {
             Ok(pair) => pair,
             Err(code) => return Ok(code),
         }
@@ -125,7 +127,7 @@ fn or_unlimited(v: Option<u64>, f: impl Fn(u64) -> String) -> String {
 fn to_text(bundle: &Bundle, bytes: &[u8], disassemble: bool) -> String {
     let mut out = String::new();
     let w = &mut out;
-    let _ = writeln!(w, "bundle {}", bundle.name);
+    let _ = writeln!(w, "bundle {} ({} mode)", bundle.name, bundle.mode.name());
     if let Some(d) = &bundle.description {
         let _ = writeln!(w, "  {d}");
     }

@@ -77,6 +77,9 @@ enum Command {
         /// current directory as NAME.pfb; filters to standard output.
         #[arg(short, long)]
         output: Option<PathBuf>,
+        /// The mode to compile for (see docs/modes.md).
+        #[arg(long, value_enum, default_value_t = ModeArg::Sandbox)]
+        mode: ModeArg,
     },
     /// Show everything in a bundle, or in the bundle a policy compiles to.
     Inspect {
@@ -91,6 +94,9 @@ enum Command {
         /// Require the bundle to be signed by this public key (a `.pub` file).
         #[arg(long)]
         verify_key: Option<PathBuf>,
+        /// For a policy: the mode to compile it for.
+        #[arg(long, value_enum, default_value_t = ModeArg::Sandbox)]
+        mode: ModeArg,
     },
     /// Sign a bundle with an ed25519 key, for pipelines that ship bundles between machines.
     Sign {
@@ -115,6 +121,28 @@ enum Command {
         /// The code; `all` lists every code.
         code: String,
     },
+}
+
+/// The seed's modes; see docs/modes.md.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ModeArg {
+    /// The host's filesystem view; Landlock limits writes; no namespaces.
+    Direct,
+    /// Full isolation (the default).
+    Sandbox,
+    /// Sandbox, plus fewer syscalls, no network, tighter limits, read-only but the workspace.
+    Hardened,
+}
+
+impl ModeArg {
+    fn mode(self) -> phantom_compiler::modes::Mode {
+        use phantom_compiler::modes::Mode;
+        match self {
+            ModeArg::Direct => Mode::Direct,
+            ModeArg::Sandbox => Mode::Sandbox,
+            ModeArg::Hardened => Mode::Hardened,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -179,13 +207,21 @@ fn main() -> ExitCode {
             emit,
             arch,
             output,
-        } => compile::run_compile(&file, arch.map(ArchArg::arch), emit, output.as_deref()),
+            mode,
+        } => compile::run_compile(
+            &file,
+            arch.map(ArchArg::arch),
+            emit,
+            mode.mode(),
+            output.as_deref(),
+        ),
         Command::Inspect {
             file,
             json,
             disassemble,
             verify_key,
-        } => inspect::run_inspect(&file, json, disassemble, verify_key.as_deref()),
+            mode,
+        } => inspect::run_inspect(&file, json, disassemble, verify_key.as_deref(), mode.mode()),
         Command::Sign {
             bundle,
             key,

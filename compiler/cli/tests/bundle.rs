@@ -115,7 +115,8 @@ fn inspect_shows_each_part_and_json_is_complete() {
     let run = phantomc(dir.path(), &["inspect", "--json", out.to_str().unwrap()]);
     let v: serde_json::Value = serde_json::from_slice(&run.stdout).expect("JSON");
     assert_eq!(v["name"], "python-dev");
-    assert_eq!(v["bundle"]["format_version"], 1);
+    assert_eq!(v["bundle"]["format_version"], 2);
+    assert_eq!(v["mode"], "Sandbox");
     assert_eq!(v["seccomp"][0]["arch"], "x86_64");
     assert!(v["mounts"].as_array().is_some_and(|m| m.len() > 10));
     // Inspecting the policy itself shows the same bundle.

@@ -16,6 +16,8 @@ use crate::seccomp::{self, CompileError};
 use crate::source::SourceMap;
 use crate::tables::Arch;
 
+mod direct;
+
 /// Limits a policy gets when no layer sets them (docs/language.md, "Defaults").
 pub const DEFAULT_MEMORY: u64 = 1 << 30;
 pub const DEFAULT_PIDS: u64 = 256;
@@ -55,8 +57,18 @@ pub enum BuildError {
     Internal(String),
 }
 
-/// Builds the bundle of a checked policy. `sources` are the files it was read from.
+/// Builds the sandbox-mode bundle of a checked policy. `sources` are the files it was
+/// read from.
 pub fn build(policy: &Policy, sources: &SourceMap) -> Result<pfb::Bundle, BuildError> {
+    build_for(policy, sources, pfb::Mode::Sandbox)
+}
+
+/// Builds the bundle of a policy checked in `mode` (see `modes::check`).
+pub fn build_for(
+    policy: &Policy,
+    sources: &SourceMap,
+    mode: pfb::Mode,
+) -> Result<pfb::Bundle, BuildError> {
     let mut seccomp_filters = Vec::new();
     for arch in Arch::ALL {
         let program = seccomp::compile(&policy.syscalls, arch).map_err(|e| match e {
@@ -77,8 +89,16 @@ pub fn build(policy: &Policy, sources: &SourceMap) -> Result<pfb::Bundle, BuildE
     }
 
     let tmp_size = limit(policy.resources.tmp_size).unwrap_or(Some(DEFAULT_TMP_SIZE));
-    let mounts = mount_plan(&policy.filesystem, tmp_size);
-    let landlock = landlock(&mounts, &policy.network);
+    let (mounts, landlock) = if mode.uses_namespaces() {
+        let mounts = mount_plan(&policy.filesystem, tmp_size);
+        let landlock = landlock(&mounts, &policy.network);
+        (mounts, landlock)
+    } else {
+        (
+            Vec::new(),
+            direct::landlock(&policy.filesystem, &policy.network),
+        )
+    };
     let p = &policy.process;
     let mut env = p.env.clone();
     env.entry("PATH".into())
@@ -87,10 +107,11 @@ pub fn build(policy: &Policy, sources: &SourceMap) -> Result<pfb::Bundle, BuildE
         .or_insert_with(|| DEFAULT_HOME.into());
     let process = pfb::ProcessSpec {
         command: p.command.clone(),
-        cwd: p
-            .cwd
-            .as_ref()
-            .map_or_else(|| "/".to_string(), |c| c.0.clone()),
+        cwd: match (&p.cwd, mode.uses_namespaces()) {
+            (None, _) => "/".to_string(),
+            (Some(cwd), true) => cwd.0.clone(),
+            (Some(cwd), false) => direct::host_path(&policy.filesystem, &cwd.0),
+        },
         env,
         pass: p.pass.clone(),
         hostname: p
@@ -103,7 +124,7 @@ pub fn build(policy: &Policy, sources: &SourceMap) -> Result<pfb::Bundle, BuildE
         no_new_privs: true,
         capabilities: Vec::new(),
     };
-    let variables = variables(&mounts, &process);
+    let variables = variables(&mounts, &landlock, &process);
     let r = &policy.resources;
     let cgroup = pfb::CgroupLimits {
         memory_max: limit(r.memory).unwrap_or(Some(DEFAULT_MEMORY)),
@@ -145,6 +166,7 @@ pub fn build(policy: &Policy, sources: &SourceMap) -> Result<pfb::Bundle, BuildE
         description: policy.description.clone(),
         source_hash: source_hash(sources),
         compiler: format!("phantomc {}", env!("CARGO_PKG_VERSION")),
+        mode,
         seccomp: seccomp_filters,
         mounts,
         cgroup,
@@ -374,7 +396,11 @@ fn landlock(mounts: &[pfb::MountStep], network: &Network) -> pfb::Landlock {
     }
 }
 
-fn variables(mounts: &[pfb::MountStep], process: &pfb::ProcessSpec) -> Vec<pfb::VariableUse> {
+fn variables(
+    mounts: &[pfb::MountStep],
+    landlock: &pfb::Landlock,
+    process: &pfb::ProcessSpec,
+) -> Vec<pfb::VariableUse> {
     let mut uses: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut note = |text: &str, place: String| {
         for var in crate::policy::PathTemplate(text.to_string()).variables() {
@@ -386,6 +412,9 @@ fn variables(mounts: &[pfb::MountStep], process: &pfb::ProcessSpec) -> Vec<pfb::
             note(source, format!("mount {i} source"));
         }
         note(step.target(), format!("mount {i} target"));
+    }
+    for (i, rule) in landlock.paths.iter().enumerate() {
+        note(&rule.path, format!("landlock rule {i}"));
     }
     note(&process.cwd, "cwd".into());
     uses.into_iter()

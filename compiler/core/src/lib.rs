@@ -29,6 +29,7 @@ pub mod codes;
 pub mod diagnostic;
 pub mod import;
 pub mod io;
+pub mod modes;
 pub mod policy;
 pub mod render;
 pub mod resolve;

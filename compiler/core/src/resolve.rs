@@ -104,6 +104,26 @@ pub fn resolve(
     sources: &mut SourceMap,
     diags: &mut Diagnostics,
 ) -> Result<Resolved, InputError> {
+    resolve_with_overlay(input, None, fs, sources, diags)
+}
+
+/// An embedded layer laid on top of the root, as if the root were its base: a mode's
+/// overlay (see `modes.rs`). Its `extends`, if it had one, would be ignored.
+#[derive(Clone, Copy, Debug)]
+pub struct Overlay {
+    /// As shown in diagnostics (`<stdlib>/modes/hardened.pfp`).
+    pub name: &'static str,
+    pub text: &'static str,
+}
+
+/// [`resolve`], then `overlay` as the top layer.
+pub fn resolve_with_overlay(
+    input: &Input,
+    overlay: Option<Overlay>,
+    fs: &dyn FileSystem,
+    sources: &mut SourceMap,
+    diags: &mut Diagnostics,
+) -> Result<Resolved, InputError> {
     let mut resolver = Resolver {
         fs,
         sources,
@@ -202,6 +222,12 @@ pub fn resolve(
         current = next;
     }
     layers.reverse();
+    if let Some(overlay) = overlay {
+        let loaded = resolver.parse_source(overlay.name.into(), None, overlay.text.into(), None);
+        resolver.included.clear();
+        resolver.open = vec![Key::Stdlib(overlay.name.into())];
+        layers.push(resolver.layer(loaded).layer);
+    }
     Ok(Resolved { prelude, layers })
 }
 
