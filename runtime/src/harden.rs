@@ -44,7 +44,7 @@ use std::os::fd::AsFd;
 
 use landlock::{
     Access as _, AccessFs, AccessNet, NetPort, PathBeneath, PathFd, Ruleset, RulesetAttr,
-    RulesetCreatedAttr, RulesetError, RulesetStatus, ABI,
+    RulesetCreatedAttr, RulesetError, RulesetStatus, Scope, ABI,
 };
 use phantom_bundle::{Access, Landlock, Rlimit, RlimitResource};
 
@@ -778,6 +778,16 @@ pub fn apply_landlock(rules: &Landlock, mode: LandlockMode) -> Result<LandlockSt
         ruleset = ruleset
             .handle_access(tcp)
             .map_err(ruleset_error("handling TCP bind and connect".into()))?;
+    }
+    // ABI 6: signals and abstract Unix sockets stay within the sandbox's own
+    // processes. In direct mode that is what keeps the workload from signalling or
+    // connecting to the host's other processes.
+    if abi.is_some_and(|abi| abi >= 6) {
+        ruleset = ruleset
+            .scope(Scope::from_all(ABI::V6))
+            .map_err(ruleset_error(
+                "scoping signals and abstract Unix sockets".into(),
+            ))?;
     }
     let mut ruleset = ruleset.create().map_err(ruleset_error("create".into()))?;
 

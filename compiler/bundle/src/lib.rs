@@ -18,6 +18,7 @@
 //! rule: any change to the encoded types bumps [`FORMAT_VERSION`], and a runtime loads
 //! only its own version.
 
+pub mod describe;
 mod model;
 
 pub use model::*;

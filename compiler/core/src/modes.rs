@@ -29,6 +29,9 @@ const DIRECT_OFFLINE: Overlay = Overlay {
     text: include_str!("../../../stdlib-profiles/modes/direct-offline.pfp"),
 };
 
+/// Every overlay, for fingerprinting what the compiler embeds.
+pub const OVERLAYS: [Overlay; 2] = [HARDENED, DIRECT_OFFLINE];
+
 /// Hardened mode's ceilings: a limit above one (or unlimited) is lowered to it.
 pub mod hardened {
     pub const MEMORY: u64 = 1 << 30;

@@ -3,8 +3,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::path::Path;
+
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
+use phantom_runtime::{config, profiles, profiles::Cache};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -25,18 +28,92 @@ enum Command {
     /// 125 if the sandbox could not be started; 126/127 if the command is not
     /// executable / not found.
     Exec(ExecArgs),
+    /// Run a command under a profile: `phantom run --profile python-dev -- python3 x.py`.
+    ///
+    /// The profile is compiled on first use and cached by content; the current
+    /// directory is the workspace unless --workspace says otherwise. Exit status as
+    /// for `exec`.
+    Run(RunArgs),
+    /// List profiles, or show one's effective policy.
+    #[command(subcommand)]
+    Profile(ProfileCommand),
 }
 
 #[derive(clap::Args, Debug)]
 struct ExecArgs {
     /// The compiled bundle (.pfb), from `phantomc compile`.
     bundle: PathBuf,
-    /// The directory bound as `${workspace}`.
-    #[arg(long)]
-    workspace: Option<PathBuf>,
     /// Refuse the bundle unless it is signed by this public key (`phantomc key generate`).
     #[arg(long)]
     verify_key: Option<PathBuf>,
+    #[command(flatten)]
+    settings: RunSettings,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// A stdlib profile (`phantom profile list`), a profile in a configured profile
+    /// directory, or a path to a .pfp policy or a .pfb bundle. Default:
+    /// $PHANTOM_DEFAULT_PROFILE, then the config file's `default_profile`.
+    #[arg(long, short = 'p')]
+    profile: Option<String>,
+    /// direct, sandbox (default) or hardened; see docs/modes.md.
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
+    #[command(flatten)]
+    settings: RunSettings,
+}
+
+/// The seed's modes; docs/modes.md says exactly what each adds.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum ModeArg {
+    /// The host's filesystem view, writes limited by Landlock, seccomp, rlimits, cgroups.
+    Direct,
+    /// Full isolation: namespaces, the profile's mount plan, cgroups, Landlock, seccomp.
+    Sandbox,
+    /// Sandbox, plus fewer syscalls, no network, tighter limits, read-only but the workspace.
+    Hardened,
+}
+
+impl ModeArg {
+    fn mode(self) -> phantom_bundle::Mode {
+        match self {
+            ModeArg::Direct => phantom_bundle::Mode::Direct,
+            ModeArg::Sandbox => phantom_bundle::Mode::Sandbox,
+            ModeArg::Hardened => phantom_bundle::Mode::Hardened,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum ProfileCommand {
+    /// List the profiles: the stdlib's, then those in the configured directories.
+    List {
+        /// Add each profile's median cold start of /bin/true, measured now on this host.
+        #[arg(long)]
+        benchmark: bool,
+        /// Runs per profile for --benchmark.
+        #[arg(long, default_value_t = 20)]
+        runs: u32,
+    },
+    /// Print a profile's effective policy in a mode: everything its bundle holds.
+    Show {
+        name: String,
+        #[arg(long, value_enum, default_value_t = ModeArg::Sandbox)]
+        mode: ModeArg,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What `phantom exec` and `phantom run` share: the workspace, overrides, the command.
+#[derive(clap::Args, Debug)]
+struct RunSettings {
+    /// The directory bound as `${workspace}` (`phantom run`: default the current
+    /// directory, mounted at /workspace, which is the working directory).
+    #[arg(long)]
+    workspace: Option<PathBuf>,
     /// Memory limit for this run (e.g. 256MiB).
     #[arg(long)]
     memory: Option<String>,
@@ -68,7 +145,7 @@ struct ExecArgs {
     #[arg(long, short = 't')]
     tty: bool,
     /// The command and its arguments (default: the bundle's command).
-    #[arg(last = true)]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
 }
 
@@ -123,20 +200,27 @@ fn parse_duration_ms(text: &str) -> anyhow::Result<u64> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Exec(args) => match exec(args) {
-            Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(255)),
-            Err(e) => {
-                eprintln!("phantom: {e:#}");
-                ExitCode::from(125)
-            }
-        },
+    let result = match cli.command {
+        Command::Exec(args) => exec(args),
+        Command::Run(args) => run(args),
+        Command::Profile(ProfileCommand::List { benchmark, runs }) => {
+            profile_list(benchmark, runs).map(|()| 0)
+        }
+        Command::Profile(ProfileCommand::Show { name, mode, json }) => {
+            profile_show(&name, mode, json).map(|()| 0)
+        }
+    };
+    match result {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(255)),
+        Err(e) => {
+            eprintln!("phantom: {e:#}");
+            ExitCode::from(125)
+        }
     }
 }
 
 #[cfg(target_os = "linux")]
 fn exec(args: ExecArgs) -> anyhow::Result<i32> {
-    use phantom_runtime::sandbox::{self, ExecOptions, Outcome, Overrides};
     let bytes = std::fs::read(&args.bundle)
         .with_context(|| format!("cannot read the bundle `{}`", args.bundle.display()))?;
     let key = match &args.verify_key {
@@ -164,6 +248,18 @@ fn exec(args: ExecArgs) -> anyhow::Result<i32> {
     };
     let bundle = phantom_bundle::decode(&bytes, key.as_ref())
         .with_context(|| format!("`{}`", args.bundle.display()))?;
+    run_bundle(&bundle, args.settings, None)
+}
+
+/// Runs `bundle` with the settings of one `exec` or `run`; `default_workspace` is
+/// used when --workspace is not given.
+#[cfg(target_os = "linux")]
+fn run_bundle(
+    bundle: &phantom_bundle::Bundle,
+    args: RunSettings,
+    default_workspace: Option<PathBuf>,
+) -> anyhow::Result<i32> {
+    use phantom_runtime::sandbox::{self, ExecOptions, Outcome, Overrides};
     let mut env = Vec::new();
     for kv in &args.env {
         let Some((k, v)) = kv.split_once('=') else {
@@ -190,13 +286,13 @@ fn exec(args: ExecArgs) -> anyhow::Result<i32> {
         allow_loosen: args.allow_loosen,
     };
     let options = ExecOptions {
-        workspace: args.workspace,
+        workspace: args.workspace.or(default_workspace),
         command: args.command,
         overrides,
         allow_degraded: args.allow_degraded,
         tty: args.tty,
     };
-    let report = sandbox::run(&bundle, &options)?;
+    let report = sandbox::run(bundle, &options)?;
     for what in &report.not_enforced {
         eprintln!("phantom: warning: not enforced on this host: {what}");
     }
@@ -212,4 +308,204 @@ fn exec(args: ExecArgs) -> anyhow::Result<i32> {
 #[cfg(not(target_os = "linux"))]
 fn exec(_: ExecArgs) -> anyhow::Result<i32> {
     bail!("`phantom exec` runs on Linux only")
+}
+
+#[cfg(not(target_os = "linux"))]
+fn run_bundle(
+    _: &phantom_bundle::Bundle,
+    _: RunSettings,
+    _: Option<PathBuf>,
+) -> anyhow::Result<i32> {
+    bail!("sandboxes run on Linux only")
+}
+
+/// Where `phantom run` looks for profiles and how it caches them.
+struct Settings {
+    profile_dirs: Vec<PathBuf>,
+    default_profile: Option<String>,
+    default_mode: Option<phantom_bundle::Mode>,
+    cache: Cache,
+}
+
+fn settings() -> anyhow::Result<Settings> {
+    let config = config::load()?;
+    let default_profile = std::env::var("PHANTOM_DEFAULT_PROFILE")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .or(config.default_profile);
+    let cache = if std::env::var_os("PHANTOM_NO_CACHE").is_some() {
+        Cache::disabled()
+    } else {
+        Cache::at(
+            std::env::var_os("PHANTOM_CACHE_DIR")
+                .map(PathBuf::from)
+                .or(config.cache_dir),
+        )
+    };
+    Ok(Settings {
+        profile_dirs: config.profile_dirs,
+        default_profile,
+        default_mode: config.default_mode,
+        cache,
+    })
+}
+
+fn load_profile(
+    name: &str,
+    mode: Option<phantom_bundle::Mode>,
+    settings: &Settings,
+) -> anyhow::Result<phantom_bundle::Bundle> {
+    let debug = phantom_runtime::sandbox::exec::timing_requested();
+    let started = std::time::Instant::now();
+    let reference = profiles::resolve(name, &settings.profile_dirs)?;
+    let (bundle, source) = profiles::load(&reference, mode, &settings.cache)?;
+    if debug {
+        let how = match source {
+            profiles::Source::Given => "read",
+            profiles::Source::CacheHit => "from the cache",
+            profiles::Source::Compiled => "compiled",
+        };
+        eprintln!(
+            "phantom timing: {:8.3} ms {} ({} mode) {how}{}",
+            started.elapsed().as_secs_f64() * 1000.0,
+            reference.describe(),
+            bundle.mode.name(),
+            settings.cache.dir().map_or_else(
+                || ", no cache".to_string(),
+                |d| format!(", cache {}", d.display())
+            )
+        );
+    }
+    Ok(bundle)
+}
+
+fn run(args: RunArgs) -> anyhow::Result<i32> {
+    let settings = settings()?;
+    let Some(name) = args
+        .profile
+        .clone()
+        .or_else(|| settings.default_profile.clone())
+    else {
+        bail!("no profile given: use `--profile NAME` (`phantom profile list` shows them) or set PHANTOM_DEFAULT_PROFILE")
+    };
+    let mode = args.mode.map(ModeArg::mode).or(settings.default_mode);
+    let bundle = load_profile(&name, mode, &settings)?;
+    let (workspace, _scratch) = default_workspace(&args.settings)?;
+    run_bundle(&bundle, args.settings, workspace)
+}
+
+/// `phantom run`'s workspace when none is given: the current directory, unless that
+/// would hand the sandbox something it must never write to (the root, a system
+/// directory, the home directory itself): then an empty scratch directory, removed
+/// after the run, and a note saying so.
+fn default_workspace(
+    settings: &RunSettings,
+) -> anyhow::Result<(Option<PathBuf>, Option<tempfile::TempDir>)> {
+    if settings.workspace.is_some() {
+        return Ok((None, None));
+    }
+    let cwd = std::env::current_dir().context("cannot tell the current directory")?;
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    const SYSTEM: &[&str] = &[
+        "/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/opt", "/proc", "/root",
+        "/run", "/sbin", "/srv", "/sys", "/usr", "/var", "/home",
+    ];
+    let unsafe_dir = SYSTEM.iter().any(|s| cwd == Path::new(s))
+        || cwd.starts_with("/proc")
+        || cwd.starts_with("/sys")
+        || home.as_deref() == Some(cwd.as_path());
+    if !unsafe_dir {
+        return Ok((Some(cwd), None));
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("phantom-workspace-")
+        .tempdir()
+        .context("cannot create a scratch workspace")?;
+    eprintln!(
+        "phantom: not using `{}` as the workspace (the sandbox could write all of it); using an empty scratch directory instead. Pass --workspace DIR or run from a project directory.",
+        cwd.display()
+    );
+    Ok((Some(scratch.path().to_path_buf()), Some(scratch)))
+}
+
+fn profile_list(benchmark: bool, runs: u32) -> anyhow::Result<()> {
+    let settings = settings()?;
+    let listed = profiles::list(&settings.profile_dirs);
+    let width = listed
+        .iter()
+        .map(|l| l.name.len())
+        .max()
+        .unwrap_or(4)
+        .max(7);
+    if benchmark {
+        println!("{:width$}  {:>12}  description", "profile", "cold start");
+    } else {
+        println!("{:width$}  description", "profile");
+    }
+    for entry in listed {
+        let bundle = profiles::load(&entry.reference, None, &settings.cache);
+        let description = match &bundle {
+            Ok((b, _)) => b.description.clone().unwrap_or_default(),
+            Err(e) => format!(
+                "(does not compile: {})",
+                e.to_string().lines().last().unwrap_or_default()
+            ),
+        };
+        if !benchmark {
+            println!("{:width$}  {description}", entry.name);
+            continue;
+        }
+        let median = match &bundle {
+            Ok((b, _)) => benchmark_cold_start(b, runs)
+                .map_or_else(|e| format!("n/a ({e})"), |ms| format!("{ms:.2} ms")),
+            Err(_) => "n/a".into(),
+        };
+        println!("{:width$}  {median:>12}  {description}", entry.name);
+    }
+    if benchmark {
+        println!("\n(median of {runs} runs of /bin/true in sandbox mode, workspace an empty directory, measured now)");
+    }
+    Ok(())
+}
+
+/// Median wall time of `runs` sandboxes running /bin/true, in milliseconds.
+#[cfg(target_os = "linux")]
+fn benchmark_cold_start(bundle: &phantom_bundle::Bundle, runs: u32) -> anyhow::Result<f64> {
+    use phantom_runtime::sandbox::{self, ExecOptions, Outcome, Overrides};
+    let scratch = tempfile::tempdir()?;
+    let options = ExecOptions {
+        workspace: Some(scratch.path().to_path_buf()),
+        command: vec!["/bin/true".into()],
+        overrides: Overrides::default(),
+        allow_degraded: false,
+        tty: false,
+    };
+    let mut times = Vec::new();
+    for _ in 0..runs.max(1) {
+        let start = std::time::Instant::now();
+        let report = sandbox::run(bundle, &options)?;
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        if report.outcome != Outcome::Exited(0) {
+            bail!("/bin/true failed: {:?}", report.outcome);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times.get(times.len() / 2).copied().unwrap_or_default())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn benchmark_cold_start(_: &phantom_bundle::Bundle, _: u32) -> anyhow::Result<f64> {
+    bail!("Linux only")
+}
+
+fn profile_show(name: &str, mode: ModeArg, json: bool) -> anyhow::Result<()> {
+    let settings = settings()?;
+    let bundle = load_profile(name, Some(mode.mode()), &settings)?;
+    let bytes = phantom_bundle::encode(&bundle).context("encoding the bundle")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&bundle)?);
+    } else {
+        print!("{}", phantom_bundle::describe::describe(&bundle, &bytes));
+    }
+    Ok(())
 }

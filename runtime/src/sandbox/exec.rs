@@ -181,6 +181,8 @@ struct Prepared {
     env: Vec<CString>,
     vars: Vars,
     cwd: String,
+    /// Required in direct mode, where Landlock is the filesystem layer.
+    landlock: harden::LandlockMode,
 }
 
 fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared, ExecError> {
@@ -249,7 +251,12 @@ fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared, ExecError
     let cwd = vars
         .resolve(&bundle.process.cwd)
         .map_err(ExecError::Override)?;
-    let timing = std::env::var_os("PHANTOM_TIMING").map(|_| Instant::now());
+    let timing = timing_requested().then(Instant::now);
+    let landlock = if bundle.mode.uses_namespaces() || options.allow_degraded {
+        harden::LandlockMode::BestEffort
+    } else {
+        harden::LandlockMode::Required
+    };
     Ok(Prepared {
         timing,
         console: None,
@@ -258,7 +265,17 @@ fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared, ExecError
         env,
         vars,
         cwd,
+        landlock,
     })
+}
+
+/// `PHANTOM_TIMING=1` or `PHANTOM_DEBUG=true`: each setup step's time on stderr.
+pub fn timing_requested() -> bool {
+    let on = |name: &str| {
+        std::env::var(name)
+            .is_ok_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false" | "no"))
+    };
+    on("PHANTOM_TIMING") || on("PHANTOM_DEBUG")
 }
 
 /// Runs the bundle's workload; returns how it ended.
@@ -266,6 +283,15 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
     let mut bundle = bundle.clone();
     apply_overrides(&mut bundle, &options.overrides)?;
     let mut prepared = prepare(&bundle, options)?;
+    if !bundle.mode.uses_namespaces() {
+        // Direct mode's Landlock rules are host paths, some with run-time variables.
+        for rule in &mut bundle.landlock.paths {
+            rule.path = prepared
+                .vars
+                .resolve(&rule.path)
+                .map_err(ExecError::Override)?;
+        }
+    }
     let console = if options.tty {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
         prepared.console = Some(theirs);
@@ -298,6 +324,7 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
     ];
     let sigfd = sys::signalfd_for(&signals)?;
 
+    let direct = !bundle.mode.uses_namespaces();
     let mut flags = (libc::CLONE_NEWUSER
         | libc::CLONE_NEWNS
         | libc::CLONE_NEWPID
@@ -307,6 +334,10 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
     if bundle.network != Network::Host {
         flags |= libc::CLONE_NEWNET as u64;
     }
+    if direct {
+        // No namespaces: the child is the workload itself, on the host's view.
+        flags = 0;
+    }
     // SAFETY-relevant: `phantom exec` is single-threaded up to here (no thread is spawned
     // before this point), as `clone_into_namespaces` requires.
     let child = match sys::clone_into_namespaces(flags).map_err(ExecError::Clone)? {
@@ -314,6 +345,9 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
             drop(go_write);
             drop(report_read);
             drop(sigfd);
+            if direct {
+                direct_main(&bundle, &prepared, go_read, report_write)
+            }
             init_main(&bundle, &prepared, go_read, report_write)
         }
         Some(child) => child,
@@ -324,8 +358,10 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
 
     let started = Instant::now();
     let setup = (|| -> Result<(), ExecError> {
-        write_id_maps(child.pid, bundle.process.uid, bundle.process.gid)
-            .map_err(ExecError::IdMaps)?;
+        if !direct {
+            write_id_maps(child.pid, bundle.process.uid, bundle.process.gid)
+                .map_err(ExecError::IdMaps)?;
+        }
         cgroup
             .add(child.pid)
             .map_err(|e| ExecError::Cgroup(e.to_string()))?;
@@ -364,6 +400,7 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
         timeout,
         started,
         tty_master.as_ref(),
+        direct,
     );
     if let Some(settings) = &raw {
         sys::restore_terminal(0, settings);
@@ -424,6 +461,7 @@ fn supervise(
     timeout: Option<Duration>,
     started: Instant,
     tty: Option<&OwnedFd>,
+    direct: bool,
 ) -> (Outcome, bool) {
     let mut stdin_open = tty.is_some();
     let mut master_open = tty.is_some();
@@ -545,9 +583,18 @@ fn supervise(
             }
         }
     }
+    if direct {
+        // The workload's session goes with it (the cgroup, destroyed later, catches
+        // the rest). Its id cannot have been reused: the workload is not reaped yet.
+        let _ = sys::kill(-child.pid, libc::SIGKILL);
+    }
     let status = sys::waitpid(child.pid, 0).map(|(_, s)| s).unwrap_or(0);
     if timed_out {
         return (Outcome::Timeout(timeout.unwrap_or_default()), true);
+    }
+    if direct {
+        // The child was the workload, not an init that reports its status.
+        lines.push_str(&format!("X {status}\n"));
     }
     (parse_report(&lines, status), false)
 }
@@ -703,6 +750,34 @@ fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pipe
     sys::exit_now(0)
 }
 
+/// Direct mode's child: no init, no namespaces; waits to be let go (it is in the
+/// cgroup then), enters the working directory and becomes the workload. Never returns.
+fn direct_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::PipeWriter) -> ! {
+    if let Err(e) = sys::set_parent_death_signal(libc::SIGKILL) {
+        report_line(
+            &report,
+            &format!("E {EXIT_SETUP} setting the parent-death signal: {e}"),
+        );
+        sys::exit_now(EXIT_SETUP)
+    }
+    let mut byte = [0u8; 1];
+    if (&go).read_exact(&mut byte).is_err() {
+        sys::exit_now(EXIT_SETUP);
+    }
+    drop(go);
+    if let Err(e) = std::env::set_current_dir(&p.cwd) {
+        report_line(
+            &report,
+            &format!(
+                "E {EXIT_SETUP} entering the working directory `{}`: {e}",
+                p.cwd
+            ),
+        );
+        sys::exit_now(EXIT_SETUP)
+    }
+    workload_main(bundle, p, &report)
+}
+
 fn build_root(bundle: &Bundle, p: &Prepared) -> Result<(), String> {
     sys::make_rprivate_root().map_err(|e| format!("making mounts private: {e}"))?;
     let root = Path::new("/tmp");
@@ -754,7 +829,7 @@ fn workload_main(bundle: &Bundle, p: &Prepared, report: &io::PipeWriter) -> ! {
         fail(EXIT_SETUP, "no_new_privs", &e);
     }
     mark(p, "workload: capabilities dropped");
-    if let Err(e) = harden::apply_landlock(&bundle.landlock, harden::LandlockMode::BestEffort) {
+    if let Err(e) = harden::apply_landlock(&bundle.landlock, p.landlock) {
         fail(EXIT_SETUP, "Landlock", &e);
     }
     mark(p, "workload: landlock");

@@ -1,0 +1,496 @@
+//! `phantom run --profile NAME`: from a profile reference to a bundle.
+//!
+//! A reference is a stdlib profile name, a name found in the configured profile
+//! directories, a path to a `.pfp` policy, or a path to a compiled `.pfb`. Policies are
+//! compiled through the compiler library (the only place the runtime parses `.pfp`),
+//! in the requested mode, and cached by content in the user's cache directory, so only
+//! the first run of a profile pays for compilation.
+//!
+//! The cache is an optimisation, never a source of truth: an entry is used only if it
+//! decodes with its integrity hash intact and every source file it was compiled from
+//! still has the content it had; anything else is recompiled and replaced. A cache
+//! directory that others could write to is not used at all.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use phantom_bundle::{Bundle, Mode};
+use phantom_compiler::io::NativeFs;
+use phantom_compiler::{modes, stdlib, Input};
+
+/// Where a profile comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProfileRef {
+    Stdlib(String),
+    Policy(PathBuf),
+    Bundle(PathBuf),
+}
+
+impl ProfileRef {
+    pub fn describe(&self) -> String {
+        match self {
+            ProfileRef::Stdlib(name) => format!("stdlib profile `{name}`"),
+            ProfileRef::Policy(path) => format!("policy `{}`", path.display()),
+            ProfileRef::Bundle(path) => format!("bundle `{}`", path.display()),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    #[error("no profile `{name}`{hint}; `phantom profile list` shows the profiles, and a path to a .pfp or .pfb file works too")]
+    Unknown { name: String, hint: String },
+    #[error("cannot read `{path}`: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The rendered diagnostics.
+    #[error("{rendered}the policy has errors; `phantomc check {path}` shows them again")]
+    Policy { path: String, rendered: String },
+    #[error("`{path}`: {source}")]
+    Bundle {
+        path: PathBuf,
+        source: phantom_bundle::LoadError,
+    },
+    #[error("the bundle `{path}` was compiled for {found} mode, not {wanted}; recompile it with `phantomc compile --mode {wanted}` or pass the policy instead")]
+    WrongMode {
+        path: PathBuf,
+        found: &'static str,
+        wanted: &'static str,
+    },
+    #[error("internal compiler error: {0}; please report it with the policy")]
+    Internal(String),
+}
+
+/// Finds what `name` refers to. `profile_dirs` are searched for `NAME.pfp` after the
+/// stdlib, so a user cannot shadow a stdlib profile by accident.
+pub fn resolve(name: &str, profile_dirs: &[PathBuf]) -> Result<ProfileRef, ProfileError> {
+    let path = Path::new(name);
+    let looks_like_path = name.contains('/') || name.ends_with(".pfp") || name.ends_with(".pfb");
+    if looks_like_path {
+        if !path.exists() {
+            return Err(ProfileError::Unreadable {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            });
+        }
+        let is_bundle = name.ends_with(".pfb")
+            || std::fs::File::open(path)
+                .and_then(|mut f| {
+                    let mut magic = [0u8; 8];
+                    std::io::Read::read_exact(&mut f, &mut magic).map(|()| magic)
+                })
+                .is_ok_and(|magic| magic == phantom_bundle::MAGIC);
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        return Ok(if is_bundle {
+            ProfileRef::Bundle(absolute)
+        } else {
+            ProfileRef::Policy(absolute)
+        });
+    }
+    if stdlib::profile(name).is_some() {
+        return Ok(ProfileRef::Stdlib(name.to_string()));
+    }
+    for dir in profile_dirs {
+        let candidate = dir.join(format!("{name}.pfp"));
+        if candidate.is_file() {
+            return Ok(ProfileRef::Policy(candidate));
+        }
+    }
+    let known = list(profile_dirs);
+    let hint = phantom_compiler::suggest::closest(name, known.iter().map(|p| p.name.as_str()))
+        .map(|s| format!("; did you mean `{s}`?"))
+        .unwrap_or_default();
+    Err(ProfileError::Unknown {
+        name: name.to_string(),
+        hint,
+    })
+}
+
+/// A profile `phantom profile list` shows.
+#[derive(Clone, Debug)]
+pub struct Listed {
+    pub name: String,
+    pub reference: ProfileRef,
+}
+
+/// The stdlib profiles, then those in `profile_dirs` (sorted by name, first directory
+/// wins).
+pub fn list(profile_dirs: &[PathBuf]) -> Vec<Listed> {
+    let mut out: Vec<Listed> = stdlib::names()
+        .map(|n| Listed {
+            name: n.to_string(),
+            reference: ProfileRef::Stdlib(n.to_string()),
+        })
+        .collect();
+    for dir in profile_dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        let mut found: Vec<Listed> = entries
+            .flatten()
+            .filter_map(|e| {
+                let path = e.path();
+                let name = path.file_stem()?.to_str()?.to_string();
+                (path.extension()? == "pfp").then_some(Listed {
+                    name,
+                    reference: ProfileRef::Policy(path),
+                })
+            })
+            .collect();
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        for f in found {
+            if !out.iter().any(|o| o.name == f.name) {
+                out.push(f);
+            }
+        }
+    }
+    out
+}
+
+/// How a bundle was obtained, for `PHANTOM_DEBUG`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Read as given (a `.pfb`).
+    Given,
+    CacheHit,
+    /// Compiled now (and cached if a cache directory is usable).
+    Compiled,
+}
+
+/// The bundle for `reference` in `mode`. `mode` None: a `.pfb` keeps its own mode,
+/// a policy is compiled for sandbox mode.
+pub fn load(
+    reference: &ProfileRef,
+    mode: Option<Mode>,
+    cache: &Cache,
+) -> Result<(Bundle, Source), ProfileError> {
+    if let ProfileRef::Bundle(path) = reference {
+        let bytes = std::fs::read(path).map_err(|source| ProfileError::Unreadable {
+            path: path.clone(),
+            source,
+        })?;
+        let bundle =
+            phantom_bundle::decode(&bytes, None).map_err(|source| ProfileError::Bundle {
+                path: path.clone(),
+                source,
+            })?;
+        if let Some(wanted) = mode.filter(|m| *m != bundle.mode) {
+            return Err(ProfileError::WrongMode {
+                path: path.clone(),
+                found: bundle.mode.name(),
+                wanted: wanted.name(),
+            });
+        }
+        return Ok((bundle, Source::Given));
+    }
+    let mode = mode.unwrap_or_default();
+    let key = cache_key(reference, mode);
+    if let Some(bundle) = cache.lookup(&key) {
+        return Ok((bundle, Source::CacheHit));
+    }
+    let (bundle, bytes, inputs) = compile(reference, mode)?;
+    cache.store(&key, &bytes, &inputs);
+    Ok((bundle, Source::Compiled))
+}
+
+/// Compiles a policy: the bundle, its encoding, and the files it was read from.
+pub fn compile(
+    reference: &ProfileRef,
+    mode: Mode,
+) -> Result<(Bundle, Vec<u8>, Vec<PathBuf>), ProfileError> {
+    let input = match reference {
+        ProfileRef::Stdlib(name) => Input::Stdlib(name.clone()),
+        ProfileRef::Policy(path) => Input::File(path.clone()),
+        ProfileRef::Bundle(path) => {
+            return Err(ProfileError::Internal(format!(
+                "`{}` is already compiled",
+                path.display()
+            )))
+        }
+    };
+    let display = match reference {
+        ProfileRef::Stdlib(name) => name.clone(),
+        ProfileRef::Policy(path) | ProfileRef::Bundle(path) => path.display().to_string(),
+    };
+    let checked = modes::check(&input, &NativeFs, mode).map_err(|e| match e {
+        phantom_compiler::InputError::Unreadable { path, source } => {
+            ProfileError::Unreadable { path, source }
+        }
+        other => ProfileError::Policy {
+            path: display.clone(),
+            rendered: format!("{other}\n"),
+        },
+    })?;
+    let render = |diags: &[phantom_compiler::Diagnostic]| {
+        phantom_compiler::render::to_string(&checked.sources, diags)
+    };
+    let Some(policy) = checked.policy.as_ref() else {
+        return Err(ProfileError::Policy {
+            path: display,
+            rendered: render(&checked.diagnostics),
+        });
+    };
+    let built = phantom_compiler::bundle::build_for(policy, &checked.sources, mode)
+        .and_then(|b| phantom_compiler::bundle::encode(&b).map(|bytes| (b, bytes)));
+    let (bundle, bytes) = match built {
+        Ok(pair) => pair,
+        Err(phantom_compiler::bundle::BuildError::Policy(diags)) => {
+            return Err(ProfileError::Policy {
+                path: display,
+                rendered: render(&diags),
+            })
+        }
+        Err(phantom_compiler::bundle::BuildError::Internal(msg)) => {
+            return Err(ProfileError::Internal(msg))
+        }
+    };
+    let inputs = checked
+        .sources
+        .files()
+        .filter_map(|(_, f)| f.path.clone())
+        .collect();
+    Ok((bundle, bytes, inputs))
+}
+
+/// What a cache entry is for: the compiler (its version and every embedded source,
+/// so a rebuilt binary with changed stdlib profiles never reads an old entry), the
+/// mode, and the root of the policy.
+fn cache_key(reference: &ProfileRef, mode: Mode) -> String {
+    let mut h = blake3::Hasher::new();
+    h.update(b"phantom bundle cache 1\0");
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update(&phantom_bundle::FORMAT_VERSION.to_le_bytes());
+    for text in std::iter::once(stdlib::PRELUDE)
+        .chain(stdlib::PROFILES.iter().map(|(_, t)| *t))
+        .chain(modes::OVERLAYS.iter().map(|o| o.text))
+    {
+        h.update(&(text.len() as u64).to_le_bytes());
+        h.update(text.as_bytes());
+    }
+    h.update(mode.name().as_bytes());
+    h.update(b"\0");
+    match reference {
+        ProfileRef::Stdlib(name) => {
+            h.update(b"stdlib\0");
+            h.update(name.as_bytes());
+        }
+        ProfileRef::Policy(path) | ProfileRef::Bundle(path) => {
+            h.update(b"file\0");
+            h.update(path.as_os_str().as_encoded_bytes());
+        }
+    }
+    h.finalize().to_hex().to_string()
+}
+
+/// Compiled bundles by key: `KEY.pfb`, and `KEY.inputs` listing the blake3 of each
+/// source file it was compiled from.
+#[derive(Clone, Debug, Default)]
+pub struct Cache {
+    dir: Option<PathBuf>,
+}
+
+impl Cache {
+    /// No caching.
+    pub fn disabled() -> Cache {
+        Cache { dir: None }
+    }
+
+    /// `dir` if given, else `$XDG_CACHE_HOME/phantom/bundles`, else
+    /// `$HOME/.cache/phantom/bundles`; none if it cannot be made private to this user.
+    pub fn at(dir: Option<PathBuf>) -> Cache {
+        let dir = dir.or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .map(PathBuf::from)
+                .filter(|p| p.is_absolute())
+                .or_else(|| {
+                    std::env::var_os("HOME")
+                        .map(PathBuf::from)
+                        .filter(|p| p.is_absolute())
+                        .map(|h| h.join(".cache"))
+                })
+                .map(|base| base.join("phantom").join("bundles"))
+        });
+        Cache {
+            dir: dir.filter(|d| private_dir(d)),
+        }
+    }
+
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    fn lookup(&self, key: &str) -> Option<Bundle> {
+        let dir = self.dir.as_ref()?;
+        let bytes = std::fs::read(dir.join(format!("{key}.pfb"))).ok()?;
+        let bundle = phantom_bundle::decode(&bytes, None).ok()?;
+        let inputs = std::fs::read_to_string(dir.join(format!("{key}.inputs"))).ok()?;
+        for line in inputs.lines() {
+            let (hash, path) = line.split_once(' ')?;
+            let now = std::fs::read(path).ok()?;
+            if blake3::hash(&now).to_hex().as_str() != hash {
+                return None;
+            }
+        }
+        Some(bundle)
+    }
+
+    /// Best effort: a cache that cannot be written only costs the next run a compile.
+    fn store(&self, key: &str, bytes: &[u8], inputs: &[PathBuf]) {
+        let Some(dir) = &self.dir else { return };
+        let mut listing = String::new();
+        for path in inputs {
+            let Ok(text) = std::fs::read(path) else {
+                return;
+            };
+            listing.push_str(&format!(
+                "{} {}\n",
+                blake3::hash(&text).to_hex(),
+                path.display()
+            ));
+        }
+        // The inputs first: a reader that sees the new bundle with old inputs only
+        // recompiles.
+        let _ = write_atomically(&dir.join(format!("{key}.inputs")), listing.as_bytes())
+            .and_then(|()| write_atomically(&dir.join(format!("{key}.pfb")), bytes));
+    }
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
+    let result = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Creates `dir` (mode 0700) if needed; true if it is ours and no one else can write it.
+#[cfg(target_os = "linux")]
+fn private_dir(dir: &Path) -> bool {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let _ = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir);
+    let Ok(meta) = std::fs::symlink_metadata(dir) else {
+        return false;
+    };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    #[allow(unsafe_code, reason = "geteuid: no preconditions")]
+    let euid = unsafe { libc::geteuid() };
+    meta.is_dir() && meta.uid() == euid && meta.mode() & 0o022 == 0
+}
+
+#[cfg(not(target_os = "linux"))]
+fn private_dir(_: &Path) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
+    use super::*;
+
+    #[test]
+    fn names_paths_and_bundles_resolve() {
+        assert_eq!(
+            resolve("python-dev", &[]).unwrap(),
+            ProfileRef::Stdlib("python-dev".into())
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("mine.pfp"), "extends \"base\"\n").unwrap();
+        assert!(matches!(
+            resolve("mine", &[dir.path().to_path_buf()]).unwrap(),
+            ProfileRef::Policy(_)
+        ));
+        let path = dir.path().join("mine.pfp");
+        assert!(matches!(
+            resolve(path.to_str().unwrap(), &[]).unwrap(),
+            ProfileRef::Policy(_)
+        ));
+    }
+
+    #[test]
+    fn an_unknown_name_suggests_the_closest() {
+        let e = resolve("pyhton-dev", &[]).unwrap_err().to_string();
+        assert!(e.contains("did you mean `python-dev`"), "{e}");
+    }
+
+    #[test]
+    fn the_cache_serves_a_second_load_and_notices_edits() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::at(Some(dir.path().join("cache")));
+        assert!(cache.dir().is_some());
+        let policy = dir.path().join("p.pfp");
+        std::fs::write(&policy, "extends \"base\"\nresources { pids 100 }\n").unwrap();
+        let r = ProfileRef::Policy(policy.clone());
+        let (first, how) = load(&r, None, &cache).unwrap();
+        assert_eq!(how, Source::Compiled);
+        let (again, how) = load(&r, None, &cache).unwrap();
+        assert_eq!((how, &again), (Source::CacheHit, &first));
+        std::fs::write(&policy, "extends \"base\"\nresources { pids 99 }\n").unwrap();
+        let (edited, how) = load(&r, None, &cache).unwrap();
+        assert_eq!(how, Source::Compiled);
+        assert_eq!(edited.cgroup.pids_max, Some(99));
+        // Another mode is another entry.
+        let (hardened, how) = load(&r, Some(Mode::Hardened), &cache).unwrap();
+        assert_eq!((how, hardened.mode), (Source::Compiled, Mode::Hardened));
+    }
+
+    #[test]
+    fn a_corrupted_cache_entry_is_recompiled() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::at(Some(dir.path().to_path_buf()));
+        let r = ProfileRef::Stdlib("minimal".into());
+        load(&r, None, &cache).unwrap();
+        for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            if entry.path().extension().is_some_and(|e| e == "pfb") {
+                let mut bytes = std::fs::read(entry.path()).unwrap();
+                let last = bytes.len() - 1;
+                bytes[last] ^= 1;
+                std::fs::write(entry.path(), bytes).unwrap();
+            }
+        }
+        assert_eq!(load(&r, None, &cache).unwrap().1, Source::Compiled);
+        assert_eq!(load(&r, None, &cache).unwrap().1, Source::CacheHit);
+    }
+
+    #[test]
+    fn a_cache_others_can_write_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        assert!(Cache::at(Some(dir.path().to_path_buf())).dir().is_none());
+    }
+
+    #[test]
+    fn a_broken_policy_reports_its_diagnostics() {
+        let dir = tempfile::tempdir().unwrap();
+        let policy = dir.path().join("bad.pfp");
+        std::fs::write(&policy, "extends \"base\"\nresources { memroy 1GiB }\n").unwrap();
+        let e = load(&ProfileRef::Policy(policy), None, &Cache::disabled())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("memroy") && e.contains("error"), "{e}");
+    }
+
+    #[test]
+    fn a_bundle_for_another_mode_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, bytes, _) = compile(&ProfileRef::Stdlib("minimal".into()), Mode::Sandbox).unwrap();
+        let path = dir.path().join("m.pfb");
+        std::fs::write(&path, bytes).unwrap();
+        let r = resolve(path.to_str().unwrap(), &[]).unwrap();
+        assert!(matches!(r, ProfileRef::Bundle(_)));
+        assert!(load(&r, None, &Cache::disabled()).is_ok());
+        let e = load(&r, Some(Mode::Hardened), &Cache::disabled()).unwrap_err();
+        assert!(
+            e.to_string().contains("phantomc compile --mode hardened"),
+            "{e}"
+        );
+    }
+}
