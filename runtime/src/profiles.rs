@@ -24,6 +24,13 @@ pub enum ProfileRef {
     Stdlib(String),
     Policy(PathBuf),
     Bundle(PathBuf),
+    /// A profile of the configuration file's `profiles:` section, converted to `.pfp`
+    /// text; its relative paths are relative to `dir`, the configuration's directory.
+    Config {
+        name: String,
+        text: String,
+        dir: PathBuf,
+    },
 }
 
 impl ProfileRef {
@@ -32,6 +39,7 @@ impl ProfileRef {
             ProfileRef::Stdlib(name) => format!("stdlib profile `{name}`"),
             ProfileRef::Policy(path) => format!("policy `{}`", path.display()),
             ProfileRef::Bundle(path) => format!("bundle `{}`", path.display()),
+            ProfileRef::Config { name, .. } => format!("configured profile `{name}`"),
         }
     }
 }
@@ -63,9 +71,14 @@ pub enum ProfileError {
     Internal(String),
 }
 
-/// Finds what `name` refers to. `profile_dirs` are searched for `NAME.pfp` after the
-/// stdlib, so a user cannot shadow a stdlib profile by accident.
-pub fn resolve(name: &str, profile_dirs: &[PathBuf]) -> Result<ProfileRef, ProfileError> {
+/// Finds what `name` refers to: a path, a stdlib profile, `NAME.pfp` in one of
+/// `profile_dirs`, or one of `configured` (the configuration's own profiles), in that
+/// order, so a user cannot shadow a stdlib profile by accident.
+pub fn resolve(
+    name: &str,
+    profile_dirs: &[PathBuf],
+    configured: &[ProfileRef],
+) -> Result<ProfileRef, ProfileError> {
     let path = Path::new(name);
     let looks_like_path = name.contains('/') || name.ends_with(".pfp") || name.ends_with(".pfb");
     if looks_like_path {
@@ -98,7 +111,13 @@ pub fn resolve(name: &str, profile_dirs: &[PathBuf]) -> Result<ProfileRef, Profi
             return Ok(ProfileRef::Policy(candidate));
         }
     }
-    let known = list(profile_dirs);
+    if let Some(found) = configured
+        .iter()
+        .find(|c| matches!(c, ProfileRef::Config { name: n, .. } if n == name))
+    {
+        return Ok(found.clone());
+    }
+    let known = list(profile_dirs, configured);
     let hint = phantom_compiler::suggest::closest(name, known.iter().map(|p| p.name.as_str()))
         .map(|s| format!("; did you mean `{s}`?"))
         .unwrap_or_default();
@@ -116,8 +135,8 @@ pub struct Listed {
 }
 
 /// The stdlib profiles, then those in `profile_dirs` (sorted by name, first directory
-/// wins).
-pub fn list(profile_dirs: &[PathBuf]) -> Vec<Listed> {
+/// wins), then the configured ones; a name is listed once, as [`resolve`] finds it.
+pub fn list(profile_dirs: &[PathBuf], configured: &[ProfileRef]) -> Vec<Listed> {
     let mut out: Vec<Listed> = stdlib::names()
         .map(|n| Listed {
             name: n.to_string(),
@@ -143,6 +162,16 @@ pub fn list(profile_dirs: &[PathBuf]) -> Vec<Listed> {
         for f in found {
             if !out.iter().any(|o| o.name == f.name) {
                 out.push(f);
+            }
+        }
+    }
+    for c in configured {
+        if let ProfileRef::Config { name, .. } = c {
+            if !out.iter().any(|o| &o.name == name) {
+                out.push(Listed {
+                    name: name.clone(),
+                    reference: c.clone(),
+                });
             }
         }
     }
@@ -203,6 +232,11 @@ pub fn compile(
     let input = match reference {
         ProfileRef::Stdlib(name) => Input::Stdlib(name.clone()),
         ProfileRef::Policy(path) => Input::File(path.clone()),
+        ProfileRef::Config { name, text, dir } => Input::Text {
+            name: format!("{name}.pfp (from the configuration)"),
+            text: text.clone(),
+            dir: dir.clone(),
+        },
         ProfileRef::Bundle(path) => {
             return Err(ProfileError::Internal(format!(
                 "`{}` is already compiled",
@@ -213,6 +247,7 @@ pub fn compile(
     let display = match reference {
         ProfileRef::Stdlib(name) => name.clone(),
         ProfileRef::Policy(path) | ProfileRef::Bundle(path) => path.display().to_string(),
+        ProfileRef::Config { name, .. } => name.clone(),
     };
     let checked = modes::check(&input, &NativeFs, mode).map_err(|e| match e {
         phantom_compiler::InputError::Unreadable { path, source } => {
@@ -279,6 +314,17 @@ fn cache_key(reference: &ProfileRef, mode: Mode) -> String {
         ProfileRef::Policy(path) | ProfileRef::Bundle(path) => {
             h.update(b"file\0");
             h.update(path.as_os_str().as_encoded_bytes());
+        }
+        ProfileRef::Config { name, text, dir } => {
+            h.update(b"config\0");
+            for part in [
+                name.as_bytes(),
+                text.as_bytes(),
+                dir.as_os_str().as_encoded_bytes(),
+            ] {
+                h.update(&(part.len() as u64).to_le_bytes());
+                h.update(part);
+            }
         }
     }
     h.finalize().to_hex().to_string()
@@ -398,25 +444,25 @@ mod tests {
     #[test]
     fn names_paths_and_bundles_resolve() {
         assert_eq!(
-            resolve("python-dev", &[]).unwrap(),
+            resolve("python-dev", &[], &[]).unwrap(),
             ProfileRef::Stdlib("python-dev".into())
         );
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("mine.pfp"), "extends \"base\"\n").unwrap();
         assert!(matches!(
-            resolve("mine", &[dir.path().to_path_buf()]).unwrap(),
+            resolve("mine", &[dir.path().to_path_buf()], &[]).unwrap(),
             ProfileRef::Policy(_)
         ));
         let path = dir.path().join("mine.pfp");
         assert!(matches!(
-            resolve(path.to_str().unwrap(), &[]).unwrap(),
+            resolve(path.to_str().unwrap(), &[], &[]).unwrap(),
             ProfileRef::Policy(_)
         ));
     }
 
     #[test]
     fn an_unknown_name_suggests_the_closest() {
-        let e = resolve("pyhton-dev", &[]).unwrap_err().to_string();
+        let e = resolve("pyhton-dev", &[], &[]).unwrap_err().to_string();
         assert!(e.contains("did you mean `python-dev`"), "{e}");
     }
 
@@ -484,7 +530,7 @@ mod tests {
         let (_, bytes, _) = compile(&ProfileRef::Stdlib("minimal".into()), Mode::Sandbox).unwrap();
         let path = dir.path().join("m.pfb");
         std::fs::write(&path, bytes).unwrap();
-        let r = resolve(path.to_str().unwrap(), &[]).unwrap();
+        let r = resolve(path.to_str().unwrap(), &[], &[]).unwrap();
         assert!(matches!(r, ProfileRef::Bundle(_)));
         assert!(load(&r, None, &Cache::disabled()).is_ok());
         let e = load(&r, Some(Mode::Hardened), &Cache::disabled()).unwrap_err();

@@ -322,6 +322,7 @@ fn run_bundle(
 /// Where `phantom run` looks for profiles and how it caches them.
 struct Settings {
     profile_dirs: Vec<PathBuf>,
+    configured: Vec<profiles::ProfileRef>,
     default_profile: Option<String>,
     default_mode: Option<phantom_bundle::Mode>,
     cache: Cache,
@@ -344,6 +345,7 @@ fn settings() -> anyhow::Result<Settings> {
     };
     Ok(Settings {
         profile_dirs: config.profile_dirs,
+        configured: config.profiles,
         default_profile,
         default_mode: config.default_mode,
         cache,
@@ -357,7 +359,7 @@ fn load_profile(
 ) -> anyhow::Result<phantom_bundle::Bundle> {
     let debug = phantom_runtime::sandbox::exec::timing_requested();
     let started = std::time::Instant::now();
-    let reference = profiles::resolve(name, &settings.profile_dirs)?;
+    let reference = profiles::resolve(name, &settings.profile_dirs, &settings.configured)?;
     let (bundle, source) = profiles::load(&reference, mode, &settings.cache)?;
     if debug {
         let how = match source {
@@ -430,7 +432,7 @@ fn default_workspace(
 
 fn profile_list(benchmark: bool, runs: u32) -> anyhow::Result<()> {
     let settings = settings()?;
-    let listed = profiles::list(&settings.profile_dirs);
+    let listed = profiles::list(&settings.profile_dirs, &settings.configured);
     let width = listed
         .iter()
         .map(|l| l.name.len())
