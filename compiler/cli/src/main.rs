@@ -405,16 +405,53 @@ enum ImportSource {
         #[arg(long)]
         name: Option<String>,
     },
+    /// The profiles of phantom's YAML configuration file (`profiles:`, as in the file
+    /// PHANTOM_CONFIG_PATH names).
+    ///
+    /// Each profile becomes a canonical .pfp policy that extends the stdlib profile
+    /// `base`; the runtime settings in the file are accepted and left out. Relative
+    /// mount sources are relative to the configuration file. Every policy is checked
+    /// before anything is written. Exits 1 when the file cannot be read, is not a valid
+    /// configuration, or a converted policy does not check; 2 when --profile names no
+    /// profile of the file, or several profiles would go to standard output.
+    #[command(name = "config-yaml")]
+    ConfigYaml {
+        /// The configuration file (.yaml).
+        config: PathBuf,
+        /// Convert only this profile (its key under `profiles:`); all of them without it.
+        #[arg(long)]
+        profile: Option<String>,
+        /// Output: a file for one profile, or a directory (existing, or ending in `/`)
+        /// that receives NAME.pfp for each profile. Standard output if absent, which
+        /// takes one profile only.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
 }
 
 fn run_import(from: ImportSource) -> anyhow::Result<ExitCode> {
+    match from {
+        ImportSource::DockerSeccomp {
+            profile,
+            output,
+            with_cap,
+            name,
+        } => run_import_docker(profile, output, with_cap, name),
+        ImportSource::ConfigYaml {
+            config,
+            profile,
+            output,
+        } => run_import_config(&config, profile.as_deref(), output),
+    }
+}
+
+fn run_import_docker(
+    profile: PathBuf,
+    output: Option<PathBuf>,
+    with_cap: Vec<String>,
+    name: Option<String>,
+) -> anyhow::Result<ExitCode> {
     use phantom_compiler::import::{docker_to_pfp, DockerImportOptions};
-    let ImportSource::DockerSeccomp {
-        profile,
-        output,
-        with_cap,
-        name,
-    } = from;
     let json = match std::fs::read_to_string(&profile) {
         Ok(json) => json,
         Err(e) => {
@@ -443,6 +480,160 @@ fn run_import(from: ImportSource) -> anyhow::Result<ExitCode> {
         Some(out) => std::fs::write(&out, &imported.text)
             .with_context(|| format!("cannot write `{}`", out.display()))?,
         None => std::io::stdout().write_all(imported.text.as_bytes())?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where `import config-yaml` writes.
+enum Destination {
+    Stdout,
+    File(PathBuf),
+    Dir(PathBuf),
+}
+
+fn run_import_config(
+    config: &std::path::Path,
+    only: Option<&str>,
+    output: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    use phantom_compiler::import::config_yaml;
+    let shown = config.display().to_string();
+    let text = match std::fs::read_to_string(config) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("phantomc: cannot read `{shown}`: {e}");
+            return Ok(ExitCode::from(EXIT_POLICY_ERRORS));
+        }
+    };
+    let parsed = match config_yaml::parse(&text) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            eprintln!("phantomc: {}", e.render(&shown));
+            return Ok(ExitCode::from(EXIT_POLICY_ERRORS));
+        }
+    };
+    let names: Vec<&str> = parsed.profile_names().collect();
+    let selected: Vec<&config_yaml::ProfileSpec> = match only {
+        Some(name) => match parsed.profile(name) {
+            Some(profile) => vec![profile],
+            None => {
+                let hint = match phantom_compiler::suggest::closest(name, names.iter().copied()) {
+                    Some(s) => format!("; did you mean `{s}`?"),
+                    None => String::new(),
+                };
+                let list = if names.is_empty() {
+                    "it has none".to_string()
+                } else {
+                    format!("it has {}", names.join(", "))
+                };
+                eprintln!("phantomc: `{shown}` has no profile `{name}`{hint} ({list})");
+                return Ok(ExitCode::from(EXIT_USAGE));
+            }
+        },
+        None => parsed.profiles.iter().collect(),
+    };
+    if selected.is_empty() {
+        eprintln!(
+            "phantomc: `{shown}` has no profiles (nothing under `profiles:`); nothing to convert"
+        );
+        return Ok(ExitCode::from(EXIT_POLICY_ERRORS));
+    }
+    let destination = match output {
+        None if selected.len() == 1 => Destination::Stdout,
+        None => {
+            eprintln!(
+                "phantomc: `{shown}` has {} profiles ({}); choose one with --profile NAME, \
+                 or give a directory with -o DIR",
+                selected.len(),
+                names.join(", ")
+            );
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+        Some(path) => {
+            let names_dir = path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/');
+            if names_dir {
+                Destination::Dir(path)
+            } else if selected.len() > 1 {
+                if path.extension().is_some_and(|e| e == "pfp") {
+                    eprintln!(
+                        "phantomc: {} profiles cannot go into one file `{}`; give a directory \
+                         with -o DIR, or one profile with --profile NAME",
+                        selected.len(),
+                        path.display()
+                    );
+                    return Ok(ExitCode::from(EXIT_USAGE));
+                }
+                Destination::Dir(path)
+            } else {
+                Destination::File(path)
+            }
+        }
+    };
+
+    // Relative sources resolve against the file's directory, so it must be absolute.
+    let config_path = std::path::absolute(config)
+        .with_context(|| format!("cannot make `{shown}` an absolute path"))?;
+    let config_dir = config_path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let mut converted = Vec::with_capacity(selected.len());
+    let mut failed = false;
+    let mut stderr = StandardStream::stderr(ColorChoice::Never);
+    for profile in selected {
+        let text = match config_yaml::to_pfp(profile, &config_path) {
+            Ok(text) => text,
+            Err(e) => {
+                eprintln!("phantomc: {}", e.render(&shown));
+                return Ok(ExitCode::from(EXIT_POLICY_ERRORS));
+            }
+        };
+        // The text is generated; check it before anyone relies on it (a mount can land
+        // where the base profile's plan cannot take it, such as under a symlink).
+        let input = Input::Text {
+            name: format!("{}.pfp", profile.name),
+            text: text.clone(),
+            dir: config_dir.clone(),
+        };
+        let checked = check(&input, &phantom_compiler::io::MemoryFs::new())?;
+        if !checked.diagnostics.is_empty() {
+            render::emit(&mut stderr, &checked.sources, &checked.diagnostics)?;
+        }
+        if checked.has_errors() {
+            eprintln!(
+                "phantomc: the policy converted from profile `{}` (line {} of `{shown}`) does \
+                 not check; change the profile",
+                profile.name, profile.line
+            );
+            failed = true;
+        }
+        converted.push((profile.name.clone(), text));
+    }
+    if failed {
+        return Ok(ExitCode::from(EXIT_POLICY_ERRORS));
+    }
+    match destination {
+        Destination::Stdout => {
+            for (_, text) in &converted {
+                std::io::stdout().write_all(text.as_bytes())?;
+            }
+        }
+        Destination::File(path) => {
+            for (_, text) in &converted {
+                std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write `{}`", path.display()))?;
+            }
+        }
+        Destination::Dir(dir) => {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create the directory `{}`", dir.display()))?;
+            for (name, text) in &converted {
+                let path = dir.join(format!("{name}.pfp"));
+                std::fs::write(&path, text)
+                    .with_context(|| format!("cannot write `{}`", path.display()))?;
+                eprintln!("phantomc: wrote {}", path.display());
+            }
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

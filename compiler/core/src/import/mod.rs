@@ -6,7 +6,10 @@
 //! it the text, as everywhere in this crate.
 //!
 //! * [`docker`]: Docker/OCI seccomp JSON profiles (`phantomc import docker-seccomp`).
+//! * [`config_yaml`]: the profiles of the runtime's YAML configuration file
+//!   (`phantomc import config-yaml`).
 
+pub mod config_yaml;
 pub mod docker;
 
 pub use docker::{docker_to_pfp, DockerImportOptions, ImportError};
