@@ -300,17 +300,7 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
         None
     };
 
-    // Directories left by runs whose phantom was killed (SIGKILL) go first.
     mark(&prepared, "prepared");
-    let cgroup_options = CgroupOptions {
-        allow_degraded: options.allow_degraded,
-        ..CgroupOptions::default()
-    };
-    let cgroup = CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, &cgroup_options)
-        .map_err(|e| ExecError::Cgroup(e.to_string()))?;
-    let not_enforced = cgroup.not_enforced().to_vec();
-    mark(&prepared, "cgroup created");
-
     let (go_read, go_write) = io::pipe()?;
     let (report_read, report_write) = io::pipe()?;
     // Signals for the supervisor are read from a signalfd, and blocked meanwhile; the
@@ -357,28 +347,45 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
     prepared.console = None;
 
     let started = Instant::now();
-    let setup = (|| -> Result<(), ExecError> {
+    // Two go-aheads: "m" once the id maps are written, so init builds the root while
+    // we create the cgroup (the two take about as long; on two CPUs they overlap), and
+    // "g" once init is in the cgroup, before it starts the workload. Direct mode's
+    // child has no root to build and waits for "g" only.
+    let setup = (|| -> Result<CgroupSession<RealFs>, ExecError> {
         if !direct {
             write_id_maps(child.pid, bundle.process.uid, bundle.process.gid)
                 .map_err(ExecError::IdMaps)?;
+            (&go_write).write_all(b"m")?;
+            mark(&prepared, "id maps written, sandbox building its root");
         }
+        let cgroup_options = CgroupOptions {
+            allow_degraded: options.allow_degraded,
+            ..CgroupOptions::default()
+        };
+        let cgroup =
+            CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, &cgroup_options)
+                .map_err(|e| ExecError::Cgroup(e.to_string()))?;
         cgroup
             .add(child.pid)
             .map_err(|e| ExecError::Cgroup(e.to_string()))?;
         (&go_write).write_all(b"g")?;
-        Ok(())
+        Ok(cgroup)
     })();
     drop(go_write);
-    mark(&prepared, "sandbox let go");
+    mark(&prepared, "cgroup created, sandbox let go");
+    let cgroup = match setup {
+        Ok(cgroup) => cgroup,
+        Err(e) => {
+            let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
+            let _ = sys::waitpid(child.pid, 0);
+            return Err(e);
+        }
+    };
+    let not_enforced = cgroup.not_enforced().to_vec();
     // Directories left by runs whose phantom was killed (SIGKILL) are removed while
-    // the sandbox builds its root, off the critical path.
+    // the sandbox runs, off the critical path.
     let _ = crate::cgroup::sweep_stale(crate::cgroup::DEFAULT_PREFIX);
     mark(&prepared, "swept stale cgroups");
-    if let Err(e) = setup {
-        let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
-        let _ = sys::waitpid(child.pid, 0);
-        return Err(e);
-    }
 
     let timeout = bundle.process.timeout_ms.map(Duration::from_millis);
     // The workload opens its terminal once the sandbox stands, and sends us the master.
@@ -690,7 +697,6 @@ fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pipe
         // phantom died or gave up before letting us go.
         sys::exit_now(EXIT_SETUP);
     }
-    drop(go);
     // The workload runs as the same user as init: without this it could read init's
     // memory and its environment, which is phantom's, through /proc/1.
     if let Err(e) = sys::set_dumpable(false) {
@@ -714,6 +720,12 @@ fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pipe
     }
 
     mark(p, "init: root built");
+    // The workload starts only inside the cgroup (init is moved there first).
+    if (&go).read_exact(&mut byte).is_err() {
+        sys::exit_now(EXIT_SETUP);
+    }
+    drop(go);
+    mark(p, "init: in the cgroup");
     let workload = match sys::fork() {
         Ok(0) => workload_main(bundle, p, &report),
         Ok(pid) => pid,
@@ -739,6 +751,7 @@ fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pipe
         match sys::waitpid(-1, 0) {
             Ok((pid, status)) if pid == workload => {
                 workload_status = Some(status);
+                mark(p, "init: workload ended");
                 // Whatever the workload left behind goes with it.
                 let _ = sys::kill(-1, libc::SIGKILL);
             }
@@ -747,6 +760,7 @@ fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pipe
         }
     }
     report_line(&report, &format!("X {}", workload_status.unwrap_or(0)));
+    mark(p, "init: reaped all, exiting");
     sys::exit_now(0)
 }
 

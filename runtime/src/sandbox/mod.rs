@@ -2,20 +2,25 @@
 //!
 //! Three processes, set up in this order (each failure names its step):
 //!
-//! 1. **phantom** (the caller): loads the bundle, binds the run-time variables, creates
-//!    the cgroup (before any sandboxed process exists), clones the sandbox's init into
-//!    new user, mount, pid, ipc, uts, cgroup and (unless the bundle says host) network
-//!    namespaces, writes its uid/gid maps, puts it in the cgroup, and lets it go. It
-//!    then supervises: forwards SIGINT/SIGTERM/SIGHUP, enforces the timeout, reads the
+//! 1. **phantom** (the caller): loads the bundle, binds the run-time variables, clones
+//!    the sandbox's init into new user, mount, pid, ipc, uts, cgroup and (unless the
+//!    bundle says host) network namespaces, writes its uid/gid maps and lets it build
+//!    its root; meanwhile it creates the cgroup, moves init into it, and only then lets
+//!    init start the workload (so every workload process is in the cgroup). It then
+//!    supervises: forwards SIGINT/SIGTERM/SIGHUP, enforces the timeout, reads the
 //!    result, reports which limit ended the run, and removes the cgroup.
 //! 2. **init** (pid 1 of the new pid namespace; dies with phantom through
-//!    PR_SET_PDEATHSIG): makes every mount private, captures the bind sources, builds
+//!    PR_SET_PDEATHSIG; waits for its id maps): makes every mount private, captures the bind sources, builds
 //!    the new root from the mount plan on an empty tmpfs, seals it read-only, sets the
-//!    hostname, brings loopback up, pivots into it, and forks the workload. It reaps
+//!    hostname, brings loopback up, pivots into it, waits until it is in the cgroup,
+//!    and forks the workload. It reaps
 //!    zombies, forwards signals, and when the workload ends kills whatever is left in
 //!    the namespace and reports the status.
 //! 3. **workload**: new session, rlimits, inherited fds closed, capabilities dropped,
 //!    no_new_privs, Landlock, the seccomp filter last, then execve.
+//!
+//! In direct mode (no namespaces) there is no init: phantom's child waits until it is
+//! in the cgroup and becomes the workload itself.
 
 mod mounts;
 mod sys;
