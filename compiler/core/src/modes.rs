@@ -121,11 +121,7 @@ pub fn tighten(policy: &mut Policy, mode: Mode) {
         match &mut entry.kind {
             FsKind::Bind {
                 source, writable, ..
-            } => {
-                if !source.0.starts_with("${workspace}") {
-                    *writable = false;
-                }
-            }
+            } if !source.0.starts_with("${workspace}") => *writable = false,
             FsKind::Tmpfs { mode, .. }
                 if !hardened::WRITABLE_TMPFS.contains(&entry.target.0.as_str()) =>
             {
