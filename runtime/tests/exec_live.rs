@@ -290,7 +290,44 @@ fn killing_phantom_kills_the_sandbox() {
             .is_ok_and(|c| c.contains(&format!("sleep\0{marker}")))
     });
     assert!(!leftover, "the sandboxed sleep survived phantom's death");
+    if is_root() {
+        // phantom could not remove its cgroups; the next run sweeps them (or a run of
+        // a concurrent test already did).
+        let o = s.run(&[], &["/bin/true"]);
+        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+        let left = cgroup_dirs_of(child.id());
+        assert!(left.is_empty(), "not swept by the next run: {left:?}");
+    }
     let _ = s.dir;
+}
+
+/// The cgroup directories of the runs of phantom process `pid`, in every hierarchy
+/// this process's cgroups are in.
+fn cgroup_dirs_of(pid: u32) -> Vec<PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let mut found = Vec::new();
+    for line in own.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
+        let mount = if controllers.is_empty() {
+            PathBuf::from("/sys/fs/cgroup/unified")
+        } else {
+            PathBuf::from("/sys/fs/cgroup").join(controllers.trim_start_matches("name="))
+        };
+        let dir = mount.join(path.trim_start_matches('/'));
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&format!("phantom-{pid}-")))
+            {
+                found.push(e.path());
+            }
+        }
+    }
+    found
 }
 
 #[test]
