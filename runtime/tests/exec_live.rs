@@ -431,3 +431,78 @@ fn what_an_attacker_tries_first_fails() {
     let o = s.sh("cat /proc/1/environ 2>/dev/null; env");
     assert!(!out(&o).contains("hunter2"), "{}", out(&o));
 }
+
+/// Runs `phantom exec ARGS` where user namespaces cannot be created: in a user
+/// namespace of our own whose `user.max_user_namespaces` is 0 (that limit is per
+/// namespace, so the host is untouched).
+fn without_user_namespaces(s: &Sandbox, args: &[&str]) -> Option<Output> {
+    let probe = Command::new("unshare")
+        .args(["--user", "--map-root-user", "true"])
+        .output()
+        .ok()?;
+    if !probe.status.success() {
+        return None;
+    }
+    let mut script = String::from("echo 0 > /proc/sys/user/max_user_namespaces && exec \"$@\"");
+    script.push('\n');
+    Some(
+        Command::new("unshare")
+            .args(["--user", "--map-root-user", "sh", "-c", &script, "sh"])
+            .arg(env!("CARGO_BIN_EXE_phantom"))
+            .arg("exec")
+            .arg(&s.bundle)
+            .arg("--workspace")
+            .arg(&s.workspace)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("unshare runs"),
+    )
+}
+
+#[test]
+fn without_user_namespaces_phantom_refuses_unless_degraded_and_landlock_confines() {
+    let s = sandbox("");
+    let Some(refused) = without_user_namespaces(&s, &["--", "/bin/true"]) else {
+        eprintln!("skipped: unshare --user is not available here");
+        return;
+    };
+    assert_eq!(refused.status.code(), Some(125), "{}", err(&refused));
+    assert!(
+        err(&refused).contains("user namespace"),
+        "{}",
+        err(&refused)
+    );
+    assert!(
+        err(&refused).contains("--allow-degraded"),
+        "{}",
+        err(&refused)
+    );
+
+    let script = "echo kept > /workspace-probe 2>/dev/null; echo ok > out.txt && echo wrote; \
+        (echo x > /etc/phantom-probe) 2>/dev/null || echo etc-refused; \
+        (cat /etc/shadow) >/dev/null 2>&1 || echo shadow-refused; \
+        (ls /root) >/dev/null 2>&1 || echo root-refused";
+    let o = without_user_namespaces(&s, &["--allow-degraded", "--", "/bin/sh", "-c", script])
+        .expect("available");
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    for expected in ["wrote", "etc-refused", "shadow-refused", "root-refused"] {
+        assert!(
+            out(&o).contains(expected),
+            "missing {expected}: {}",
+            out(&o)
+        );
+    }
+    assert_eq!(
+        std::fs::read_to_string(s.workspace.join("out.txt")).unwrap(),
+        "ok\n"
+    );
+    // Each thing not isolated is named.
+    for named in [
+        "Landlock confines the filesystem",
+        "host processes are visible",
+        "UDP",
+    ] {
+        assert!(err(&o).contains(named), "not named: {named}: {}", err(&o));
+    }
+}

@@ -20,6 +20,7 @@
 
 pub mod describe;
 mod model;
+pub mod paths;
 
 pub use model::*;
 

@@ -12,6 +12,8 @@ use super::mounts::{self, RealOps};
 use super::sys;
 use super::vars::Vars;
 use crate::cgroup::{CgroupOptions, CgroupSession, RealFs};
+
+use super::fallback;
 use crate::harden;
 
 /// Exit status when the sandbox itself could not be started.
@@ -60,6 +62,8 @@ pub enum ExecError {
     Cgroup(String),
     #[error("creating the sandbox's namespaces failed: {0}; user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone, or AppArmor's restriction on Ubuntu)")]
     Clone(io::Error),
+    #[error("cannot create a user namespace ({0}): this host does not allow them (Ubuntu's AppArmor restriction `kernel.apparmor_restrict_unprivileged_userns`, `user.max_user_namespaces` = 0, or Debian's `kernel.unprivileged_userns_clone` = 0). Allow them, run as root, use direct mode (`phantom run --mode direct`, `phantomc compile --mode direct`), or pass --allow-degraded to run with Landlock as the filesystem layer (phantom then names what is not isolated)")]
+    UserNamespaces(io::Error),
     #[error("writing the sandbox's uid/gid maps failed: {0}")]
     IdMaps(io::Error),
     #[error("{0}")]
@@ -314,7 +318,7 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
     ];
     let sigfd = sys::signalfd_for(&signals)?;
 
-    let direct = !bundle.mode.uses_namespaces();
+    let mut direct = !bundle.mode.uses_namespaces();
     let mut flags = (libc::CLONE_NEWUSER
         | libc::CLONE_NEWNS
         | libc::CLONE_NEWPID
@@ -330,7 +334,23 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
     }
     // SAFETY-relevant: `phantom exec` is single-threaded up to here (no thread is spawned
     // before this point), as `clone_into_namespaces` requires.
-    let child = match sys::clone_into_namespaces(flags).map_err(ExecError::Clone)? {
+    let mut lost = Vec::new();
+    let cloned = match sys::clone_into_namespaces(flags) {
+        Err(e) if !direct && fallback::is_userns_refusal(&e) => {
+            if !options.allow_degraded {
+                return Err(ExecError::UserNamespaces(e));
+            }
+            // Landlock becomes the filesystem layer; each thing lost is reported.
+            lost = fallback::landlock_only(&mut bundle, &prepared.vars)
+                .map_err(ExecError::Override)?;
+            prepared.cwd = bundle.process.cwd.clone();
+            prepared.landlock = harden::LandlockMode::Required;
+            direct = true;
+            sys::clone_into_namespaces(0)
+        }
+        other => other,
+    };
+    let child = match cloned.map_err(ExecError::Clone)? {
         None => {
             drop(go_write);
             drop(report_read);
@@ -381,7 +401,8 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
             return Err(e);
         }
     };
-    let not_enforced = cgroup.not_enforced().to_vec();
+    let mut not_enforced = lost;
+    not_enforced.extend_from_slice(cgroup.not_enforced());
     // Directories left by runs whose phantom was killed (SIGKILL) are removed while
     // the sandbox runs, off the critical path.
     let _ = crate::cgroup::sweep_stale(crate::cgroup::DEFAULT_PREFIX);

@@ -22,6 +22,7 @@
 //! In direct mode (no namespaces) there is no init: phantom's child waits until it is
 //! in the cgroup and becomes the workload itself.
 
+mod fallback;
 mod mounts;
 mod sys;
 mod vars;

