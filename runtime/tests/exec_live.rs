@@ -479,7 +479,7 @@ fn without_user_namespaces_phantom_refuses_unless_degraded_and_landlock_confines
         err(&refused)
     );
 
-    let script = "echo kept > /workspace-probe 2>/dev/null; echo ok > out.txt && echo wrote; \
+    let script = "echo ok > out.txt && echo wrote; \
         (echo x > /etc/phantom-probe) 2>/dev/null || echo etc-refused; \
         (cat /etc/shadow) >/dev/null 2>&1 || echo shadow-refused; \
         (ls /root) >/dev/null 2>&1 || echo root-refused";
