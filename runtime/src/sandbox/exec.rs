@@ -815,10 +815,12 @@ fn direct_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pi
 
 fn build_root(bundle: &Bundle, p: &Prepared) -> Result<(), String> {
     sys::make_rprivate_root().map_err(|e| format!("making mounts private: {e}"))?;
+    mark(p, "init: mounts private");
     let root = Path::new("/tmp");
     let mut ops = RealOps;
     mounts::execute_with_root(&bundle.mounts, &p.vars, root, &mut ops)
         .map_err(|e| e.to_string())?;
+    mark(p, "init: plan executed");
     // The root itself is read-only; the mounts on it keep their own modes.
     sys::mount_setattr(
         root,

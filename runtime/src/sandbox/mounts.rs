@@ -18,6 +18,13 @@ pub trait MountOps {
     type Tree;
     /// A detached copy of the host path, or `None` if it does not exist.
     fn capture(&mut self, source: &Path) -> io::Result<Option<Self::Tree>>;
+    /// [`capture`](Self::capture), with nosuid and nodev (and read-only if asked)
+    /// already set on the detached tree, so attaching it is the last step.
+    fn capture_restricted(
+        &mut self,
+        source: &Path,
+        read_only: bool,
+    ) -> io::Result<Option<Self::Tree>>;
     fn is_dir(&mut self, tree: &Self::Tree) -> io::Result<bool>;
     fn exists(&mut self, path: &Path) -> bool;
     /// `None` if the path does not exist, else whether it is a directory.
@@ -88,16 +95,16 @@ pub fn execute_with_root<O: MountOps>(
     for (index, step) in plan.iter().enumerate() {
         match step {
             MountStep::Bind {
-                source, optional, ..
+                source,
+                optional,
+                writable,
+                ..
             } => {
                 let source = vars
                     .resolve(source)
                     .map_err(|message| MountError::Variable { index, message })?;
-                match ops.capture(Path::new(&source)).map_err(step_err(
-                    index,
-                    "open source",
-                    Path::new(&source),
-                ))? {
+                let captured = ops.capture_restricted(Path::new(&source), !writable);
+                match captured.map_err(step_err(index, "open source", Path::new(&source)))? {
                     Some(tree) => {
                         trees.insert(index, tree);
                     }
@@ -164,11 +171,7 @@ pub fn execute_with_root<O: MountOps>(
                         .map_err(step_err(index, "mkdir", &target))?;
                 }
             }
-            MountStep::Bind {
-                writable,
-                mountpoint: mp,
-                ..
-            } => {
+            MountStep::Bind { mountpoint: mp, .. } => {
                 let Some(tree) = trees.remove(&index) else {
                     continue;
                 }; // optional and absent
@@ -178,11 +181,6 @@ pub fn execute_with_root<O: MountOps>(
                 mountpoint(ops, *mp, dir)?;
                 ops.attach(tree, &target)
                     .map_err(step_err(index, "bind", &target))?;
-                ops.restrict(&target, !writable).map_err(step_err(
-                    index,
-                    "restrict bind",
-                    &target,
-                ))?;
             }
             MountStep::Tmpfs {
                 size,
@@ -302,6 +300,23 @@ impl MountOps for RealOps {
         }
     }
 
+    fn capture_restricted(
+        &mut self,
+        source: &Path,
+        read_only: bool,
+    ) -> io::Result<Option<Self::Tree>> {
+        use super::sys::*;
+        let mut set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+        if read_only {
+            set |= MOUNT_ATTR_RDONLY;
+        }
+        match open_tree_with_attrs(source, set) {
+            Ok(fd) => Ok(Some(fd)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn is_dir(&mut self, tree: &Self::Tree) -> io::Result<bool> {
         super::sys::fd_is_dir(tree)
     }
@@ -386,9 +401,12 @@ impl MountOps for RealOps {
     }
 
     fn read_only_in_place(&mut self, path: &Path) -> io::Result<()> {
-        let tree = super::sys::open_tree_clone(path, true)?;
-        super::sys::move_mount(&tree, path)?;
-        self.restrict(path, true)
+        use super::sys::*;
+        let tree = open_tree_with_attrs(
+            path,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        )?;
+        move_mount(&tree, path)
     }
 }
 
@@ -414,6 +432,18 @@ mod tests {
         fn capture(&mut self, source: &Path) -> io::Result<Option<Self::Tree>> {
             let s = source.display().to_string();
             self.calls.push(format!("capture {s}"));
+            Ok(self
+                .host
+                .contains(&s)
+                .then(|| (s.clone(), !s.contains('.'))))
+        }
+        fn capture_restricted(
+            &mut self,
+            source: &Path,
+            ro: bool,
+        ) -> io::Result<Option<Self::Tree>> {
+            let s = source.display().to_string();
+            self.calls.push(format!("capture {s} ro={ro}"));
             Ok(self
                 .host
                 .contains(&s)
@@ -543,23 +573,20 @@ mod tests {
         assert_eq!(
             fake.calls,
             [
-                "capture /usr",
-                "capture /home/u/work",
-                "capture /opt/none",
-                "capture /etc/hosts.x",
+                "capture /usr ro=true",
+                "capture /home/u/work ro=false",
+                "capture /opt/none ro=true",
+                "capture /etc/hosts.x ro=true",
                 "root /r",
                 "mkdir /r/tmp 755",
                 "tmpfs /r/tmp Some(1024) 1777 ro=false",
                 "mkdir /r/usr 755",
                 "attach /usr /r/usr",
-                "restrict /r/usr ro=true",
                 "mkdir /r/workspace 755",
                 "attach /home/u/work /r/workspace",
-                "restrict /r/workspace ro=false",
                 "mkdir /r/etc 755",
                 "touch /r/etc/hosts",
                 "attach /etc/hosts.x /r/etc/hosts",
-                "restrict /r/etc/hosts ro=true",
             ]
         );
     }

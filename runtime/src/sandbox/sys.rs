@@ -57,6 +57,58 @@ pub fn open_tree_clone(path: &Path, recursive: bool) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// `open_tree_attr(2)` (Linux 6.15): the same number on every architecture.
+const SYS_OPEN_TREE_ATTR: libc::c_long = 467;
+
+/// A detached copy of the mount at `path` (recursive) with `set` (`MOUNT_ATTR_*`)
+/// applied to every mount in it: one call where the kernel has `open_tree_attr`, an
+/// `open_tree` and a `mount_setattr` on the detached tree where it does not.
+pub fn open_tree_with_attrs(path: &Path, set: u64) -> io::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let c = cstr(path)?;
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let flags =
+        OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_RECURSIVE as libc::c_uint;
+    // SAFETY: `c` and `attr` live across the call and the size passed is the struct's;
+    // the returned fd, if any, is owned by nobody else.
+    let fd = check(unsafe {
+        libc::syscall(
+            SYS_OPEN_TREE_ATTR,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    });
+    match fd {
+        // SAFETY: the kernel just returned this fd to us; we own it.
+        Ok(fd) => Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+            let tree = open_tree_clone(path, true)?;
+            let empty = c"";
+            // SAFETY: valid fd, empty NUL-terminated path and `attr` for the call.
+            check(unsafe {
+                libc::syscall(
+                    libc::SYS_mount_setattr,
+                    tree.as_raw_fd(),
+                    empty.as_ptr(),
+                    (libc::AT_EMPTY_PATH | libc::AT_RECURSIVE) as libc::c_uint,
+                    &attr as *const MountAttr,
+                    std::mem::size_of::<MountAttr>(),
+                )
+            })?;
+            Ok(tree)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Attaches a detached tree at `target`.
 pub fn move_mount(tree: &OwnedFd, target: &Path) -> io::Result<()> {
     use std::os::fd::AsRawFd;
