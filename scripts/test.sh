@@ -16,11 +16,13 @@ has_python_seccomp() {
     python3 -c 'import seccomp' >/dev/null 2>&1 ||
         /usr/bin/python3 -c 'import seccomp' >/dev/null 2>&1
 }
+# How to install packages: directly as root, through sudo without a password, or not.
+as_root=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then as_root="sudo -n"; else as_root="none"; fi
+fi
+
 if ! has_python_seccomp; then
-    as_root=""
-    if [ "$(id -u)" -ne 0 ]; then
-        if command -v sudo >/dev/null 2>&1; then as_root="sudo -n"; else as_root="none"; fi
-    fi
     if [ "$as_root" != none ] && command -v apt-get >/dev/null 2>&1; then
         echo "scripts/test.sh: installing python3-seccomp for the differential seccomp test"
         $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-seccomp >/dev/null 2>&1 ||
@@ -31,6 +33,30 @@ if ! has_python_seccomp; then
     if ! has_python_seccomp; then
         echo "scripts/test.sh: python3-seccomp could not be installed (needs apt-get and root or sudo);" \
             "the differential seccomp test will skip its libseccomp part" >&2
+    fi
+fi
+
+# The live profile tests (runtime/tests/profiles_live.rs) build and test a Go module
+# under the go-dev profile, with a Go where go-dev's PATH looks (/usr/local/go,
+# /usr/lib/go, /usr/local/bin, /usr/bin: Debian's golang-go); without one that test
+# skips and says so.
+has_go() {
+    for go in /usr/local/go/bin/go /usr/lib/go/bin/go /usr/local/bin/go /usr/bin/go; do
+        [ -x "$go" ] && return 0
+    done
+    return 1
+}
+if ! has_go; then
+    if [ "$as_root" != none ] && command -v apt-get >/dev/null 2>&1; then
+        echo "scripts/test.sh: installing golang-go for the go-dev profile test"
+        $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-go >/dev/null 2>&1 ||
+            { $as_root apt-get update -q >/dev/null 2>&1 &&
+                $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-go >/dev/null 2>&1; } ||
+            true
+    fi
+    if ! has_go; then
+        echo "scripts/test.sh: golang-go could not be installed (needs apt-get and root or sudo);" \
+            "the go-dev profile test will skip" >&2
     fi
 fi
 
