@@ -1235,10 +1235,9 @@ fn hardened_makes_non_workspace_binds_read_only() {
     );
 }
 
-/// The hardened overlay says writes go only to the workspace, /tmp and /dev/shm;
-/// today the sandbox's own /dev (a small tmpfs) is writable too.
+/// The hardened overlay says writes go only to the workspace, /tmp and /dev/shm: the
+/// sandbox's own /dev is sealed read-only (its devices, pts and shm stay usable).
 #[test]
-#[ignore = "runtime/compiler: /dev is a writable tmpfs (Landlock rw on /dev) in hardened mode"]
 fn hardened_dev_is_not_writable_except_shm() {
     if no_python("hardened_dev_is_not_writable_except_shm") {
         return;
@@ -1652,14 +1651,12 @@ fn every_stdlib_profile_refuses_the_block_list_as_base_does() {
 }
 
 // ---------------------------------------------------------------------------------
-// Runtime bugs found here (ignored until fixed in runtime/src)
+// Regressions of runtime bugs found by these tests
 // ---------------------------------------------------------------------------------
 
 /// `phantom run --profile rust-dev -- cargo ...` must find cargo on the profile's
-/// PATH (/tmp/.cargo/bin). The runtime calls glibc's execvpe, which searches the
-/// PATH of phantom's own environment (the host's), not the sandbox's.
+/// PATH (/tmp/.cargo/bin), not on phantom's own (the host's).
 #[test]
-#[ignore = "runtime bug: the command is looked up on the host's PATH, not the sandbox's"]
 fn command_is_looked_up_on_the_sandbox_path() {
     let p = project();
     let o = p

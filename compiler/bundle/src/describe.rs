@@ -86,11 +86,19 @@ pub fn describe(bundle: &Bundle, bytes: &[u8]) -> String {
         );
     }
 
-    let _ = writeln!(
-        w,
-        "\nmounts (in order, on an empty tmpfs root made read-only at the end)"
-    );
-    let _ = writeln!(w, "  {:>3}  {:<9} {:<28} details", "#", "step", "target");
+    let direct = !bundle.mode.uses_namespaces();
+    if direct {
+        let _ = writeln!(
+            w,
+            "\nmounts\n  none: direct mode shows the host's filesystem (see landlock below)"
+        );
+    } else {
+        let _ = writeln!(
+            w,
+            "\nmounts (in order, on an empty tmpfs root made read-only at the end)"
+        );
+        let _ = writeln!(w, "  {:>3}  {:<9} {:<28} details", "#", "step", "target");
+    }
     for (i, step) in bundle.mounts.iter().enumerate() {
         let (kind, details) = match step {
             MountStep::Mkdir { mode, .. } => ("mkdir", format!("mode {mode:#o}")),
@@ -163,6 +171,10 @@ pub fn describe(bundle: &Bundle, bytes: &[u8]) -> String {
 
     let _ = writeln!(w, "\nnetwork");
     let _ = match &bundle.network {
+        crate::Network::None if direct => writeln!(
+            w,
+            "  none: the host's network namespace, but Unix sockets only (seccomp) and no TCP connect or bind (Landlock)"
+        ),
         crate::Network::None => writeln!(w, "  none: own network namespace, loopback only"),
         crate::Network::Host => writeln!(w, "  host"),
         crate::Network::Filtered { connect, bind } => writeln!(
@@ -170,7 +182,15 @@ pub fn describe(bundle: &Bundle, bytes: &[u8]) -> String {
             "  host network; TCP connect to {connect:?}, bind to {bind:?} (Landlock)"
         ),
     };
-    let _ = writeln!(w, "\nlandlock");
+    let _ = writeln!(
+        w,
+        "\nlandlock{}",
+        if direct {
+            " (the filesystem layer in direct mode: host paths)"
+        } else {
+            " (defence in depth, paths inside the sandbox)"
+        }
+    );
     for p in &bundle.landlock.paths {
         let access = match p.access {
             crate::Access::ReadExecute => "read, execute",
@@ -189,12 +209,20 @@ pub fn describe(bundle: &Bundle, bytes: &[u8]) -> String {
             .map_or_else(|| "(given at run time)".into(), |c| format!("{c:?}"))
     );
     let _ = writeln!(w, "  cwd         {}", p.cwd);
-    let _ = writeln!(
-        w,
-        "  user        uid {}, gid {}; no_new_privs; no capabilities",
-        p.uid, p.gid
-    );
-    let _ = writeln!(w, "  hostname    {}", p.hostname);
+    if direct {
+        let _ = writeln!(
+            w,
+            "  user        the invoking user (direct mode); no_new_privs; no capabilities"
+        );
+        let _ = writeln!(w, "  hostname    the host's (direct mode)");
+    } else {
+        let _ = writeln!(
+            w,
+            "  user        uid {}, gid {}; no_new_privs; no capabilities",
+            p.uid, p.gid
+        );
+        let _ = writeln!(w, "  hostname    {}", p.hostname);
+    }
     for (k, v) in &p.env {
         let _ = writeln!(w, "  env         {k}={v}");
     }

@@ -373,8 +373,16 @@ fn landlock(mounts: &[pfb::MountStep], network: &Network) -> pfb::Landlock {
                     pfb::Access::ReadExecute
                 },
             ),
-            pfb::MountStep::Tmpfs { target, .. } | pfb::MountStep::Dev { target, .. } => {
-                (target, pfb::Access::ReadWrite)
+            pfb::MountStep::Tmpfs { target, .. } => (target, pfb::Access::ReadWrite),
+            // /dev itself is sealed read-only; its devices, pts and shm are writable.
+            pfb::MountStep::Dev { target, nodes, .. } => {
+                for name in nodes.iter().map(String::as_str).chain(["pts", "shm"]) {
+                    paths.push(pfb::LandlockPath {
+                        path: format!("{}/{name}", target.trim_end_matches('/')),
+                        access: pfb::Access::ReadWrite,
+                    });
+                }
+                (target, pfb::Access::ReadExecute)
             }
             pfb::MountStep::Proc { target, .. } => (target, pfb::Access::ReadExecute),
             _ => continue,

@@ -323,8 +323,7 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
         | libc::CLONE_NEWNS
         | libc::CLONE_NEWPID
         | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWUTS
-        | libc::CLONE_NEWCGROUP) as u64;
+        | libc::CLONE_NEWUTS) as u64;
     if bundle.network != Network::Host {
         flags |= libc::CLONE_NEWNET as u64;
     }
@@ -718,6 +717,8 @@ fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pipe
         // phantom died or gave up before letting us go.
         sys::exit_now(EXIT_SETUP);
     }
+    // Not phantom's command line (host paths, --env values) in /proc/1/cmdline.
+    let _ = sys::set_cmdline("phantom-init");
     // The workload runs as the same user as init: without this it could read init's
     // memory and its environment, which is phantom's, through /proc/1.
     if let Err(e) = sys::set_dumpable(false) {
@@ -746,6 +747,12 @@ fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pipe
         sys::exit_now(EXIT_SETUP);
     }
     drop(go);
+    // The cgroup namespace is made here, once init is in the sandbox's cgroup, so the
+    // workload sees that cgroup as its root (`0::/`), not its host path (which would
+    // show phantom's pid and the host's hierarchy).
+    if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
+        fail("creating the cgroup namespace", &e);
+    }
     mark(p, "init: in the cgroup");
     let workload = match sys::fork() {
         Ok(0) => workload_main(bundle, p, &report),

@@ -46,6 +46,8 @@ pub trait MountOps {
     fn symlink(&mut self, to: &str, path: &Path) -> io::Result<()>;
     /// A read-only bind of an existing path over itself.
     fn read_only_in_place(&mut self, path: &Path) -> io::Result<()>;
+    /// Makes the mount at `target` itself read-only, not the mounts on top of it.
+    fn seal(&mut self, target: &Path) -> io::Result<()>;
     /// Mounts the new root's empty tmpfs (after the sources are captured: it may hide them).
     fn make_root(&mut self, root: &Path) -> io::Result<()>;
 }
@@ -235,6 +237,9 @@ pub fn execute_with_root<O: MountOps>(
                     ops.symlink(to, &path)
                         .map_err(step_err(index, "symlink", &path))?;
                 }
+                // Only the devices, pts and shm are writable; /dev itself is not.
+                ops.seal(&target)
+                    .map_err(step_err(index, "seal /dev read-only", &target))?;
             }
             MountStep::Symlink { to, .. } => ops
                 .symlink(to, &target)
@@ -408,6 +413,15 @@ impl MountOps for RealOps {
         )?;
         move_mount(&tree, path)
     }
+
+    fn seal(&mut self, target: &Path) -> io::Result<()> {
+        use super::sys::*;
+        mount_setattr(
+            target,
+            MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+            false,
+        )
+    }
 }
 
 #[cfg(test)]
@@ -504,6 +518,10 @@ mod tests {
         fn symlink(&mut self, to: &str, path: &Path) -> io::Result<()> {
             self.calls
                 .push(format!("symlink {} -> {to}", path.display()));
+            Ok(())
+        }
+        fn seal(&mut self, target: &Path) -> io::Result<()> {
+            self.calls.push(format!("seal {}", target.display()));
             Ok(())
         }
         fn read_only_in_place(&mut self, path: &Path) -> io::Result<()> {

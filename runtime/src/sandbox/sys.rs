@@ -316,6 +316,13 @@ pub fn kill(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
     Ok(())
 }
 
+/// `unshare(2)` with `flags` (`CLONE_NEW*`).
+pub fn unshare(flags: libc::c_int) -> io::Result<()> {
+    // SAFETY: integer argument only.
+    check(i64::from(unsafe { libc::unshare(flags) }))?;
+    Ok(())
+}
+
 pub fn setsid() -> io::Result<()> {
     // SAFETY: plain setsid(2).
     check(unsafe { libc::setsid() }.into())?;
@@ -347,9 +354,41 @@ pub fn execvpe(argv: &[CString], env: &[CString]) -> io::Error {
     let Some(program) = argv.first() else {
         return io::Error::from(io::ErrorKind::InvalidInput);
     };
-    // SAFETY: both arrays are NUL-terminated arrays of valid C strings that outlive the call.
-    unsafe { libc::execvpe(program.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr()) };
-    io::Error::last_os_error()
+    let execve = |path: &std::ffi::CStr| -> io::Error {
+        // SAFETY: both arrays are NUL-terminated arrays of valid C strings that outlive
+        // the call; on success it does not return.
+        unsafe { libc::execve(path.as_ptr(), argv_ptrs.as_ptr(), env_ptrs.as_ptr()) };
+        io::Error::last_os_error()
+    };
+    let name = program.to_bytes();
+    if name.contains(&b'/') {
+        return execve(program);
+    }
+    // The workload's PATH, not ours (glibc's execvpe would search phantom's), looked up
+    // in the sandbox's own filesystem, with execvp's rules: keep looking past missing
+    // and inaccessible entries, report EACCES if that is all there was.
+    let path = env
+        .iter()
+        .find_map(|e| e.to_bytes().strip_prefix(b"PATH="))
+        .unwrap_or(b"/usr/local/bin:/usr/bin:/bin");
+    let mut denied = false;
+    for dir in path.split(|&b| b == b':') {
+        let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
+        let mut full = Vec::with_capacity(dir.len() + 1 + name.len());
+        full.extend_from_slice(dir);
+        full.push(b'/');
+        full.extend_from_slice(name);
+        let Ok(full) = CString::new(full) else {
+            continue;
+        };
+        let error = execve(&full);
+        match error.raw_os_error() {
+            Some(libc::EACCES) => denied = true,
+            Some(libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT) => {}
+            _ => return error,
+        }
+    }
+    io::Error::from_raw_os_error(if denied { libc::EACCES } else { libc::ENOENT })
 }
 
 /// Installs a handler that forwards these signals to `pid` (stored in a static: a
@@ -630,4 +669,40 @@ pub fn fd_is_dir(fd: &OwnedFd) -> io::Result<bool> {
     let ret = unsafe { libc::fstat(fd.as_raw_fd(), &mut st) };
     check(ret.into())?;
     Ok(st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+}
+
+/// Replaces what `/proc/<pid>/cmdline` shows for this process with `name`: init is a
+/// fork of phantom, and the workload must not read phantom's command line (host paths,
+/// `--env` values) through `/proc/1/cmdline`. Best effort; fails only if
+/// `/proc/self/stat` cannot be read or parsed.
+pub fn set_cmdline(name: &str) -> io::Result<()> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let invalid = || io::Error::new(io::ErrorKind::InvalidData, "unexpected /proc/self/stat");
+    // Fields after the command name (which may hold spaces) start with field 3;
+    // arg_start and arg_end are fields 48 and 49.
+    let after = stat.rsplit_once(')').ok_or_else(invalid)?.1;
+    let mut fields = after.split_whitespace().skip(45);
+    let mut next = || -> io::Result<usize> {
+        fields
+            .next()
+            .and_then(|f| f.parse().ok())
+            .ok_or_else(invalid)
+    };
+    let (start, end) = (next()?, next()?);
+    let len = end
+        .checked_sub(start)
+        .filter(|&l| l > 0)
+        .ok_or_else(invalid)?;
+    let bytes = name.as_bytes();
+    let keep = bytes.len().min(len - 1);
+    // SAFETY: [start, end) is this process's argument area, set up by the kernel at
+    // exec in the process's own writable stack mapping; nothing else of ours points
+    // into it (phantom's argument strings were read before this fork, and this process
+    // never reads them again), and the write stays inside it.
+    unsafe {
+        let area = start as *mut u8;
+        std::ptr::write_bytes(area, 0, len);
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), area, keep);
+    }
+    Ok(())
 }
