@@ -1,0 +1,236 @@
+//! `phantom run` and `phantom profile` as a user meets them: profile references, the
+//! configuration file and environment variables, the cache, `profile list` / `show`.
+//! (The workloads and the block list are in profiles_live.rs.)
+
+#![cfg(target_os = "linux")]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code: a failed expectation is a test failure"
+)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
+        s.lines()
+            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
+    })
+}
+
+/// `phantom ARGS` in `dir`, with its own cache and no configuration from outside.
+fn phantom(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_phantom"));
+    c.current_dir(dir)
+        .env("PHANTOM_CACHE_DIR", dir.join(".cache"))
+        .env_remove("PHANTOM_CONFIG_PATH")
+        .env_remove("PHANTOM_DEFAULT_PROFILE")
+        .env_remove("PHANTOM_DEBUG")
+        .env_remove("PHANTOM_TIMING")
+        .stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let degraded = !is_root() && args.first() == Some(&"run");
+    let mut args = args.to_vec();
+    if degraded {
+        args.insert(1, "--allow-degraded");
+    }
+    c.args(args).output().expect("phantom runs")
+}
+
+fn out(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+fn err(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn profile_list_names_every_stdlib_profile_with_its_description() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = phantom(dir.path(), &[], &["profile", "list"]);
+    assert!(o.status.success(), "{}", err(&o));
+    for name in [
+        "base",
+        "minimal",
+        "shell",
+        "python-dev",
+        "node-dev",
+        "go-dev",
+        "rust-dev",
+    ] {
+        assert!(
+            out(&o).lines().any(|l| l.starts_with(name)),
+            "{name} missing:\n{}",
+            out(&o)
+        );
+    }
+    assert!(out(&o).contains("Python 3"), "{}", out(&o));
+}
+
+#[test]
+fn profile_list_benchmark_measures_each_profile() {
+    if !is_root() {
+        return; // needs cgroups; the benchmark does not degrade
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let o = phantom(
+        dir.path(),
+        &[],
+        &["profile", "list", "--benchmark", "--runs", "2"],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let measured = out(&o).lines().filter(|l| l.contains(" ms ")).count();
+    assert_eq!(measured, 7, "{}", out(&o));
+}
+
+#[test]
+fn profile_show_prints_the_effective_policy_of_a_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = phantom(
+        dir.path(),
+        &[],
+        &["profile", "show", "python-dev", "--mode", "hardened"],
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    let shown = out(&o);
+    assert!(
+        shown.contains("bundle python-dev (hardened mode)"),
+        "{shown}"
+    );
+    assert!(shown.contains("memory      1 GiB"), "{shown}");
+    let o = phantom(
+        dir.path(),
+        &[],
+        &[
+            "profile",
+            "show",
+            "python-dev",
+            "--mode",
+            "direct",
+            "--json",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["mode"], "Direct");
+    assert_eq!(v["mounts"].as_array().map(Vec::len), Some(0));
+}
+
+#[test]
+fn an_unknown_profile_is_refused_with_a_suggestion() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = phantom(
+        dir.path(),
+        &[],
+        &["run", "--profile", "pyhton-dev", "--", "true"],
+    );
+    assert_eq!(o.status.code(), Some(125));
+    assert!(err(&o).contains("did you mean `python-dev`"), "{}", err(&o));
+    let o = phantom(dir.path(), &[], &["run", "--", "true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(err(&o).contains("--profile"), "{}", err(&o));
+}
+
+#[test]
+fn the_default_profile_comes_from_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = phantom(
+        dir.path(),
+        &[("PHANTOM_DEFAULT_PROFILE", "shell")],
+        &["run", "--", "/bin/sh", "-c", "echo in $PWD"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o), "in /workspace\n");
+}
+
+#[test]
+fn policies_and_bundles_are_profiles_too_and_compiled_ones_are_cached() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mine.pfp"),
+        "policy \"mine\"\nextends \"shell\"\nprocess { env { GREETING = \"hello\" } }\n",
+    )
+    .unwrap();
+    let debug = [("PHANTOM_DEBUG", "true")];
+    let script = ["--", "/bin/sh", "-c", "echo $GREETING"];
+    let first = phantom(
+        dir.path(),
+        &debug,
+        &[&["run", "--profile", "./mine.pfp"][..], &script].concat(),
+    );
+    assert_eq!(out(&first), "hello\n", "{}", err(&first));
+    assert!(err(&first).contains("compiled"), "{}", err(&first));
+    assert!(err(&first).contains("phantom timing:"), "{}", err(&first));
+    let second = phantom(
+        dir.path(),
+        &debug,
+        &[&["run", "--profile", "./mine.pfp"][..], &script].concat(),
+    );
+    assert_eq!(out(&second), "hello\n");
+    assert!(err(&second).contains("from the cache"), "{}", err(&second));
+
+    // A compiled bundle runs as it is.
+    let checked = phantom_compiler::check(
+        &phantom_compiler::Input::File(dir.path().join("mine.pfp")),
+        &phantom_compiler::io::NativeFs,
+    )
+    .unwrap();
+    let policy = checked.policy.clone().expect("valid");
+    let built = phantom_compiler::bundle::build(&policy, &checked.sources).unwrap();
+    let bundle = dir.path().join("mine.pfb");
+    std::fs::write(&bundle, phantom_compiler::bundle::encode(&built).unwrap()).unwrap();
+    let o = phantom(
+        dir.path(),
+        &[],
+        &[&["run", "--profile", bundle.to_str().unwrap()][..], &script].concat(),
+    );
+    assert_eq!(out(&o), "hello\n", "{}", err(&o));
+}
+
+#[test]
+fn the_configuration_file_adds_profiles_and_defaults() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("profiles")).unwrap();
+    std::fs::write(
+        dir.path().join("profiles/from-dir.pfp"),
+        "policy \"from-dir\"\nextends \"shell\"\n",
+    )
+    .unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(
+        &config,
+        "default_profile: my-custom-profile\nprofile_dirs: [profiles]\nprofiles:\n  my-custom-profile:\n    name: \"my-custom-profile\"\n    driver: \"bwrap\"\n    cpu: \"1\"\n    memory: \"512m\"\n    network:\n      enabled: false\n",
+    )
+    .unwrap();
+    let env = [("PHANTOM_CONFIG_PATH", config.to_str().unwrap())];
+    let o = phantom(dir.path(), &env, &["profile", "list"]);
+    assert!(out(&o).contains("my-custom-profile"), "{}", out(&o));
+    assert!(out(&o).contains("from-dir"), "{}", out(&o));
+    let o = phantom(
+        dir.path(),
+        &env,
+        &["run", "--", "/bin/sh", "-c", "echo default"],
+    );
+    assert_eq!(out(&o), "default\n", "{}", err(&o));
+    let o = phantom(
+        dir.path(),
+        &env,
+        &["run", "--profile", "from-dir", "--", "/bin/true"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let o = phantom(dir.path(), &env, &["profile", "show", "my-custom-profile"]);
+    assert!(out(&o).contains("memory      512 MiB"), "{}", out(&o));
+
+    std::fs::write(&config, "profiles:\n  broken:\n    memroy: 1g\n").unwrap();
+    let o = phantom(dir.path(), &env, &["run", "--", "/bin/true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        err(&o).contains("config.yaml") && err(&o).contains("memory"),
+        "{}",
+        err(&o)
+    );
+}
