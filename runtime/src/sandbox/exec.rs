@@ -453,7 +453,9 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
     if outcome == Outcome::Signaled(libc::SIGSYS) {
         limits_hit.push("killed by seccomp: a syscall the policy forbids".into());
     }
+    mark(&prepared, "limit events read");
     let _ = cgroup.destroy();
+    mark(&prepared, "cgroup removed");
     Ok(Report {
         outcome,
         limits_hit,
