@@ -260,6 +260,76 @@ mod tests {
         );
     }
 
+    /// A mode may refuse more than the profile, never less: for every stdlib profile,
+    /// every syscall number and argument values around the overlays' constants, the
+    /// verdict in hardened and direct mode is at least as strict as in sandbox mode.
+    #[test]
+    fn no_mode_is_more_permissive_than_the_profile() {
+        let values: [u64; 12] = [
+            0,
+            1,
+            2,
+            3,
+            5,
+            10,
+            16,
+            17,
+            0x8,
+            0x40_0000,
+            0xffff_ffff,
+            1 << 33,
+        ];
+        for name in crate::stdlib::names() {
+            let sandbox = checked(name, Mode::Sandbox);
+            for mode in [Mode::Hardened, Mode::Direct] {
+                let stricter = checked(name, mode);
+                for arch in Arch::ALL {
+                    for nr in crate::tables::syscalls(arch).iter().map(|s| s.nr) {
+                        for &a in &values {
+                            for &b in &values[..4] {
+                                let data = crate::seccomp::interp::SeccompData {
+                                    nr,
+                                    arch: arch.audit_arch(),
+                                    instruction_pointer: 0,
+                                    args: [a, b, 0, 0, 0, 0],
+                                };
+                                let base = crate::seccomp::meaning::verdict(
+                                    &sandbox.syscalls,
+                                    arch,
+                                    &data,
+                                );
+                                let now = crate::seccomp::meaning::verdict(
+                                    &stricter.syscalls,
+                                    arch,
+                                    &data,
+                                );
+                                assert!(
+                                    now.rank() >= base.rank(),
+                                    "{name} in {mode:?} on {arch:?}: syscall {nr} args ({a:#x}, {b:#x}) is {} but the profile says {}",
+                                    now.describe(),
+                                    base.describe()
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_profile_that_refuses_sockets_still_refuses_them_in_hardened_mode() {
+        const SOCKET: u32 = 41;
+        let minimal = checked("minimal", Mode::Sandbox);
+        let hardened = checked("minimal", Mode::Hardened);
+        let unix = [1, 1, 0, 0, 0, 0];
+        assert_eq!(
+            verdict(&hardened, SOCKET, unix),
+            verdict(&minimal, SOCKET, unix)
+        );
+        assert_ne!(verdict(&hardened, SOCKET, unix), Action::Allow);
+    }
+
     #[test]
     fn direct_mode_restricts_sockets_only_without_a_network() {
         assert!(overlay(Mode::Direct, &Network::None).is_some());

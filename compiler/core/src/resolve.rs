@@ -65,6 +65,10 @@ pub struct Layer {
     /// The file that makes the layer (not a fragment).
     pub file: FileId,
     pub items: Vec<(FileId, Item)>,
+    /// A mode's overlay: its syscall rules are added to the inherited ones instead of
+    /// replacing them, and it may not allow anything, so it can only make the policy
+    /// stricter (see `check/mod.rs`).
+    pub restrict_only: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -184,6 +188,7 @@ pub fn resolve_with_overlay(
         Layer {
             file: root.id,
             items: Vec::new(),
+            restrict_only: false,
         }
     } else {
         let loaded = resolver.parse_source(
@@ -200,6 +205,7 @@ pub fn resolve_with_overlay(
                 .into_iter()
                 .map(|i| (loaded.id, i))
                 .collect(),
+            restrict_only: false,
         }
     };
 
@@ -226,7 +232,9 @@ pub fn resolve_with_overlay(
         let loaded = resolver.parse_source(overlay.name.into(), None, overlay.text.into(), None);
         resolver.included.clear();
         resolver.open = vec![Key::Stdlib(overlay.name.into())];
-        layers.push(resolver.layer(loaded).layer);
+        let mut layer = resolver.layer(loaded).layer;
+        layer.restrict_only = true;
+        layers.push(layer);
     }
     Ok(Resolved { prelude, layers })
 }
@@ -305,6 +313,7 @@ impl Resolver<'_> {
             layer: Layer {
                 file: root.id,
                 items,
+                restrict_only: false,
             },
             dir: root.dir,
             extends,

@@ -221,9 +221,26 @@ fn check_layer<'a>(
         merged.default = rules.default;
     }
     for (key, list) in rules.rules {
-        merged
-            .rules
-            .insert(key, list.into_iter().map(|r| r.rule).collect());
+        let list = list.into_iter().map(|r| r.rule);
+        if layer.restrict_only {
+            // A mode's overlay adds refusals next to the inherited rules (the strictest
+            // matching rule wins), so it can never let through what the policy refused.
+            let added = merged.rules.entry(key).or_default();
+            for rule in list {
+                if rule.action == crate::policy::Action::Allow {
+                    diags.push(Diagnostic::new(
+                        Code::DuplicateItem,
+                        rule.origin.file,
+                        rule.origin.span,
+                        "a mode's overlay may only refuse, never allow",
+                    ));
+                } else {
+                    added.push(rule);
+                }
+            }
+        } else {
+            merged.rules.insert(key, list.collect());
+        }
     }
     for entry in filesystem {
         match merged.fs_index.get(&entry.target.0).copied() {
