@@ -225,10 +225,13 @@ pub fn load(
 }
 
 /// Compiles a policy: the bundle, its encoding, and the files it was read from.
+/// One source file of a compiled policy: its path and the blake3 of the text compiled.
+pub type SourceInput = (PathBuf, [u8; 32]);
+
 pub fn compile(
     reference: &ProfileRef,
     mode: Mode,
-) -> Result<(Bundle, Vec<u8>, Vec<PathBuf>), ProfileError> {
+) -> Result<(Bundle, Vec<u8>, Vec<SourceInput>), ProfileError> {
     let input = match reference {
         ProfileRef::Stdlib(name) => Input::Stdlib(name.clone()),
         ProfileRef::Policy(path) => Input::File(path.clone()),
@@ -281,29 +284,28 @@ pub fn compile(
             return Err(ProfileError::Internal(msg))
         }
     };
+    // The hash of the text that was compiled, not of the file as it is now: an edit
+    // while compiling must make the entry stale, not valid.
     let inputs = checked
         .sources
         .files()
-        .filter_map(|(_, f)| f.path.clone())
+        .filter_map(|(_, f)| {
+            f.path
+                .clone()
+                .map(|p| (p, *blake3::hash(f.text.as_bytes()).as_bytes()))
+        })
         .collect();
     Ok((bundle, bytes, inputs))
 }
 
-/// What a cache entry is for: the compiler (its version and every embedded source,
-/// so a rebuilt binary with changed stdlib profiles never reads an old entry), the
-/// mode, and the root of the policy.
+/// What a cache entry is for: the compiler (a fingerprint of its sources and the
+/// stdlib, made by build.rs, so a rebuilt binary never reads an entry an older
+/// compiler wrote), the mode, and the root of the policy.
 fn cache_key(reference: &ProfileRef, mode: Mode) -> String {
     let mut h = blake3::Hasher::new();
-    h.update(b"phantom bundle cache 1\0");
-    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update(b"phantom bundle cache 2\0");
+    h.update(env!("PHANTOM_COMPILER_FINGERPRINT").as_bytes());
     h.update(&phantom_bundle::FORMAT_VERSION.to_le_bytes());
-    for text in std::iter::once(stdlib::PRELUDE)
-        .chain(stdlib::PROFILES.iter().map(|(_, t)| *t))
-        .chain(modes::OVERLAYS.iter().map(|o| o.text))
-    {
-        h.update(&(text.len() as u64).to_le_bytes());
-        h.update(text.as_bytes());
-    }
     h.update(mode.name().as_bytes());
     h.update(b"\0");
     match reference {
@@ -330,8 +332,10 @@ fn cache_key(reference: &ProfileRef, mode: Mode) -> String {
     h.finalize().to_hex().to_string()
 }
 
-/// Compiled bundles by key: `KEY.pfb`, and `KEY.inputs` listing the blake3 of each
-/// source file it was compiled from.
+/// Compiled bundles by key, one file each (`KEY.entry`): the length of a listing (8
+/// bytes, little-endian), the listing (a line per source file the bundle was compiled
+/// from: `BLAKE3 PATH`), then the bundle. One file,
+/// written to a temporary name and renamed, so a reader sees a whole entry or none.
 #[derive(Clone, Debug, Default)]
 pub struct Cache {
     dir: Option<PathBuf>,
@@ -369,10 +373,12 @@ impl Cache {
 
     fn lookup(&self, key: &str) -> Option<Bundle> {
         let dir = self.dir.as_ref()?;
-        let bytes = std::fs::read(dir.join(format!("{key}.pfb"))).ok()?;
-        let bundle = phantom_bundle::decode(&bytes, None).ok()?;
-        let inputs = std::fs::read_to_string(dir.join(format!("{key}.inputs"))).ok()?;
-        for line in inputs.lines() {
+        let entry = std::fs::read(dir.join(format!("{key}.entry"))).ok()?;
+        let len = u64::from_le_bytes(entry.get(..8)?.try_into().ok()?);
+        let end = usize::try_from(len).ok()?.checked_add(8)?;
+        let listing = entry.get(8..end)?;
+        let bundle = phantom_bundle::decode(entry.get(end..)?, None).ok()?;
+        for line in std::str::from_utf8(listing).ok()?.lines() {
             let (hash, path) = line.split_once(' ')?;
             let now = std::fs::read(path).ok()?;
             if blake3::hash(&now).to_hex().as_str() != hash {
@@ -383,35 +389,31 @@ impl Cache {
     }
 
     /// Best effort: a cache that cannot be written only costs the next run a compile.
-    fn store(&self, key: &str, bytes: &[u8], inputs: &[PathBuf]) {
+    fn store(&self, key: &str, bytes: &[u8], inputs: &[SourceInput]) {
         let Some(dir) = &self.dir else { return };
         let mut listing = String::new();
-        for path in inputs {
-            let Ok(text) = std::fs::read(path) else {
-                return;
+        for (path, hash) in inputs {
+            let Some(path) = path.to_str().filter(|p| !p.contains('\n')) else {
+                return; // not representable in the listing: not cached
             };
             listing.push_str(&format!(
-                "{} {}\n",
-                blake3::hash(&text).to_hex(),
-                path.display()
+                "{} {path}\n",
+                blake3::Hash::from_bytes(*hash).to_hex()
             ));
         }
-        // The inputs first: a reader that sees the new bundle with old inputs only
-        // recompiles.
-        let _ = write_atomically(&dir.join(format!("{key}.inputs")), listing.as_bytes())
-            .and_then(|()| write_atomically(&dir.join(format!("{key}.pfb")), bytes));
+        let mut entry = Vec::with_capacity(8 + listing.len() + bytes.len());
+        entry.extend_from_slice(&(listing.len() as u64).to_le_bytes());
+        entry.extend_from_slice(listing.as_bytes());
+        entry.extend_from_slice(bytes);
+        let _ = write_atomically(dir, &format!("{key}.entry"), &entry);
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!("tmp.{}", std::process::id()));
-    let result = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes))
-        .and_then(|()| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+fn write_atomically(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(dir.join(name)).map_err(|e| e.error)?;
+    Ok(())
 }
 
 /// Creates `dir` (mode 0700) if needed; true if it is ours and no one else can write it.
@@ -494,7 +496,7 @@ mod tests {
         let r = ProfileRef::Stdlib("minimal".into());
         load(&r, None, &cache).unwrap();
         for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
-            if entry.path().extension().is_some_and(|e| e == "pfb") {
+            if entry.path().extension().is_some_and(|e| e == "entry") {
                 let mut bytes = std::fs::read(entry.path()).unwrap();
                 let last = bytes.len() - 1;
                 bytes[last] ^= 1;

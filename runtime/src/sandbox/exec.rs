@@ -153,7 +153,20 @@ pub fn apply_overrides(bundle: &mut Bundle, o: &Overrides) -> Result<(), ExecErr
             }
         }
     }
+    let direct = !bundle.mode.uses_namespaces();
+    if direct && o.tmp_size.is_some() {
+        return Err(ExecError::Override(
+            "--tmp-size has no effect on a direct-mode bundle: it has no /tmp of its own".into(),
+        ));
+    }
     if let Some(host) = o.network_host {
+        if direct && host != (bundle.network == Network::Host) {
+            // No network namespace to add or remove, and the socket rule that makes
+            // `none` hold in direct mode is part of the compiled filter.
+            return Err(ExecError::Override(
+                "a direct-mode bundle's network is fixed when it is compiled (there is no network namespace to change); compile it from a policy with the network you want, or use sandbox mode".into(),
+            ));
+        }
         let loosens = host && bundle.network != Network::Host;
         if loosens && !o.allow_loosen {
             return Err(ExecError::Override(
@@ -256,7 +269,9 @@ fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared, ExecError
         .resolve(&bundle.process.cwd)
         .map_err(ExecError::Override)?;
     let timing = timing_requested().then(Instant::now);
-    let landlock = if bundle.mode.uses_namespaces() || options.allow_degraded {
+    // In direct mode Landlock is the only filesystem layer: never optional, not even
+    // with --allow-degraded.
+    let landlock = if bundle.mode.uses_namespaces() {
         harden::LandlockMode::BestEffort
     } else {
         harden::LandlockMode::Required
@@ -420,7 +435,7 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
         None => None,
     };
     let raw = tty_master.as_ref().and_then(|_| sys::make_raw(0));
-    let (outcome, timed_out) = supervise(
+    let (outcome, timed_out, notes) = supervise(
         &child,
         report_read,
         &sigfd,
@@ -433,6 +448,7 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
         sys::restore_terminal(0, settings);
     }
     mark(&prepared, "sandbox ended");
+    not_enforced.extend(notes);
     let events = cgroup.events().unwrap_or_default();
     let mut limits_hit = Vec::new();
     if events.oom_kills > 0 {
@@ -491,7 +507,7 @@ fn supervise(
     started: Instant,
     tty: Option<&OwnedFd>,
     direct: bool,
-) -> (Outcome, bool) {
+) -> (Outcome, bool, Vec<String>) {
     let mut stdin_open = tty.is_some();
     let mut master_open = tty.is_some();
     let mut lines = String::new();
@@ -618,14 +634,20 @@ fn supervise(
         let _ = sys::kill(-child.pid, libc::SIGKILL);
     }
     let status = sys::waitpid(child.pid, 0).map(|(_, s)| s).unwrap_or(0);
+    // `N <text>`: something the sandbox could not enforce (reported, not fatal).
+    let notes: Vec<String> = lines
+        .lines()
+        .filter_map(|l| l.strip_prefix("N "))
+        .map(str::to_string)
+        .collect();
     if timed_out {
-        return (Outcome::Timeout(timeout.unwrap_or_default()), true);
+        return (Outcome::Timeout(timeout.unwrap_or_default()), true, notes);
     }
     if direct {
         // The child was the workload, not an init that reports its status.
         lines.push_str(&format!("X {status}\n"));
     }
-    (parse_report(&lines, status), false)
+    (parse_report(&lines, status), false, notes)
 }
 
 fn sys_poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
@@ -875,8 +897,26 @@ fn workload_main(bundle: &Bundle, p: &Prepared, report: &io::PipeWriter) -> ! {
         fail(EXIT_SETUP, "no_new_privs", &e);
     }
     mark(p, "workload: capabilities dropped");
-    if let Err(e) = harden::apply_landlock(&bundle.landlock, p.landlock) {
-        fail(EXIT_SETUP, "Landlock", &e);
+    match harden::apply_landlock(&bundle.landlock, p.landlock) {
+        Err(e) => fail(EXIT_SETUP, "Landlock", &e),
+        Ok(status) => {
+            if status.enforced != harden::Enforcement::FullyEnforced {
+                let abi = status.abi.map_or("none".to_string(), |a| a.to_string());
+                report_line(
+                    report,
+                    &format!(
+                        "N Landlock (defence in depth) is {:?} on this kernel (ABI {abi})",
+                        status.enforced
+                    ),
+                );
+            }
+            if !bundle.mode.uses_namespaces() && status.abi.is_none_or(|a| a < 6) {
+                report_line(
+                    report,
+                    "N signals and abstract Unix sockets to the host's processes (Landlock scoping needs ABI 6)",
+                );
+            }
+        }
     }
     mark(p, "workload: landlock");
     // Last: after this, only what the policy allows.

@@ -62,7 +62,7 @@ pub fn landlock_only(bundle: &mut Bundle, vars: &Vars) -> Result<Vec<String>, St
             "identity: the workload runs as the invoking user, not uid {} / gid {}",
             bundle.process.uid, bundle.process.gid
         ),
-        "host processes are visible in /proc (Landlock refuses signals to them)".to_string(),
+        "host processes are visible in /proc".to_string(),
         format!("hostname: the host's, not `{}`", bundle.process.hostname),
     ];
     if !scratch.is_empty() {
