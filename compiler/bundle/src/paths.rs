@@ -2,14 +2,14 @@
 //! mount namespace: direct mode (in the compiler) and the Landlock-only fallback where
 //! user namespaces are unavailable (in the runtime).
 
-/// The device files a `dev` entry gives a sandbox; writable where the sandbox has them.
+/// The device files a `dev` entry lets a workload without its own `/dev` (direct mode,
+/// the Landlock-only fallback) write. Not `/dev/pts`: on the host's view that would
+/// open the user's other terminals to it.
 pub const DEVICES: &[&str] = &[
     "/dev/null",
     "/dev/zero",
     "/dev/full",
     "/dev/tty",
-    "/dev/ptmx",
-    "/dev/pts",
     "/dev/shm",
 ];
 

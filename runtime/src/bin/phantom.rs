@@ -392,6 +392,12 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
     };
     let mode = args.mode.map(ModeArg::mode).or(settings.default_mode);
     let bundle = load_profile(&name, mode, &settings)?;
+    if args.mode.is_none() && !bundle.mode.uses_namespaces() {
+        // Chosen by the configuration or a compiled bundle, not on this command line.
+        eprintln!(
+            "phantom: note: running in direct mode (the host's filesystem view; see docs/modes.md)"
+        );
+    }
     let (workspace, _scratch) = default_workspace(&args.settings)?;
     run_bundle(&bundle, args.settings, workspace)
 }
@@ -408,14 +414,33 @@ fn default_workspace(
     }
     let cwd = std::env::current_dir().context("cannot tell the current directory")?;
     let home = std::env::var_os("HOME").map(PathBuf::from);
-    const SYSTEM: &[&str] = &[
-        "/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/opt", "/proc", "/root",
-        "/run", "/sbin", "/srv", "/sys", "/usr", "/var", "/home",
+    // The root and the directories every user shares, themselves; anything inside the
+    // system's own trees; the home directory or anything above it.
+    const SHARED: &[&str] = &[
+        "/", "/home", "/opt", "/srv", "/tmp", "/var", "/var/tmp", "/mnt", "/media",
     ];
-    let unsafe_dir = SYSTEM.iter().any(|s| cwd == Path::new(s))
-        || cwd.starts_with("/proc")
-        || cwd.starts_with("/sys")
-        || home.as_deref() == Some(cwd.as_path());
+    const SYSTEM: &[&str] = &[
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/sys",
+        "/usr",
+        "/var/lib",
+        "/var/log",
+        "/var/spool",
+        "/var/cache",
+    ];
+    let unsafe_dir = SHARED.iter().any(|s| cwd == Path::new(s))
+        || SYSTEM.iter().any(|s| cwd.starts_with(s))
+        || home.as_deref().is_some_and(|h| h.starts_with(&cwd));
     if !unsafe_dir {
         return Ok((Some(cwd), None));
     }

@@ -288,6 +288,26 @@ fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared, ExecError
     })
 }
 
+/// Points HOME (when it is in the shared /tmp) and TMPDIR at a fresh 0700 directory.
+fn private_home(bundle: &mut Bundle) -> Result<Option<tempfile::TempDir>, ExecError> {
+    let env = &mut bundle.process.env;
+    let shared = |v: &String| v == "/tmp" || v.starts_with("/tmp/");
+    if !env.get("HOME").is_some_and(shared) && env.contains_key("TMPDIR") {
+        return Ok(None);
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new()
+        .prefix("phantom-home-")
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir()?;
+    let path = dir.path().display().to_string();
+    if env.get("HOME").is_some_and(shared) {
+        env.insert("HOME".into(), path.clone());
+    }
+    env.entry("TMPDIR".into()).or_insert(path);
+    Ok(Some(dir))
+}
+
 /// `PHANTOM_TIMING=1` or `PHANTOM_DEBUG=true`: each setup step's time on stderr.
 pub fn timing_requested() -> bool {
     let on = |name: &str| {
@@ -301,6 +321,14 @@ pub fn timing_requested() -> bool {
 pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> {
     let mut bundle = bundle.clone();
     apply_overrides(&mut bundle, &options.overrides)?;
+    // Direct mode shares the host's /tmp with every local user: a HOME there could hold
+    // dotfiles (.gitconfig, .npmrc, pip.conf) planted by someone else. The workload gets
+    // a private directory of its own instead, removed after the run.
+    let _private_home = if bundle.mode.uses_namespaces() {
+        None
+    } else {
+        private_home(&mut bundle)?
+    };
     let mut prepared = prepare(&bundle, options)?;
     if !bundle.mode.uses_namespaces() {
         // Direct mode's Landlock rules are host paths, some with run-time variables.

@@ -72,24 +72,35 @@ pub fn open_tree_with_attrs(path: &Path, set: u64) -> io::Result<OwnedFd> {
         propagation: 0,
         userns_fd: 0,
     };
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // Set once the kernel (or a seccomp filter phantom itself runs under) refuses the
+    // call, so a plan does not try it again for every bind.
+    static UNAVAILABLE: AtomicBool = AtomicBool::new(false);
     let flags =
         OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_RECURSIVE as libc::c_uint;
-    // SAFETY: `c` and `attr` live across the call and the size passed is the struct's;
-    // the returned fd, if any, is owned by nobody else.
-    let fd = check(unsafe {
-        libc::syscall(
-            SYS_OPEN_TREE_ATTR,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            flags,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    });
+    let fd = if UNAVAILABLE.load(Ordering::Relaxed) {
+        Err(io::Error::from_raw_os_error(libc::ENOSYS))
+    } else {
+        // SAFETY: `c` and `attr` live across the call and the size passed is the
+        // struct's; the returned fd, if any, is owned by nobody else.
+        check(unsafe {
+            libc::syscall(
+                SYS_OPEN_TREE_ATTR,
+                libc::AT_FDCWD,
+                c.as_ptr(),
+                flags,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            )
+        })
+    };
     match fd {
         // SAFETY: the kernel just returned this fd to us; we own it.
         Ok(fd) => Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
-        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+        // ENOSYS before Linux 6.15; EPERM from container runtimes' seccomp profiles
+        // that refuse calls they do not know. The two-call path gives the same result.
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
+            UNAVAILABLE.store(true, Ordering::Relaxed);
             let tree = open_tree_clone(path, true)?;
             let empty = c"";
             // SAFETY: valid fd, empty NUL-terminated path and `attr` for the call.
@@ -383,6 +394,16 @@ pub fn execvpe(argv: &[CString], env: &[CString]) -> io::Error {
         };
         let error = execve(&full);
         match error.raw_os_error() {
+            // A script without `#!`: run it with /bin/sh, as execvp does.
+            Some(libc::ENOEXEC) => {
+                let mut sh_argv: Vec<*const libc::c_char> =
+                    vec![c"/bin/sh".as_ptr(), full.as_ptr()];
+                sh_argv.extend(argv.iter().skip(1).map(|a| a.as_ptr()));
+                sh_argv.push(std::ptr::null());
+                // SAFETY: NUL-terminated arrays of C strings that outlive the call.
+                unsafe { libc::execve(c"/bin/sh".as_ptr(), sh_argv.as_ptr(), env_ptrs.as_ptr()) };
+                return io::Error::last_os_error();
+            }
             Some(libc::EACCES) => denied = true,
             Some(libc::ENOENT | libc::ENOTDIR | libc::ESTALE | libc::ENODEV | libc::ETIMEDOUT) => {}
             _ => return error,
