@@ -22,6 +22,31 @@ def measure(cmd, runs, env=None):
     times.sort()
     return statistics.median(times), times[int(len(times) * 0.9) - 1]
 
+def dd_seconds(stderr):
+    # GNU dd: "268435456 bytes (268 MB, 256 MiB) copied, 0.215 s, 1.2 GB/s"
+    import re
+    m = re.search(r"copied, ([0-9.]+) s", stderr)
+    if not m:
+        raise SystemExit(f"unexpected dd output: {stderr}")
+    return float(m.group(1))
+
+def measure_io(phantom, bundle, ws, rounds=5, mib=256):
+    """Sequential write (O_DIRECT, fsync) and read (O_DIRECT) of the same file, as dd
+    reports them: the sandbox's start-up is not in the numbers, only the bind mount."""
+    write = f"dd if=/dev/zero of={{f}} bs=1M count={mib} oflag=direct conv=fsync"
+    read = f"dd if={{f}} of=/dev/null bs=1M iflag=direct"
+    results = []
+    for name, template in (("write", write), ("read", read)):
+        host, sandboxed = [], []
+        for _ in range(rounds):
+            r = subprocess.run(["/bin/sh", "-c", template.format(f=os.path.join(ws, "io.bin"))], capture_output=True, text=True)
+            host.append(dd_seconds(r.stderr))
+            r = subprocess.run([phantom, "exec", bundle, "--workspace", ws, "--", "/bin/sh", "-c", template.format(f="/workspace/io.bin")], capture_output=True, text=True)
+            sandboxed.append(dd_seconds(r.stderr))
+        h, p = statistics.median(host), statistics.median(sandboxed)
+        results.append((f"sequential {name}, {mib} MiB, O_DIRECT", mib / h, mib / p))
+    return results
+
 def bwrap_mounts(phantomc, bundle, ws):
     """bubblewrap arguments for the same mount plan as the bundle's, as far as bwrap
     can express it: masks become empty tmpfs or /dev/null binds; the read-only
@@ -59,6 +84,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--io", action="store_true",
+                    help="also measure sequential workspace I/O (O_DIRECT, 256 MiB, 5 rounds) on the host and through phantom's bind mount")
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     phantom = os.path.join(root, "target/release/phantom")
@@ -86,6 +113,7 @@ def main():
     if shutil.which("python3") and os.path.exists("/usr/bin/python3"):
         row("bare python3 -c pass", ["/usr/bin/python3", "-c", "pass"])
         row("phantom exec python3 -c pass", [phantom, "exec", bundle, "--workspace", ws, "--", "/usr/bin/python3", "-c", "pass"])
+    io_rows = measure_io(phantom, bundle, ws) if args.io else []
     shutil.rmtree(work, ignore_errors=True)
     if args.markdown:
         print(f"| command | median ms | p90 ms |\n|---|---:|---:|")
@@ -94,6 +122,10 @@ def main():
     else:
         for name, med, p90 in rows:
             print(f"{name:55} median {med:7.2f} ms  p90 {p90:7.2f} ms" if med is not None else f"{name:55} unavailable: {p90}")
+    if io_rows:
+        print("\n| workspace I/O (median of 5) | host MiB/s | phantom MiB/s | phantom / host |\n|---|---:|---:|---:|")
+        for name, host, sandboxed in io_rows:
+            print(f"| {name} | {host:.0f} | {sandboxed:.0f} | {sandboxed / host:.3f} |")
 
 if __name__ == "__main__":
     main()
