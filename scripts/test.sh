@@ -60,6 +60,25 @@ if ! has_go; then
     fi
 fi
 
+# The phantom-mcp end-to-end test (runtime/tests/mcp_e2e.rs) talks to the server through
+# the official MCP Python SDK (`mcp` on PyPI), installed into a virtual environment under
+# target/; without it that test skips and says so.
+mcp_venv=target/mcp-venv
+if ! "$mcp_venv/bin/python" -c 'import mcp' >/dev/null 2>&1; then
+    echo "scripts/test.sh: installing the MCP Python SDK into $mcp_venv for the phantom-mcp test"
+    { python3 -m venv "$mcp_venv" >/dev/null 2>&1 ||
+        { [ "$as_root" != none ] && command -v apt-get >/dev/null 2>&1 &&
+            { $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null 2>&1 ||
+                { $as_root apt-get update -q >/dev/null 2>&1 &&
+                    $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null 2>&1; }; } &&
+            python3 -m venv "$mcp_venv" >/dev/null 2>&1; }; } &&
+        "$mcp_venv/bin/pip" install -q mcp >/dev/null 2>&1 || true
+    if ! "$mcp_venv/bin/python" -c 'import mcp' >/dev/null 2>&1; then
+        echo "scripts/test.sh: the MCP Python SDK could not be installed (python3 -m venv, pip install mcp);" \
+            "the phantom-mcp end-to-end test will skip" >&2
+    fi
+fi
+
 # Unit, snapshot, agreement, robustness and CLI tests. Snapshots are never written
 # here: a changed snapshot is a failure to review with `cargo insta review`.
 INSTA_UPDATE=no cargo test --workspace --locked

@@ -8,6 +8,8 @@ pub mod cgroup;
 pub mod config;
 #[cfg(target_os = "linux")]
 pub mod harden;
+#[cfg(target_os = "linux")]
+pub mod mcp;
 pub mod profiles;
 #[cfg(target_os = "linux")]
 pub mod sandbox;
