@@ -1,6 +1,7 @@
 //! phantom-mcp end to end, through a client this project did not write: the official
 //! MCP Python SDK, in the virtual environment scripts/test.sh creates at
 //! target/mcp-venv. The checks themselves are in tests/mcp/client_test.py.
+#![cfg(target_os = "linux")]
 
 use std::path::PathBuf;
 use std::process::Command;
