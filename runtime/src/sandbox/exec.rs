@@ -105,7 +105,7 @@ pub struct Report {
     pub not_enforced: Vec<String>,
 }
 
-fn size(bytes: u64) -> String {
+pub(super) fn size(bytes: u64) -> String {
     if bytes >= 1 << 30 && bytes.is_multiple_of(1 << 30) {
         format!("{} GiB", bytes >> 30)
     } else if bytes >= 1 << 20 {
@@ -187,22 +187,22 @@ pub fn apply_overrides(bundle: &mut Bundle, o: &Overrides) -> Result<(), ExecErr
 
 /// Everything the sandbox's processes need, prepared before cloning (so they allocate
 /// little and decide nothing).
-struct Prepared {
+pub(super) struct Prepared {
     /// `PHANTOM_TIMING=1`: every process prints when each setup step ends.
-    timing: Option<Instant>,
+    pub(super) timing: Option<Instant>,
     /// With `--tty`: the workload's end of the console socket, over which it sends the
     /// master of a terminal it opens in the sandbox's own devpts.
-    console: Option<std::os::unix::net::UnixStream>,
-    filter: Vec<u8>,
-    argv: Vec<CString>,
-    env: Vec<CString>,
-    vars: Vars,
-    cwd: String,
+    pub(super) console: Option<std::os::unix::net::UnixStream>,
+    pub(super) filter: Vec<u8>,
+    pub(super) argv: Vec<CString>,
+    pub(super) env: Vec<CString>,
+    pub(super) vars: Vars,
+    pub(super) cwd: String,
     /// Required in direct mode, where Landlock is the filesystem layer.
-    landlock: harden::LandlockMode,
+    pub(super) landlock: harden::LandlockMode,
 }
 
-fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared, ExecError> {
+pub(super) fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared, ExecError> {
     let native = phantom_bundle::Arch::native();
     let filter = bundle
         .seccomp
@@ -466,7 +466,7 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
     let (outcome, timed_out, notes) = supervise(
         &child,
         report_read,
-        &sigfd,
+        Some(&sigfd),
         timeout,
         started,
         tty_master.as_ref(),
@@ -477,6 +477,25 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
     }
     mark(&prepared, "sandbox ended");
     not_enforced.extend(notes);
+    let limits_hit = limits_hit(&cgroup, &bundle, &outcome, timed_out, timeout);
+    mark(&prepared, "limit events read");
+    let _ = cgroup.destroy();
+    mark(&prepared, "cgroup removed");
+    Ok(Report {
+        outcome,
+        limits_hit,
+        not_enforced,
+    })
+}
+
+/// Which limits ended or hurt a run, from the cgroup's events and the outcome.
+pub(super) fn limits_hit(
+    cgroup: &CgroupSession<RealFs>,
+    bundle: &Bundle,
+    outcome: &Outcome,
+    timed_out: bool,
+    timeout: Option<Duration>,
+) -> Vec<String> {
     let events = cgroup.events().unwrap_or_default();
     let mut limits_hit = Vec::new();
     if events.oom_kills > 0 {
@@ -494,20 +513,13 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
     if let (true, Some(t)) = (timed_out, timeout) {
         limits_hit.push(format!("timeout {}", humantime(t)));
     }
-    if outcome == Outcome::Signaled(libc::SIGSYS) {
+    if *outcome == Outcome::Signaled(libc::SIGSYS) {
         limits_hit.push("killed by seccomp: a syscall the policy forbids".into());
     }
-    mark(&prepared, "limit events read");
-    let _ = cgroup.destroy();
-    mark(&prepared, "cgroup removed");
-    Ok(Report {
-        outcome,
-        limits_hit,
-        not_enforced,
-    })
+    limits_hit
 }
 
-fn humantime(d: Duration) -> String {
+pub(super) fn humantime(d: Duration) -> String {
     let ms = d.as_millis();
     if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
@@ -516,7 +528,7 @@ fn humantime(d: Duration) -> String {
     }
 }
 
-fn write_id_maps(pid: libc::pid_t, inside_uid: u32, inside_gid: u32) -> io::Result<()> {
+pub(super) fn write_id_maps(pid: libc::pid_t, inside_uid: u32, inside_gid: u32) -> io::Result<()> {
     let (uid, gid) = (sys::uid(), sys::gid());
     let proc = PathBuf::from(format!("/proc/{pid}"));
     std::fs::write(proc.join("setgroups"), "deny")?;
@@ -527,10 +539,10 @@ fn write_id_maps(pid: libc::pid_t, inside_uid: u32, inside_gid: u32) -> io::Resu
 
 /// Waits for the sandbox; forwards signals, enforces the timeout. Returns the outcome
 /// and whether the timeout ended it.
-fn supervise(
+pub(super) fn supervise(
     child: &sys::Child,
     report: io::PipeReader,
-    sigfd: &OwnedFd,
+    sigfd: Option<&OwnedFd>,
     timeout: Option<Duration>,
     started: Instant,
     tty: Option<&OwnedFd>,
@@ -555,7 +567,7 @@ fn supervise(
                 revents: 0,
             },
             libc::pollfd {
-                fd: sigfd.as_raw_fd(),
+                fd: sigfd.map_or(-1, |f| f.as_raw_fd()),
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -586,7 +598,7 @@ fn supervise(
             continue;
         }
         let revents = |i: usize| fds.get(i).map_or(0, |f| f.revents);
-        if revents(1) & libc::POLLIN != 0 {
+        if let Some(sigfd) = sigfd.filter(|_| revents(1) & libc::POLLIN != 0) {
             match (read_signal(sigfd), tty) {
                 (Some(libc::SIGWINCH), Some(master)) => {
                     sys::copy_window_size(0, master.as_raw_fd())
@@ -741,7 +753,7 @@ fn parse_report(lines: &str, init_status: i32) -> Outcome {
     }
 }
 
-fn mark(p: &Prepared, what: &str) {
+pub(super) fn mark(p: &Prepared, what: &str) {
     if let Some(start) = p.timing {
         eprintln!(
             "phantom timing: {:8.3} ms {what}",
@@ -750,7 +762,7 @@ fn mark(p: &Prepared, what: &str) {
     }
 }
 
-fn report_line(out: &io::PipeWriter, line: &str) {
+pub(super) fn report_line(out: &io::PipeWriter, line: &str) {
     let mut w = out;
     let _ = w.write_all(format!("{line}\n").as_bytes());
 }
@@ -811,6 +823,12 @@ fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pipe
         Ok(pid) => pid,
         Err(e) => fail("starting the workload", &e),
     };
+    init_reap(p, workload, &report)
+}
+
+/// Init once the workload runs: forwards signals to it, reaps every process, and when
+/// the workload ends kills what it left and reports its status. Never returns.
+pub(super) fn init_reap(p: &Prepared, workload: libc::pid_t, report: &io::PipeWriter) -> ! {
     let _ = sys::unblock_all_signals();
     if let Err(e) = sys::forward_signals_to(
         workload,
@@ -823,7 +841,9 @@ fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pipe
             libc::SIGUSR2,
         ],
     ) {
-        fail("forwarding signals", &e);
+        report_line(report, &format!("E {EXIT_SETUP} forwarding signals: {e}"));
+        let _ = sys::kill(-1, libc::SIGKILL);
+        sys::exit_now(EXIT_SETUP)
     }
     // Reap everything; the workload's status is the run's.
     let mut workload_status = None;
@@ -839,7 +859,7 @@ fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pipe
             Err(_) => break, // no children left
         }
     }
-    report_line(&report, &format!("X {}", workload_status.unwrap_or(0)));
+    report_line(report, &format!("X {}", workload_status.unwrap_or(0)));
     mark(p, "init: reaped all, exiting");
     sys::exit_now(0)
 }
@@ -875,10 +895,26 @@ fn direct_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pi
 fn build_root(bundle: &Bundle, p: &Prepared) -> Result<(), String> {
     sys::make_rprivate_root().map_err(|e| format!("making mounts private: {e}"))?;
     mark(p, "init: mounts private");
+    build_private_root(bundle, p, None)
+}
+
+/// The root from the plan (mounts already private), sealed, pivoted into. With
+/// `deferred`, binds from an unbound `${workspace}` are left for later and listed
+/// there; without, an unbound variable is an error.
+pub(super) fn build_private_root(
+    bundle: &Bundle,
+    p: &Prepared,
+    deferred: Option<&mut Vec<mounts::Deferred>>,
+) -> Result<(), String> {
     let root = Path::new("/tmp");
     let mut ops = RealOps;
-    mounts::execute_with_root(&bundle.mounts, &p.vars, root, &mut ops)
-        .map_err(|e| e.to_string())?;
+    match deferred {
+        Some(deferred) => {
+            mounts::execute_deferring(&bundle.mounts, &p.vars, root, &mut ops, deferred)
+        }
+        None => mounts::execute_with_root(&bundle.mounts, &p.vars, root, &mut ops),
+    }
+    .map_err(|e| e.to_string())?;
     mark(p, "init: plan executed");
     // The root itself is read-only; the mounts on it keep their own modes.
     sys::mount_setattr(
@@ -891,7 +927,7 @@ fn build_root(bundle: &Bundle, p: &Prepared) -> Result<(), String> {
 }
 
 /// The workload: the last hardening steps, then execve. Never returns.
-fn workload_main(bundle: &Bundle, p: &Prepared, report: &io::PipeWriter) -> ! {
+pub(super) fn workload_main(bundle: &Bundle, p: &Prepared, report: &io::PipeWriter) -> ! {
     let fail = |code: i32, step: &str, e: &dyn std::fmt::Display| -> ! {
         report_line(report, &format!("E {code} {step}: {e}"));
         sys::exit_now(code)

@@ -91,11 +91,50 @@ pub fn execute_with_root<O: MountOps>(
     root: &Path,
     ops: &mut O,
 ) -> Result<(), MountError> {
+    execute(plan, vars, root, ops, None)
+}
+
+/// A bind whose source is only known when a parked sandbox is started (it uses
+/// `${workspace}`, unbound when the sandbox was built): its mount point is made, and
+/// the bind is attached later, at `target` (a path inside the sandbox).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deferred {
+    pub source: String,
+    pub target: String,
+    pub writable: bool,
+    pub optional: bool,
+}
+
+/// [`execute_with_root`], except that where `vars` has no workspace, binds from
+/// `${workspace}` get their mount points only and are listed in `deferred`.
+pub fn execute_deferring<O: MountOps>(
+    plan: &[MountStep],
+    vars: &Vars,
+    root: &Path,
+    ops: &mut O,
+    deferred: &mut Vec<Deferred>,
+) -> Result<(), MountError> {
+    execute(plan, vars, root, ops, Some(deferred))
+}
+
+fn execute<O: MountOps>(
+    plan: &[MountStep],
+    vars: &Vars,
+    root: &Path,
+    ops: &mut O,
+    mut deferred: Option<&mut Vec<Deferred>>,
+) -> Result<(), MountError> {
+    let deferring = deferred.is_some() && vars.workspace.is_none();
+    let defer = |step: &MountStep| {
+        deferring
+            && matches!(step, MountStep::Bind { source, .. } if source.contains("${workspace}"))
+    };
     // Phase 1: capture every source while the host is in view.
     let mut trees: HashMap<usize, O::Tree> = HashMap::new();
     let mut nodes: HashMap<(usize, String), O::Tree> = HashMap::new();
     for (index, step) in plan.iter().enumerate() {
         match step {
+            MountStep::Bind { .. } if defer(step) => {}
             MountStep::Bind {
                 source,
                 optional,
@@ -172,6 +211,24 @@ pub fn execute_with_root<O: MountOps>(
                     ops.mkdir(&target, *mode)
                         .map_err(step_err(index, "mkdir", &target))?;
                 }
+            }
+            MountStep::Bind {
+                source,
+                writable,
+                optional,
+                mountpoint: mp,
+                ..
+            } if defer(step) => {
+                // A directory: workspaces are directories.
+                mountpoint(ops, *mp, true)?;
+                deferred.iter_mut().for_each(|d| {
+                    d.push(Deferred {
+                        source: source.clone(),
+                        target: target_text.clone(),
+                        writable: *writable,
+                        optional: *optional,
+                    })
+                });
             }
             MountStep::Bind { mountpoint: mp, .. } => {
                 let Some(tree) = trees.remove(&index) else {

@@ -273,6 +273,7 @@ struct CloneArgs {
 }
 
 /// The result of [`clone_into_namespaces`] in the parent.
+#[derive(Debug)]
 pub struct Child {
     pub pid: libc::pid_t,
     pub pidfd: OwnedFd,
@@ -664,6 +665,50 @@ pub fn recv_fd(socket: RawFd) -> io::Result<OwnedFd> {
         let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
         Ok(OwnedFd::from_raw_fd(fd))
     }
+}
+
+/// Receives either a descriptor (sent with [`send_fd`]) or, instead, four bytes
+/// holding an errno: `Ok(Ok(fd))`, `Ok(Err(errno))`.
+pub fn recv_fd_or_bytes(socket: RawFd) -> io::Result<Result<OwnedFd, i32>> {
+    let mut data = [0u8; 4];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    let mut space = [0u8; 64];
+    // SAFETY: as in send_fd.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = space.as_mut_ptr().cast();
+    msg.msg_controllen = space.len();
+    // SAFETY: `msg` points at live buffers; MSG_CMSG_CLOEXEC marks the fd close-on-exec.
+    let n =
+        check(unsafe { libc::recvmsg(socket, &mut msg, libc::MSG_CMSG_CLOEXEC) } as libc::c_long)?;
+    // SAFETY: the kernel filled the control buffer; CMSG_FIRSTHDR returns null for an
+    // empty one, which is checked before any dereference.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        if !cmsg.is_null() && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+            let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
+            return Ok(Ok(OwnedFd::from_raw_fd(fd)));
+        }
+    }
+    if n == 4 {
+        Ok(Err(i32::from_le_bytes(data)))
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the portal ended without an answer",
+        ))
+    }
+}
+
+/// `dup2(2)`: makes `target` a copy of `fd`.
+pub fn dup2(fd: RawFd, target: RawFd) -> io::Result<()> {
+    // SAFETY: integer arguments only; the caller owns `target`'s slot.
+    check(libc::c_long::from(unsafe { libc::dup2(fd, target) }))?;
+    Ok(())
 }
 
 pub fn set_dumpable(dumpable: bool) -> io::Result<()> {

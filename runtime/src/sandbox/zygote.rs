@@ -1,0 +1,513 @@
+//! Parked sandboxes: built ahead of time, started later with one command.
+//!
+//! [`park`] does everything `phantom exec` does before the workload exists — clone
+//! into the namespaces, id maps, cgroup, the root from the mount plan, pivot — except
+//! the binds from `${workspace}`, which is not known yet. The sandbox's init then waits
+//! on a control socket. [`Parked::start`] sends it the command, its environment, the
+//! workspace and three stdio descriptors; init attaches the workspace and forks the
+//! workload, which hardens itself (Landlock after the attach: its rules name inodes)
+//! and execs. A parked sandbox is used once.
+//!
+//! The workspace is captured by a *portal*: a process init forks before it builds its
+//! root, left in a private copy of the host's mount tree (init moves on to a new mount
+//! namespace of its own, so the pivot does not touch the portal). The portal has the
+//! capabilities of the sandbox's user namespace, so it can clone a host directory as a
+//! detached mount even when phantom is not root; init kills it before the workload
+//! exists, so no process of the sandbox ever holds the host's tree while untrusted code
+//! runs.
+
+use std::ffi::CString;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use phantom_bundle::{Bundle, Network};
+
+use super::exec::{self, mark, report_line, ExecError, ExecOptions, Prepared, Report, EXIT_SETUP};
+use super::mounts::Deferred;
+use super::sys;
+use crate::cgroup::{CgroupOptions, CgroupSession, RealFs};
+
+/// What a parked sandbox runs.
+#[derive(Debug)]
+pub struct Start {
+    /// The command and its arguments (looked up on the sandbox's PATH).
+    pub command: Vec<String>,
+    /// Added to the bundle's environment.
+    pub env: Vec<(String, String)>,
+    /// The directory bound as `${workspace}`.
+    pub workspace: Option<PathBuf>,
+    /// The workload's stdin, stdout and stderr.
+    pub stdio: [OwnedFd; 3],
+}
+
+/// A sandbox whose init waits for [`Parked::start`]. Dropping it kills the sandbox and
+/// removes its cgroup.
+#[derive(Debug)]
+pub struct Parked {
+    bundle: Bundle,
+    child: sys::Child,
+    control: UnixStream,
+    report: io::PipeReader,
+    cgroup: Option<CgroupSession<RealFs>>,
+    not_enforced: Vec<String>,
+    timing: Option<Instant>,
+}
+
+/// Builds a sandbox from `bundle` up to the workload and parks it. `options.workspace`
+/// and `options.command` are ignored (they come with [`Parked::start`]); `--tty` is
+/// not supported; direct-mode bundles have nothing to park.
+pub fn park(bundle: &Bundle, options: &ExecOptions) -> Result<Parked, ExecError> {
+    if !bundle.mode.uses_namespaces() {
+        return Err(ExecError::Override(
+            "a direct-mode bundle has no sandbox to build ahead of time".into(),
+        ));
+    }
+    let mut bundle = bundle.clone();
+    exec::apply_overrides(&mut bundle, &options.overrides)?;
+    let parking = ExecOptions {
+        workspace: None,
+        // Replaced at start; `prepare` wants one.
+        command: vec!["/bin/true".into()],
+        tty: false,
+        ..options.clone()
+    };
+    let prepared = exec::prepare(&bundle, &parking)?;
+    mark(&prepared, "parking: prepared");
+
+    let (go_read, go_write) = io::pipe()?;
+    let (report_read, report_write) = io::pipe()?;
+    let (control, control_theirs) = UnixStream::pair()?;
+    let mut flags = (libc::CLONE_NEWUSER
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUTS) as u64;
+    if bundle.network != Network::Host {
+        flags |= libc::CLONE_NEWNET as u64;
+    }
+    // The caller must be single-threaded here, as for `exec::run`.
+    let child = match sys::clone_into_namespaces(flags).map_err(ExecError::Clone)? {
+        None => {
+            drop(go_write);
+            drop(report_read);
+            drop(control);
+            parked_init_main(&bundle, prepared, go_read, control_theirs, report_write)
+        }
+        Some(child) => child,
+    };
+    drop(go_read);
+    drop(report_write);
+    drop(control_theirs);
+    let timing = prepared.timing;
+
+    let setup = (|| -> Result<CgroupSession<RealFs>, ExecError> {
+        exec::write_id_maps(child.pid, bundle.process.uid, bundle.process.gid)
+            .map_err(ExecError::IdMaps)?;
+        (&go_write).write_all(b"m")?;
+        let cgroup_options = CgroupOptions {
+            allow_degraded: options.allow_degraded,
+            ..CgroupOptions::default()
+        };
+        let cgroup =
+            CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, &cgroup_options)
+                .map_err(|e| ExecError::Cgroup(e.to_string()))?;
+        cgroup
+            .add(child.pid)
+            .map_err(|e| ExecError::Cgroup(e.to_string()))?;
+        (&go_write).write_all(b"g")?;
+        Ok(cgroup)
+    })();
+    drop(go_write);
+    let cgroup = match setup {
+        Ok(cgroup) => cgroup,
+        Err(e) => {
+            let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
+            let _ = sys::waitpid(child.pid, 0);
+            return Err(e);
+        }
+    };
+    let mut parked = Parked {
+        not_enforced: cgroup.not_enforced().to_vec(),
+        bundle,
+        child,
+        control,
+        report: report_read,
+        cgroup: Some(cgroup),
+        timing,
+    };
+    // Init says "P" once parked, or reports why it could not build the sandbox.
+    let mut byte = [0u8; 1];
+    match (&parked.control).read_exact(&mut byte) {
+        Ok(()) if byte == *b"P" => Ok(parked),
+        _ => {
+            let mut said = String::new();
+            let _ = sys::pidfd_kill(&parked.child.pidfd, libc::SIGKILL);
+            let _ = parked.report.read_to_string(&mut said);
+            let message = said
+                .lines()
+                .find_map(|l| l.strip_prefix("E ").and_then(|r| r.split_once(' ')))
+                .map_or_else(
+                    || "the parked sandbox's init ended without a report".to_string(),
+                    |(_, m)| m.to_string(),
+                );
+            parked.kill();
+            Err(ExecError::Override(message))
+        }
+    }
+}
+
+impl Parked {
+    /// Runs `start` in this sandbox and waits for it: the same outcome and reports as
+    /// `phantom exec`. The timeout (the bundle's, or `timeout`) starts now.
+    pub fn start(mut self, start: Start, timeout: Option<Duration>) -> Result<Report, ExecError> {
+        let started = Instant::now();
+        let message = StartMessage {
+            command: start.command,
+            env: start.env,
+            workspace: start
+                .workspace
+                .map(|w| {
+                    w.canonicalize()
+                        .map_err(|source| ExecError::Workspace {
+                            path: w.display().to_string(),
+                            source,
+                        })
+                        .map(|c| c.display().to_string())
+                })
+                .transpose()?,
+        }
+        .encode();
+        let sent = (|| -> io::Result<()> {
+            (&self.control).write_all(&(message.len() as u32).to_le_bytes())?;
+            (&self.control).write_all(&message)?;
+            for fd in &start.stdio {
+                sys::send_fd(self.control.as_raw_fd(), fd.as_raw_fd())?;
+            }
+            Ok(())
+        })();
+        drop(start.stdio);
+        if let Err(e) = sent {
+            self.kill();
+            return Err(ExecError::Io(e));
+        }
+        if let Some(t) = self.timing {
+            eprintln!(
+                "phantom timing: {:8.3} ms start sent",
+                t.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+        let timeout = timeout.or(self.bundle.process.timeout_ms.map(Duration::from_millis));
+        let report = std::mem::replace(&mut self.report, io::pipe()?.0);
+        let (outcome, timed_out, notes) =
+            exec::supervise(&self.child, report, None, timeout, started, None, false);
+        let mut not_enforced = std::mem::take(&mut self.not_enforced);
+        not_enforced.extend(notes);
+        let limits_hit = match &self.cgroup {
+            Some(cgroup) => exec::limits_hit(cgroup, &self.bundle, &outcome, timed_out, timeout),
+            None => Vec::new(),
+        };
+        if let Some(cgroup) = self.cgroup.take() {
+            let _ = cgroup.destroy();
+        }
+        Ok(Report {
+            outcome,
+            limits_hit,
+            not_enforced,
+        })
+    }
+
+    fn kill(&mut self) {
+        let _ = sys::pidfd_kill(&self.child.pidfd, libc::SIGKILL);
+        let _ = sys::waitpid(self.child.pid, 0);
+        if let Some(cgroup) = self.cgroup.take() {
+            let _ = cgroup.destroy();
+        }
+    }
+}
+
+impl Drop for Parked {
+    fn drop(&mut self) {
+        if self.cgroup.is_some() {
+            self.kill();
+        }
+    }
+}
+
+/// The command init receives: NUL-separated fields, lists counted.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct StartMessage {
+    command: Vec<String>,
+    env: Vec<(String, String)>,
+    workspace: Option<String>,
+}
+
+impl StartMessage {
+    fn encode(&self) -> Vec<u8> {
+        let mut fields: Vec<String> = vec![self.command.len().to_string()];
+        fields.extend(self.command.iter().cloned());
+        fields.push(self.env.len().to_string());
+        fields.extend(self.env.iter().map(|(k, v)| format!("{k}={v}")));
+        fields.push(self.workspace.clone().unwrap_or_default());
+        let mut out = Vec::new();
+        for f in fields {
+            out.extend_from_slice(f.as_bytes());
+            out.push(0);
+        }
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<StartMessage> {
+        let mut fields = bytes
+            .split(|&b| b == 0)
+            .map(|f| std::str::from_utf8(f).ok().map(str::to_string));
+        let mut next = || fields.next().flatten();
+        let n: usize = next()?.parse().ok()?;
+        let command = (0..n).map(|_| next()).collect::<Option<Vec<_>>>()?;
+        let m: usize = next()?.parse().ok()?;
+        let env = (0..m)
+            .map(|_| {
+                next().and_then(|kv| {
+                    kv.split_once('=')
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        let workspace = next().filter(|w| !w.is_empty());
+        Some(StartMessage {
+            command,
+            env,
+            workspace,
+        })
+    }
+}
+
+/// A parked sandbox's init. Never returns.
+fn parked_init_main(
+    bundle: &Bundle,
+    mut p: Prepared,
+    go: io::PipeReader,
+    control: UnixStream,
+    report: io::PipeWriter,
+) -> ! {
+    let fail = |step: &str, e: &dyn std::fmt::Display| -> ! {
+        report_line(&report, &format!("E {EXIT_SETUP} {step}: {e}"));
+        sys::exit_now(EXIT_SETUP)
+    };
+    if let Err(e) = sys::set_parent_death_signal(libc::SIGKILL) {
+        fail("setting the parent-death signal", &e);
+    }
+    let mut byte = [0u8; 1];
+    if (&go).read_exact(&mut byte).is_err() {
+        sys::exit_now(EXIT_SETUP);
+    }
+    let _ = sys::set_cmdline("phantom-init");
+    if let Err(e) = sys::set_dumpable(false) {
+        fail("making the sandbox's init non-dumpable", &e);
+    }
+    if let Err(e) = sys::make_rprivate_root() {
+        fail("making mounts private", &e);
+    }
+    // The portal keeps this mount namespace (the host's tree); init takes a copy.
+    let (portal_ours, portal_theirs) = match UnixStream::pair() {
+        Ok(pair) => pair,
+        Err(e) => fail("creating the portal's socket", &e),
+    };
+    let portal = match sys::fork() {
+        Ok(0) => {
+            drop(portal_ours);
+            drop(control);
+            portal_main(portal_theirs)
+        }
+        Ok(pid) => pid,
+        Err(e) => fail("starting the portal", &e),
+    };
+    drop(portal_theirs);
+    if let Err(e) = sys::unshare(libc::CLONE_NEWNS) {
+        fail("entering a mount namespace of the sandbox's own", &e);
+    }
+    let mut deferred: Vec<Deferred> = Vec::new();
+    if let Err(e) = exec::build_private_root(bundle, &p, Some(&mut deferred)) {
+        fail("building the sandbox's filesystem", &e);
+    }
+    if let Err(e) = sys::sethostname(&bundle.process.hostname) {
+        fail("setting the hostname", &e);
+    }
+    if bundle.network != Network::Host {
+        if let Err(e) = sys::loopback_up() {
+            fail("bringing loopback up in the new network namespace", &e);
+        }
+    }
+    if (&go).read_exact(&mut byte).is_err() {
+        sys::exit_now(EXIT_SETUP);
+    }
+    drop(go);
+    if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
+        fail("creating the cgroup namespace", &e);
+    }
+    mark(&p, "init: parked");
+    if (&control).write_all(b"P").is_err() {
+        sys::exit_now(EXIT_SETUP);
+    }
+
+    // Parked until the command comes.
+    let mut len = [0u8; 4];
+    if (&control).read_exact(&mut len).is_err() {
+        sys::exit_now(0); // dropped unused
+    }
+    let mut buf = vec![0u8; u32::from_le_bytes(len) as usize];
+    if (&control).read_exact(&mut buf).is_err() {
+        sys::exit_now(EXIT_SETUP);
+    }
+    let Some(message) = StartMessage::decode(&buf) else {
+        fail("reading the command", &"malformed message");
+    };
+    let mut stdio = Vec::with_capacity(3);
+    for _ in 0..3 {
+        match sys::recv_fd(control.as_raw_fd()) {
+            Ok(fd) => stdio.push(fd),
+            Err(e) => fail("receiving the workload's stdio", &e),
+        }
+    }
+    drop(control);
+    mark(&p, "init: start received");
+
+    // The workspace, through the portal, then the portal is gone.
+    p.vars.workspace = message.workspace.clone();
+    for d in &deferred {
+        let source = match p.vars.resolve(&d.source) {
+            Ok(s) => s,
+            Err(e) => fail("binding the workspace", &e),
+        };
+        match portal_capture(&portal_ours, &source, !d.writable) {
+            Ok(Some(tree)) => {
+                if let Err(e) = sys::move_mount(&tree, Path::new(&d.target)) {
+                    fail(&format!("binding `{source}` at `{}`", d.target), &e);
+                }
+            }
+            Ok(None) if d.optional => {}
+            Ok(None) => fail(&format!("binding `{source}`"), &"no such directory"),
+            Err(e) => fail(&format!("binding `{source}`"), &e),
+        }
+    }
+    drop(portal_ours);
+    // SIGKILL: the portal runs no more code from here on. It is reaped with the rest
+    // (init_reap); until then it is non-dumpable, so its /proc entries (root, fds) are
+    // closed to the workload, which has no capabilities.
+    if let Err(e) = sys::kill(portal, libc::SIGKILL) {
+        fail("ending the portal", &e);
+    }
+    mark(&p, "init: workspace bound");
+
+    // The command and environment of this run.
+    let cstrings = |items: Vec<String>| -> Vec<CString> {
+        items
+            .into_iter()
+            .filter_map(|s| CString::new(s).ok())
+            .collect()
+    };
+    p.argv = cstrings(message.command);
+    let mut env: Vec<String> = p
+        .env
+        .iter()
+        .map(|e| e.to_string_lossy().into_owned())
+        .filter(|kv| {
+            let key = kv.split('=').next().unwrap_or_default();
+            !message.env.iter().any(|(k, _)| k == key)
+        })
+        .collect();
+    env.extend(message.env.iter().map(|(k, v)| format!("{k}={v}")));
+    p.env = cstrings(env);
+    if p.argv.is_empty() {
+        fail("starting the workload", &"no command");
+    }
+    if let Err(e) = std::env::set_current_dir(&p.cwd) {
+        fail(&format!("entering the working directory `{}`", p.cwd), &e);
+    }
+    let workload = match sys::fork() {
+        Ok(0) => {
+            for (target, fd) in (0..).zip(&stdio) {
+                if sys::dup2(fd.as_raw_fd(), target).is_err() {
+                    sys::exit_now(EXIT_SETUP);
+                }
+            }
+            drop(stdio);
+            exec::workload_main(bundle, &p, &report)
+        }
+        Ok(pid) => pid,
+        Err(e) => fail("starting the workload", &e),
+    };
+    drop(stdio);
+    exec::init_reap(&p, workload, &report)
+}
+
+/// The portal: clones host directories as detached mounts for init. Never returns.
+fn portal_main(socket: UnixStream) -> ! {
+    let mut len = [0u8; 2];
+    loop {
+        if (&socket).read_exact(&mut len).is_err() {
+            sys::exit_now(0);
+        }
+        let mut request = vec![0u8; usize::from(u16::from_le_bytes(len))];
+        if (&socket).read_exact(&mut request).is_err() {
+            sys::exit_now(0);
+        }
+        let Some((&read_only, path)) = request.split_first() else {
+            sys::exit_now(0);
+        };
+        let path = Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path));
+        let mut set = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
+        if read_only == 1 {
+            set |= sys::MOUNT_ATTR_RDONLY;
+        }
+        let answer = match sys::open_tree_with_attrs(path, set) {
+            Ok(tree) => sys::send_fd(socket.as_raw_fd(), tree.as_raw_fd()),
+            Err(e) => {
+                let code = e.raw_os_error().unwrap_or(libc::EIO);
+                (&socket).write_all(&code.to_le_bytes()).and(Ok(()))
+            }
+        };
+        if answer.is_err() {
+            sys::exit_now(0);
+        }
+    }
+}
+
+/// Asks the portal for a detached clone of `path`; `None` if it does not exist.
+fn portal_capture(portal: &UnixStream, path: &str, read_only: bool) -> io::Result<Option<OwnedFd>> {
+    let bytes = path.as_bytes();
+    let len = u16::try_from(bytes.len() + 1)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path too long"))?;
+    let mut request = Vec::with_capacity(2 + bytes.len() + 1);
+    request.extend_from_slice(&len.to_le_bytes());
+    request.push(u8::from(read_only));
+    request.extend_from_slice(bytes);
+    (&*portal).write_all(&request)?;
+    // A descriptor (with one byte), or four bytes of errno.
+    match sys::recv_fd_or_bytes(portal.as_raw_fd())? {
+        Ok(fd) => Ok(Some(fd)),
+        Err(errno) if errno == libc::ENOENT => Ok(None),
+        Err(errno) => Err(io::Error::from_raw_os_error(errno)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+    use super::*;
+
+    #[test]
+    fn start_messages_round_trip() {
+        let m = StartMessage {
+            command: vec!["python3".into(), "-c".into(), "print('a=b')".into()],
+            env: vec![("A".into(), "1=2".into())],
+            workspace: Some("/home/u/p".into()),
+        };
+        assert_eq!(StartMessage::decode(&m.encode()).unwrap(), m);
+        let empty = StartMessage::default();
+        assert_eq!(StartMessage::decode(&empty.encode()).unwrap(), empty);
+        assert!(StartMessage::decode(b"3\0a\0").is_none());
+    }
+}
