@@ -22,14 +22,18 @@ if [ "$(id -u)" -ne 0 ]; then
     if command -v sudo >/dev/null 2>&1; then as_root="sudo -n"; else as_root="none"; fi
 fi
 
+# apt_install PACKAGE: installs a Debian package (refreshing the index once if the first
+# try fails); fails quietly where there is no apt-get or no way to root.
+apt_install() {
+    [ "$as_root" != none ] && command -v apt-get >/dev/null 2>&1 || return 1
+    $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" >/dev/null 2>&1 ||
+        { $as_root apt-get update -q >/dev/null 2>&1 &&
+            $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$1" >/dev/null 2>&1; }
+}
+
 if ! has_python_seccomp; then
-    if [ "$as_root" != none ] && command -v apt-get >/dev/null 2>&1; then
-        echo "scripts/test.sh: installing python3-seccomp for the differential seccomp test"
-        $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-seccomp >/dev/null 2>&1 ||
-            { $as_root apt-get update -q >/dev/null 2>&1 &&
-                $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-seccomp >/dev/null 2>&1; } ||
-            true
-    fi
+    echo "scripts/test.sh: installing python3-seccomp for the differential seccomp test"
+    apt_install python3-seccomp || true
     if ! has_python_seccomp; then
         echo "scripts/test.sh: python3-seccomp could not be installed (needs apt-get and root or sudo);" \
             "the differential seccomp test will skip its libseccomp part" >&2
@@ -47,13 +51,8 @@ has_go() {
     return 1
 }
 if ! has_go; then
-    if [ "$as_root" != none ] && command -v apt-get >/dev/null 2>&1; then
-        echo "scripts/test.sh: installing golang-go for the go-dev profile test"
-        $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-go >/dev/null 2>&1 ||
-            { $as_root apt-get update -q >/dev/null 2>&1 &&
-                $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q golang-go >/dev/null 2>&1; } ||
-            true
-    fi
+    echo "scripts/test.sh: installing golang-go for the go-dev profile test"
+    apt_install golang-go || true
     if ! has_go; then
         echo "scripts/test.sh: golang-go could not be installed (needs apt-get and root or sudo);" \
             "the go-dev profile test will skip" >&2
@@ -67,11 +66,7 @@ mcp_venv=target/mcp-venv
 if ! "$mcp_venv/bin/python" -c 'import mcp' >/dev/null 2>&1; then
     echo "scripts/test.sh: installing the MCP Python SDK into $mcp_venv for the phantom-mcp test"
     { python3 -m venv "$mcp_venv" >/dev/null 2>&1 ||
-        { [ "$as_root" != none ] && command -v apt-get >/dev/null 2>&1 &&
-            { $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null 2>&1 ||
-                { $as_root apt-get update -q >/dev/null 2>&1 &&
-                    $as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null 2>&1; }; } &&
-            python3 -m venv "$mcp_venv" >/dev/null 2>&1; }; } &&
+        { apt_install python3-venv && python3 -m venv "$mcp_venv" >/dev/null 2>&1; }; } &&
         "$mcp_venv/bin/pip" install -q mcp >/dev/null 2>&1 || true
     if ! "$mcp_venv/bin/python" -c 'import mcp' >/dev/null 2>&1; then
         echo "scripts/test.sh: the MCP Python SDK could not be installed (python3 -m venv, pip install mcp);" \
