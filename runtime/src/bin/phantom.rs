@@ -34,6 +34,9 @@ enum Command {
     /// directory is the workspace unless --workspace says otherwise. Exit status as
     /// for `exec`.
     Run(RunArgs),
+    /// Keep pools of parked sandboxes for `phantom run --warm` (on a Unix socket of
+    /// this user's: $XDG_RUNTIME_DIR/phantom/serve.sock). Runs until SIGTERM/SIGINT.
+    Serve(ServeArgs),
     /// List profiles, or show one's effective policy.
     #[command(subcommand)]
     Profile(ProfileCommand),
@@ -60,8 +63,24 @@ struct RunArgs {
     /// direct, sandbox (default) or hardened; see docs/modes.md.
     #[arg(long, value_enum)]
     mode: Option<ModeArg>,
+    /// Run in a sandbox parked ahead of time by `phantom serve` (much faster start).
+    #[arg(long)]
+    warm: bool,
     #[command(flatten)]
     settings: RunSettings,
+}
+
+#[derive(clap::Args, Debug)]
+struct ServeArgs {
+    /// Sandboxes kept parked per profile and mode (default: $PHANTOM_ZYGOTE_POOL_SIZE, else 3).
+    #[arg(long)]
+    pool_size: Option<usize>,
+    /// Profiles whose pools are filled at start (comma-separated); others on first use.
+    #[arg(long, value_delimiter = ',')]
+    profiles: Vec<String>,
+    /// Park sandboxes even where a limit cannot be enforced on this host, saying which.
+    #[arg(long)]
+    allow_degraded: bool,
 }
 
 /// The seed's modes; docs/modes.md says exactly what each adds.
@@ -203,6 +222,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Exec(args) => exec(args),
         Command::Run(args) => run(args),
+        Command::Serve(args) => serve(args).map(|()| 0),
         Command::Profile(ProfileCommand::List { benchmark, runs }) => {
             profile_list(benchmark, runs).map(|()| 0)
         }
@@ -391,6 +411,9 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
         bail!("no profile given: use `--profile NAME` (`phantom profile list` shows them) or set PHANTOM_DEFAULT_PROFILE")
     };
     let mode = args.mode.map(ModeArg::mode).or(settings.default_mode);
+    if args.warm {
+        return run_warm(&name, mode, args.settings);
+    }
     let bundle = load_profile(&name, mode, &settings)?;
     if args.mode.is_none() && !bundle.mode.uses_namespaces() {
         // Chosen by the configuration or a compiled bundle, not on this command line.
@@ -400,6 +423,102 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
     }
     let (workspace, _scratch) = default_workspace(&args.settings)?;
     run_bundle(&bundle, args.settings, workspace)
+}
+
+/// `phantom run --warm`: the run goes to `phantom serve`, with this process's stdio.
+#[cfg(target_os = "linux")]
+fn run_warm(
+    name: &str,
+    mode: Option<phantom_bundle::Mode>,
+    settings: RunSettings,
+) -> anyhow::Result<i32> {
+    use phantom_runtime::sandbox::serve;
+    let unsupported = [
+        (settings.memory.is_some(), "--memory"),
+        (settings.cpu.is_some(), "--cpu"),
+        (settings.pids.is_some(), "--pids"),
+        (settings.tmp_size.is_some(), "--tmp-size"),
+        (settings.network.is_some(), "--network"),
+        (settings.allow_loosen, "--allow-loosen"),
+        (settings.tty, "--tty"),
+    ];
+    if let Some((_, flag)) = unsupported.iter().find(|(given, _)| *given) {
+        bail!("{flag} is not available with --warm (parked sandboxes are built with the profile's limits); run without --warm")
+    }
+    // Paths are the client's: make them absolute for the server.
+    let profile = if name.contains('/') || name.ends_with(".pfp") || name.ends_with(".pfb") {
+        std::path::absolute(name)?.display().to_string()
+    } else {
+        name.to_string()
+    };
+    let (workspace, _scratch) = default_workspace(&settings)?;
+    let workspace = match settings.workspace.or(workspace) {
+        Some(w) => Some(std::path::absolute(w)?),
+        None => None,
+    };
+    let mut env = Vec::new();
+    for kv in &settings.env {
+        let Some((k, v)) = kv.split_once('=') else {
+            bail!("--env `{kv}`: expected KEY=VALUE")
+        };
+        env.push((k.to_string(), v.to_string()));
+    }
+    if settings.command.is_empty() {
+        bail!("--warm needs a command after `--`");
+    }
+    let request = serve::Request {
+        profile,
+        mode,
+        workspace,
+        timeout: settings
+            .timeout
+            .as_deref()
+            .map(parse_duration_ms)
+            .transpose()?
+            .map(std::time::Duration::from_millis),
+        command: settings.command,
+        env,
+    };
+    let response = serve::request(&request)?;
+    for remark in &response.remarks {
+        eprintln!("phantom: {remark}");
+    }
+    Ok(response.code)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn run_warm(_: &str, _: Option<phantom_bundle::Mode>, _: RunSettings) -> anyhow::Result<i32> {
+    bail!("--warm runs on Linux only")
+}
+
+#[cfg(target_os = "linux")]
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    use phantom_runtime::sandbox::serve;
+    let settings = settings()?;
+    let pool_size = match args.pool_size {
+        Some(n) => n,
+        None => match std::env::var("PHANTOM_ZYGOTE_POOL_SIZE") {
+            Ok(v) => v
+                .trim()
+                .parse()
+                .with_context(|| format!("PHANTOM_ZYGOTE_POOL_SIZE `{v}` is not a number"))?,
+            Err(_) => 3,
+        },
+    };
+    let load =
+        move |name: &str, mode| load_profile(name, mode, &settings).map_err(|e| format!("{e:#}"));
+    serve::serve(serve::ServeOptions {
+        pool_size,
+        preload: args.profiles.into_iter().map(|p| (p, None)).collect(),
+        load: Box::new(load),
+        allow_degraded: args.allow_degraded,
+    })?;
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn serve(_: ServeArgs) -> anyhow::Result<()> {
+    bail!("`phantom serve` runs on Linux only")
 }
 
 /// `phantom run`'s workspace when none is given: the current directory, unless that

@@ -1042,6 +1042,12 @@ impl<F: CgroupFs> CgroupSession<F> {
         kill_dirs(&self.fs, &dirs, own_pid())
     }
 
+    /// Gives the session up without removing it: another process (the supervisor
+    /// `phantom serve` forks for a run) owns and destroys it from now on.
+    pub fn hand_over(mut self) {
+        self.dirs.clear();
+    }
+
     /// Kills the session's processes and removes its directories, retrying briefly while
     /// processes exit. Reports the first failure; directories that could not be removed
     /// are tried again on drop.

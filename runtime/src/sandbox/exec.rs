@@ -2,7 +2,7 @@
 
 use std::ffi::CString;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -471,6 +471,7 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
         started,
         tty_master.as_ref(),
         direct,
+        None,
     );
     if let Some(settings) = &raw {
         sys::restore_terminal(0, settings);
@@ -539,6 +540,10 @@ pub(super) fn write_id_maps(pid: libc::pid_t, inside_uid: u32, inside_gid: u32) 
 
 /// Waits for the sandbox; forwards signals, enforces the timeout. Returns the outcome
 /// and whether the timeout ended it.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "each is one thing the supervision watches; a struct would only rename them"
+)]
 pub(super) fn supervise(
     child: &sys::Child,
     report: io::PipeReader,
@@ -547,7 +552,11 @@ pub(super) fn supervise(
     started: Instant,
     tty: Option<&OwnedFd>,
     direct: bool,
+    hangup: Option<RawFd>,
 ) -> (Outcome, bool, Vec<String>) {
+    // `hangup`: a connection whose end (the client of `phantom serve` went away) ends
+    // the run, as a signal to phantom would.
+    let mut hangup = hangup;
     let mut stdin_open = tty.is_some();
     let mut master_open = tty.is_some();
     let mut lines = String::new();
@@ -590,6 +599,12 @@ pub(super) fn supervise(
                 revents: 0,
             });
         }
+        let hangup_index = fds.len();
+        fds.push(libc::pollfd {
+            fd: hangup.unwrap_or(-1),
+            events: libc::POLLIN,
+            revents: 0,
+        });
         let wait_ms = match remaining {
             Some(r) if !timed_out => i32::try_from(r.as_millis()).unwrap_or(i32::MAX).max(1),
             _ => -1,
@@ -638,6 +653,10 @@ pub(super) fn supervise(
                     }
                 }
             }
+        }
+        if hangup.is_some() && revents(hangup_index) != 0 {
+            hangup = None;
+            let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
         }
         if revents(0) != 0 && report.is_none() {
             break;

@@ -28,6 +28,7 @@ mod sys;
 mod vars;
 
 pub mod exec;
+pub mod serve;
 pub mod zygote;
 
 pub use exec::{run, ExecError, ExecOptions, Outcome, Overrides};

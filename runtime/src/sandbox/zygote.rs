@@ -162,7 +162,18 @@ pub fn park(bundle: &Bundle, options: &ExecOptions) -> Result<Parked, ExecError>
 impl Parked {
     /// Runs `start` in this sandbox and waits for it: the same outcome and reports as
     /// `phantom exec`. The timeout (the bundle's, or `timeout`) starts now.
-    pub fn start(mut self, start: Start, timeout: Option<Duration>) -> Result<Report, ExecError> {
+    pub fn start(self, start: Start, timeout: Option<Duration>) -> Result<Report, ExecError> {
+        self.start_watching(start, timeout, None)
+    }
+
+    /// [`start`](Self::start), ending the run early if `hangup` (a client's
+    /// connection) is closed.
+    pub fn start_watching(
+        mut self,
+        start: Start,
+        timeout: Option<Duration>,
+        hangup: Option<std::os::fd::RawFd>,
+    ) -> Result<Report, ExecError> {
         let started = Instant::now();
         let message = StartMessage {
             command: start.command,
@@ -201,8 +212,16 @@ impl Parked {
         }
         let timeout = timeout.or(self.bundle.process.timeout_ms.map(Duration::from_millis));
         let report = std::mem::replace(&mut self.report, io::pipe()?.0);
-        let (outcome, timed_out, notes) =
-            exec::supervise(&self.child, report, None, timeout, started, None, false);
+        let (outcome, timed_out, notes) = exec::supervise(
+            &self.child,
+            report,
+            None,
+            timeout,
+            started,
+            None,
+            false,
+            hangup,
+        );
         let mut not_enforced = std::mem::take(&mut self.not_enforced);
         not_enforced.extend(notes);
         let limits_hit = match &self.cgroup {
@@ -217,6 +236,20 @@ impl Parked {
             limits_hit,
             not_enforced,
         })
+    }
+
+    /// The process id of the sandbox's init (its parent must reap it).
+    pub fn pid(&self) -> i32 {
+        self.child.pid
+    }
+
+    /// In a process that forked a supervisor to run this sandbox: lets go of it
+    /// without killing it (the supervisor owns it, its cgroup included; the caller
+    /// still reaps init, whose parent it is).
+    pub fn hand_over(mut self) {
+        if let Some(cgroup) = self.cgroup.take() {
+            cgroup.hand_over();
+        }
     }
 
     fn kill(&mut self) {

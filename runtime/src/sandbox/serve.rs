@@ -1,0 +1,481 @@
+//! `phantom serve` and `phantom run --warm`: pools of parked sandboxes behind a Unix
+//! socket of the user's own.
+//!
+//! The server is one thread around `poll` (it clones sandboxes, which a multi-threaded
+//! process must not do). For each request it takes a parked sandbox of the profile and
+//! mode asked for (parking one if the pool is empty), forks a supervisor that starts
+//! and watches it and answers the client, and parks a replacement. The client passes
+//! its own stdin, stdout and stderr, so the workload's output never goes through the
+//! server; a client that goes away ends its run.
+//!
+//! Wire format, both ways: a 4-byte little-endian length and NUL-separated UTF-8
+//! fields; the request is followed by the client's three descriptors (SCM_RIGHTS).
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use phantom_bundle::{Bundle, Mode};
+
+use super::exec::{ExecOptions, Outcome, Overrides, Report};
+use super::sys;
+use super::zygote::{self, Parked, Start};
+
+/// Requests larger than this are refused (a command line of the kernel's maximum and
+/// an environment fit easily).
+const MAX_MESSAGE: usize = 4 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("no `phantom serve` is running for this user (no socket at `{0}`); start one with `phantom serve &`, or run without --warm")]
+    NotRunning(PathBuf),
+    #[error("the socket directory `{path}` is not private to this user ({why}); remove it or set PHANTOM_SOCKET")]
+    UnsafeDirectory { path: PathBuf, why: &'static str },
+    #[error("a `phantom serve` is already running on `{0}`")]
+    AlreadyRunning(PathBuf),
+    #[error("`phantom serve` broke off the run ({0})")]
+    Protocol(String),
+    #[error("{0}")]
+    Io(#[from] io::Error),
+}
+
+/// `$PHANTOM_SOCKET`, else `$XDG_RUNTIME_DIR/phantom/serve.sock`, else
+/// `/tmp/phantom-UID/serve.sock`. The directory is made 0700 and must be ours.
+pub fn socket_path() -> Result<PathBuf, ServeError> {
+    if let Some(path) = std::env::var_os("PHANTOM_SOCKET").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(path));
+    }
+    let dir = match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from) {
+        Some(runtime) if runtime.is_absolute() => runtime.join("phantom"),
+        _ => std::env::temp_dir().join(format!("phantom-{}", sys::uid())),
+    };
+    private_dir(&dir)?;
+    Ok(dir.join("serve.sock"))
+}
+
+fn private_dir(dir: &Path) -> Result<(), ServeError> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let _ = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir);
+    let meta = std::fs::symlink_metadata(dir)?;
+    let unsafe_dir = |why| ServeError::UnsafeDirectory {
+        path: dir.to_path_buf(),
+        why,
+    };
+    if !meta.is_dir() {
+        return Err(unsafe_dir("not a directory"));
+    }
+    if meta.uid() != sys::uid() {
+        return Err(unsafe_dir("owned by another user"));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(unsafe_dir("others may enter it"));
+    }
+    Ok(())
+}
+
+/// What a client asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Request {
+    /// A profile reference as `phantom run --profile` takes it (paths absolute).
+    pub profile: String,
+    pub mode: Option<Mode>,
+    pub workspace: Option<PathBuf>,
+    pub timeout: Option<Duration>,
+    pub command: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+/// What the server answers: the exit status `phantom` returns, and its remarks
+/// (`phantom: ...` lines for stderr).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Response {
+    pub code: i32,
+    pub remarks: Vec<String>,
+}
+
+fn encode(fields: &[String]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for f in fields {
+        body.extend_from_slice(f.as_bytes());
+        body.push(0);
+    }
+    let mut out = (body.len() as u32).to_le_bytes().to_vec();
+    out.extend(body);
+    out
+}
+
+fn read_fields(stream: &mut UnixStream) -> Result<Vec<String>, ServeError> {
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len)?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_MESSAGE {
+        return Err(ServeError::Protocol(format!("a message of {len} bytes")));
+    }
+    let mut body = vec![0u8; len];
+    stream.read_exact(&mut body)?;
+    let mut fields = Vec::new();
+    for f in body.split(|&b| b == 0) {
+        fields.push(
+            String::from_utf8(f.to_vec())
+                .map_err(|_| ServeError::Protocol("a message that is not UTF-8".into()))?,
+        );
+    }
+    fields.pop(); // after the last NUL
+    Ok(fields)
+}
+
+impl Request {
+    fn fields(&self) -> Vec<String> {
+        let mut f = vec![
+            "1".to_string(),
+            self.profile.clone(),
+            self.mode.map(|m| m.name().to_string()).unwrap_or_default(),
+            self.workspace
+                .as_ref()
+                .map(|w| w.display().to_string())
+                .unwrap_or_default(),
+            self.timeout
+                .map(|t| t.as_millis().to_string())
+                .unwrap_or_default(),
+            self.command.len().to_string(),
+        ];
+        f.extend(self.command.iter().cloned());
+        f.push(self.env.len().to_string());
+        f.extend(self.env.iter().map(|(k, v)| format!("{k}={v}")));
+        f
+    }
+
+    fn from_fields(fields: Vec<String>) -> Option<Request> {
+        let mut it = fields.into_iter();
+        if it.next()? != "1" {
+            return None;
+        }
+        let profile = it.next()?;
+        let mode = match it.next()? {
+            m if m.is_empty() => None,
+            m => Some(Mode::from_name(&m)?),
+        };
+        let workspace = Some(it.next()?)
+            .filter(|w| !w.is_empty())
+            .map(PathBuf::from);
+        let timeout = match it.next()? {
+            t if t.is_empty() => None,
+            t => Some(Duration::from_millis(t.parse().ok()?)),
+        };
+        let n: usize = it.next()?.parse().ok()?;
+        let command = it.by_ref().take(n).collect::<Vec<_>>();
+        let m: usize = it.next()?.parse().ok()?;
+        let env = it
+            .take(m)
+            .map(|kv| {
+                kv.split_once('=')
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+            })
+            .collect::<Option<Vec<_>>>()?;
+        (command.len() == n && env.len() == m).then_some(Request {
+            profile,
+            mode,
+            workspace,
+            timeout,
+            command,
+            env,
+        })
+    }
+}
+
+/// The client's side: sends `request` with this process's stdin, stdout and stderr,
+/// and waits for the run to end.
+pub fn request(request: &Request) -> Result<Response, ServeError> {
+    let path = socket_path()?;
+    let mut stream = match UnixStream::connect(&path) {
+        Ok(s) => s,
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            return Err(ServeError::NotRunning(path))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    stream.write_all(&encode(&request.fields()))?;
+    for fd in 0..3 {
+        sys::send_fd(stream.as_raw_fd(), fd)?;
+    }
+    let fields =
+        read_fields(&mut stream).map_err(|e| ServeError::Protocol(format!("no answer: {e}")))?;
+    let mut it = fields.into_iter();
+    let code = it
+        .next()
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| ServeError::Protocol("a malformed answer".into()))?;
+    Ok(Response {
+        code,
+        remarks: it.collect(),
+    })
+}
+
+/// Profile reference and mode to bundle (the caller's profile settings and cache).
+pub type LoadProfile = Box<dyn Fn(&str, Option<Mode>) -> Result<Bundle, String>>;
+
+/// How the server runs.
+pub struct ServeOptions {
+    /// Parked sandboxes kept ready per profile and mode.
+    pub pool_size: usize,
+    /// Pools filled at start (profile reference, mode).
+    pub preload: Vec<(String, Option<Mode>)>,
+    pub load: LoadProfile,
+    pub allow_degraded: bool,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("pool_size", &self.pool_size)
+            .field("preload", &self.preload)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Pool {
+    bundle: Bundle,
+    ready: Vec<Parked>,
+}
+
+/// Serves until SIGTERM or SIGINT; then kills every parked sandbox (running ones end
+/// with their supervisors, which die with the server) and removes the socket.
+pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
+    let path = socket_path()?;
+    if UnixStream::connect(&path).is_ok() {
+        return Err(ServeError::AlreadyRunning(path));
+    }
+    let _ = std::fs::remove_file(&path); // a dead server's
+    let listener = UnixListener::bind(&path)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    let sigfd = sys::signalfd_for(&[libc::SIGCHLD, libc::SIGTERM, libc::SIGINT])?;
+    let exec_options = ExecOptions {
+        workspace: None,
+        command: Vec::new(),
+        overrides: Overrides::default(),
+        allow_degraded: options.allow_degraded,
+        tty: false,
+    };
+    let mut pools: HashMap<(String, Option<Mode>), Pool> = HashMap::new();
+    for (profile, mode) in &options.preload {
+        match pool_for(&mut pools, &options, profile, *mode) {
+            Ok(pool) => refill(pool, options.pool_size, &exec_options),
+            Err(e) => eprintln!("phantom serve: `{profile}`: {e}"),
+        }
+    }
+    eprintln!(
+        "phantom serve: listening on {} ({} parked per profile)",
+        path.display(),
+        options.pool_size
+    );
+    let result = loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: listener.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sigfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        if let Err(e) = sys::poll(&mut fds, -1) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            break Err(e.into());
+        }
+        if fds[1].revents != 0 {
+            let mut info = [0u8; 128];
+            let signal = sys::read_fd(&sigfd, &mut info)
+                .ok()
+                .filter(|&n| n >= 4)
+                .map(|_| i32::from_ne_bytes([info[0], info[1], info[2], info[3]]));
+            // Reap supervisors and the inits of finished runs.
+            while let Ok((pid, _)) = sys::waitpid(-1, libc::WNOHANG) {
+                if pid <= 0 {
+                    break;
+                }
+            }
+            if matches!(signal, Some(libc::SIGTERM | libc::SIGINT)) {
+                break Ok(());
+            }
+        }
+        if fds[0].revents != 0 {
+            if let Ok((stream, _)) = listener.accept() {
+                if let Err(e) = handle(stream, &mut pools, &options, &exec_options) {
+                    eprintln!("phantom serve: {e}");
+                }
+            }
+        }
+    };
+    drop(pools); // kills what is parked
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+fn pool_for<'a>(
+    pools: &'a mut HashMap<(String, Option<Mode>), Pool>,
+    options: &ServeOptions,
+    profile: &str,
+    mode: Option<Mode>,
+) -> Result<&'a mut Pool, String> {
+    let key = (profile.to_string(), mode);
+    if !pools.contains_key(&key) {
+        let bundle = (options.load)(profile, mode)?;
+        pools.insert(
+            key.clone(),
+            Pool {
+                bundle,
+                ready: Vec::new(),
+            },
+        );
+    }
+    pools
+        .get_mut(&key)
+        .ok_or_else(|| "the pool vanished".to_string())
+}
+
+fn refill(pool: &mut Pool, size: usize, options: &ExecOptions) {
+    while pool.ready.len() < size {
+        match zygote::park(&pool.bundle, options) {
+            Ok(parked) => pool.ready.push(parked),
+            Err(e) => {
+                eprintln!(
+                    "phantom serve: parking a `{}` sandbox: {e}",
+                    pool.bundle.name
+                );
+                break;
+            }
+        }
+    }
+}
+
+fn answer(stream: &mut UnixStream, code: i32, remarks: &[String]) {
+    let mut fields = vec![code.to_string()];
+    fields.extend(remarks.iter().cloned());
+    let _ = stream.write_all(&encode(&fields));
+}
+
+fn handle(
+    mut stream: UnixStream,
+    pools: &mut HashMap<(String, Option<Mode>), Pool>,
+    options: &ServeOptions,
+    exec_options: &ExecOptions,
+) -> Result<(), ServeError> {
+    // A client that stalls mid-request must not hold the server up.
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let request = Request::from_fields(read_fields(&mut stream)?)
+        .ok_or_else(|| ServeError::Protocol("a malformed request".into()))?;
+    let mut stdio: Vec<OwnedFd> = Vec::with_capacity(3);
+    for _ in 0..3 {
+        stdio.push(sys::recv_fd(stream.as_raw_fd())?);
+    }
+    let stdio: [OwnedFd; 3] = stdio
+        .try_into()
+        .map_err(|_| ServeError::Protocol("not three descriptors".into()))?;
+    stream.set_read_timeout(None)?;
+
+    let pool = match pool_for(pools, options, &request.profile, request.mode) {
+        Ok(pool) => pool,
+        Err(e) => {
+            answer(&mut stream, 125, &[e]);
+            return Ok(());
+        }
+    };
+    let parked = match pool.ready.pop() {
+        Some(parked) => parked,
+        None => match zygote::park(&pool.bundle, exec_options) {
+            Ok(parked) => parked,
+            Err(e) => {
+                answer(&mut stream, 125, &[e.to_string()]);
+                return Ok(());
+            }
+        },
+    };
+    match sys::fork()? {
+        0 => {
+            // The supervisor: dies with the server, runs this one sandbox, answers.
+            let _ = sys::set_parent_death_signal(libc::SIGKILL);
+            let hangup = stream.as_raw_fd();
+            let start = Start {
+                command: request.command,
+                env: request.env,
+                workspace: request.workspace,
+                stdio,
+            };
+            let code_and_remarks = match parked.start_watching(start, request.timeout, Some(hangup))
+            {
+                Ok(report) => remarks(&report),
+                Err(e) => (125, vec![e.to_string()]),
+            };
+            answer(&mut stream, code_and_remarks.0, &code_and_remarks.1);
+            // No destructors: this process shares the server's pools.
+            sys::exit_now(0)
+        }
+        _ => {
+            parked.hand_over();
+            drop(stdio);
+            drop(stream);
+            refill(pool, options.pool_size, exec_options);
+            Ok(())
+        }
+    }
+}
+
+/// The exit status and the lines `phantom exec` would print.
+fn remarks(report: &Report) -> (i32, Vec<String>) {
+    let mut lines: Vec<String> = report
+        .not_enforced
+        .iter()
+        .map(|w| format!("warning: not enforced on this host: {w}"))
+        .collect();
+    lines.extend(report.limits_hit.iter().cloned());
+    if let Outcome::Failed { message, .. } = &report.outcome {
+        lines.push(message.clone());
+    }
+    (report.outcome.exit_code(), lines)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+    use super::*;
+
+    #[test]
+    fn requests_round_trip() {
+        let r = Request {
+            profile: "python-dev".into(),
+            mode: Some(Mode::Hardened),
+            workspace: Some("/home/u/p".into()),
+            timeout: Some(Duration::from_millis(1500)),
+            command: vec!["python3".into(), "-c".into(), "print('=')".into()],
+            env: vec![("A".into(), "b=c".into())],
+        };
+        let bytes = encode(&r.fields());
+        let body = bytes.get(4..).unwrap();
+        let mut fields: Vec<String> = body
+            .split(|&b| b == 0)
+            .map(|f| String::from_utf8(f.to_vec()).unwrap())
+            .collect();
+        fields.pop();
+        assert_eq!(Request::from_fields(fields).unwrap(), r);
+        assert!(Request::from_fields(vec!["2".into()]).is_none());
+    }
+}
