@@ -223,7 +223,7 @@ async def main_session(session):
 
 
 async def lifecycle():
-    """A second server: zygote mode said to be cold, idle expiry, cleanup on shutdown."""
+    """A second server: zygote mode (parked sandboxes), idle expiry, cleanup on shutdown."""
     with tempfile.TemporaryDirectory() as tmp:
         state = os.path.join(tmp, "state")
         log_path = os.path.join(tmp, "server.log")
@@ -241,6 +241,19 @@ async def lifecycle():
                     check("workspace created", not is_error(r), text(r))
                     r = await session.call_tool("run_code", {"language": "python", "code": "print(2)"})
                     check("zygote mode runs", structured(r).get("stdout") == "2\n", structured(r))
+                    times = []
+                    for i in range(15):
+                        t0 = time.perf_counter()
+                        r = await session.call_tool("run_code", {"language": "python", "code": f"print({i})"})
+                        times.append((time.perf_counter() - t0) * 1000)
+                        check(f"zygote run {i}", structured(r).get("stdout") == f"{i}\n", structured(r))
+                    print(f"     latency: run_code python print(i), zygote, median {statistics.median(times):.1f} ms, "
+                          f"min {min(times):.1f} ms, max {max(times):.1f} ms over {len(times)} runs")
+                    r = await session.call_tool("run_code", {"language": "python",
+                                                             "code": "import os; open('/tmp/x','w').write('1'); print(os.path.exists('/tmp/y'))"})
+                    r2 = await session.call_tool("run_code", {"language": "python",
+                                                              "code": "import os; print(os.path.exists('/tmp/x'))"})
+                    check("parked sandboxes are single use", structured(r2).get("stdout") == "False\n", structured(r2))
                     ok, msg = await expect_rpc_error(session, "run_code", {"language": "node", "code": "1"}, "runs python")
                     check("unserved language refused", ok, msg)
                     await asyncio.sleep(2.5)
@@ -255,7 +268,7 @@ async def lifecycle():
             await asyncio.sleep(0.1)
         check("workspaces removed on shutdown", not os.path.exists(state), os.listdir(tmp))
         log = open(log_path).read()
-        check("startup line says runs are cold", "no zygote pool yet" in log and "cold" in log
+        check("startup line names the zygote server", "zygote (phantom serve on" in log
               and "PHANTOM_ZYGOTE_POOL_SIZE=3" in log and "PHANTOM_PERFORMANCE_MODE=balanced" in log, log)
 
 

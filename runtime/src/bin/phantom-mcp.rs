@@ -101,10 +101,13 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    let mut setup = setup;
+    let zygote = setup.zygote.take();
     let result = runtime.block_on(serve(setup));
     // Runs still in flight are dropped with the runtime: their phantom children are
     // killed (kill_on_drop), and their sandboxes die with them.
     runtime.shutdown_timeout(Duration::from_secs(2));
+    drop(zygote);
     if let Err(e) = result {
         log(Level::Error, &format!("{e:#}"));
         std::process::exit(1);
@@ -121,6 +124,8 @@ fn main() -> anyhow::Result<()> {
 struct Setup {
     settings: phantom_runtime::mcp::server::Settings,
     idle: Duration,
+    /// Kept alive until the server has stopped.
+    zygote: Option<Zygote>,
 }
 
 #[cfg(target_os = "linux")]
@@ -181,19 +186,27 @@ fn setup(cli: Cli) -> anyhow::Result<Setup> {
     };
     let pool = env_note("PHANTOM_ZYGOTE_POOL_SIZE");
     let performance = env_note("PHANTOM_PERFORMANCE_MODE");
-    let start_mode = match cli.mode {
-        StartMode::Cold => "cold".to_string(),
-        // No zygote pool exists yet; say so instead of pretending to be warm.
-        StartMode::Zygote => {
-            "zygote requested, but there is no zygote pool yet: every run is a cold start, exactly as --mode cold"
-                .to_string()
-        }
+    // Zygote mode: a `phantom serve` of this server's own, on a socket in its state
+    // directory, keeps sandboxes of the served profiles parked.
+    let zygote = match cli.mode {
+        StartMode::Cold => None,
+        StartMode::Zygote => Some(Zygote::start(
+            &phantom,
+            &state_dir.join("serve.sock"),
+            &served.iter().map(|l| l.profile).collect::<Vec<_>>(),
+            cli.isolation.map(|i| i.name()),
+            cli.allow_degraded,
+        )?),
+    };
+    let start_mode = match &zygote {
+        None => "cold".to_string(),
+        Some(z) => format!("zygote (phantom serve on {})", z.socket.display()),
     };
     let names: Vec<&str> = served.iter().map(|l| l.name).collect();
     log(
         Level::Info,
         &format!(
-            "serving {} over stdio; mode {start_mode}; {pool} and {performance} (read, no effect on cold starts); isolation {}; phantom {}; state {}{}",
+            "serving {} over stdio; mode {start_mode}; {pool} and {performance}; isolation {}; phantom {}; state {}{}",
             names.join(","),
             cli.isolation.map_or("sandbox", Isolation::name),
             phantom.display(),
@@ -208,6 +221,7 @@ fn setup(cli: Cli) -> anyhow::Result<Setup> {
                 phantom,
                 isolation: cli.isolation.map(|i| i.name().to_string()),
                 allow_degraded: cli.allow_degraded,
+                warm_socket: zygote.as_ref().map(|z| z.socket.clone()),
                 head_bytes: head,
                 tail_bytes: cli.output_limit - head,
             },
@@ -223,11 +237,77 @@ fn setup(cli: Cli) -> anyhow::Result<Setup> {
             max_concurrent,
             start_mode: match cli.mode {
                 StartMode::Cold => "cold".into(),
-                StartMode::Zygote => "cold (zygote requested; no pool yet)".into(),
+                StartMode::Zygote => "zygote".into(),
             },
         },
         idle,
+        zygote,
     })
+}
+
+/// The `phantom serve` a zygote-mode server runs; stopped (SIGTERM) when dropped, and
+/// started with `--die-with-parent`, so it never outlives this server.
+#[cfg(target_os = "linux")]
+struct Zygote {
+    child: std::process::Child,
+    socket: PathBuf,
+}
+
+#[cfg(target_os = "linux")]
+impl Zygote {
+    fn start(
+        phantom: &std::path::Path,
+        socket: &std::path::Path,
+        profiles: &[&str],
+        mode: Option<&str>,
+        allow_degraded: bool,
+    ) -> anyhow::Result<Zygote> {
+        let mut cmd = std::process::Command::new(phantom);
+        cmd.arg("serve")
+            .arg("--die-with-parent")
+            .arg("--profiles")
+            .arg(profiles.join(","))
+            .env("PHANTOM_SOCKET", socket)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null());
+        if let Some(mode) = mode {
+            cmd.arg("--mode").arg(mode);
+        }
+        if allow_degraded {
+            cmd.arg("--allow-degraded");
+        }
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting `{} serve`", phantom.display()))?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while !socket.exists() {
+            if let Ok(Some(status)) = child.try_wait() {
+                bail!("`phantom serve` ended at start ({status}); its errors are above");
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("`phantom serve` did not open its socket within 15 s");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Ok(Zygote {
+            child,
+            socket: socket.to_path_buf(),
+        })
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Zygote {
+    fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        let _ = self.child.wait();
+    }
 }
 
 /// `$XDG_STATE_HOME/phantom/mcp`, `~/.local/state/phantom/mcp`, or the temp dir's.

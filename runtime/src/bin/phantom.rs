@@ -81,6 +81,12 @@ struct ServeArgs {
     /// Park sandboxes even where a limit cannot be enforced on this host, saying which.
     #[arg(long)]
     allow_degraded: bool,
+    /// The mode of the pools filled at start.
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
+    /// Stop (as on SIGTERM) when the process that started this one ends.
+    #[arg(long)]
+    die_with_parent: bool,
 }
 
 /// The seed's modes; docs/modes.md says exactly what each adds.
@@ -505,11 +511,15 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Err(_) => 3,
         },
     };
+    if args.die_with_parent {
+        serve::stop_with_parent()?;
+    }
+    let mode = args.mode.map(ModeArg::mode);
     let load =
         move |name: &str, mode| load_profile(name, mode, &settings).map_err(|e| format!("{e:#}"));
     serve::serve(serve::ServeOptions {
         pool_size,
-        preload: args.profiles.into_iter().map(|p| (p, None)).collect(),
+        preload: args.profiles.into_iter().map(|p| (p, mode)).collect(),
         load: Box::new(load),
         allow_degraded: args.allow_degraded,
     })?;

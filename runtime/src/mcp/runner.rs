@@ -44,6 +44,9 @@ pub struct RunnerConfig {
     pub isolation: Option<String>,
     /// Pass `--allow-degraded` (hosts without a writable cgroup or user namespaces).
     pub allow_degraded: bool,
+    /// Zygote mode: the socket of the `phantom serve` this server started; runs go
+    /// to its parked sandboxes (`phantom run --warm`).
+    pub warm_socket: Option<PathBuf>,
     /// Bytes of each stream's beginning and end kept for the model.
     pub head_bytes: usize,
     pub tail_bytes: usize,
@@ -117,6 +120,9 @@ pub enum RunError {
 pub async fn run(config: &RunnerConfig, request: RunRequest) -> Result<RunResult, RunError> {
     let mut cmd = Command::new(&config.phantom);
     cmd.arg("run").arg("--profile").arg(&request.profile);
+    if let Some(socket) = &config.warm_socket {
+        cmd.arg("--warm").env("PHANTOM_SOCKET", socket);
+    }
     if let Some(mode) = &config.isolation {
         cmd.arg("--mode").arg(mode);
     }

@@ -79,6 +79,18 @@ fn private_dir(dir: &Path) -> Result<(), ServeError> {
     Ok(())
 }
 
+/// SIGTERM when the parent process ends (`phantom serve --die-with-parent`, as
+/// `phantom-mcp` starts it), which stops the server cleanly.
+pub fn stop_with_parent() -> io::Result<()> {
+    let parent = std::os::unix::process::parent_id();
+    sys::set_parent_death_signal(libc::SIGTERM)?;
+    // The parent may have ended before the call.
+    if std::os::unix::process::parent_id() != parent {
+        return Err(io::Error::other("the parent process has already ended"));
+    }
+    Ok(())
+}
+
 /// What a client asks for.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Request {
