@@ -307,11 +307,23 @@ pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
                 revents: 0,
             },
         ];
-        if let Err(e) = sys::poll(&mut fds, -1) {
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
+        // Pools are refilled when nothing else is waiting, one sandbox at a time, so
+        // parking never delays a request or competes with a run that just started.
+        let short = pools.values().any(|p| p.ready.len() < options.pool_size);
+        let ready = match sys::poll(&mut fds, if short { 0 } else { -1 }) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => break Err(e.into()),
+        };
+        if ready == 0 {
+            if let Some(pool) = pools
+                .values_mut()
+                .filter(|p| p.ready.len() < options.pool_size)
+                .min_by_key(|p| p.ready.len())
+            {
+                refill(pool, pool.ready.len() + 1, &exec_options);
             }
-            break Err(e.into());
+            continue;
         }
         if fds[1].revents != 0 {
             let mut info = [0u8; 128];
@@ -445,7 +457,6 @@ fn handle(
             parked.hand_over();
             drop(stdio);
             drop(stream);
-            refill(pool, options.pool_size, exec_options);
             Ok(())
         }
     }
