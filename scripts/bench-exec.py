@@ -30,7 +30,7 @@ def dd_seconds(stderr):
         raise SystemExit(f"unexpected dd output: {stderr}")
     return float(m.group(1))
 
-def measure_io(phantom, bundle, ws, rounds=5, mib=256):
+def measure_io(phantom, bundle, ws, rounds=9, mib=256):
     """Sequential write (O_DIRECT, fsync) and read (O_DIRECT) of the same file, as dd
     reports them: the sandbox's start-up is not in the numbers, only the bind mount."""
     write = f"dd if=/dev/zero of={{f}} bs=1M count={mib} oflag=direct conv=fsync"
@@ -85,7 +85,7 @@ def main():
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--io", action="store_true",
-                    help="also measure sequential workspace I/O (O_DIRECT, 256 MiB, 5 rounds) on the host and through phantom's bind mount")
+                    help="also measure sequential workspace I/O (O_DIRECT, 256 MiB, 9 rounds) on the host and through phantom's bind mount")
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     phantom = os.path.join(root, "target/release/phantom")
@@ -123,7 +123,7 @@ def main():
         for name, med, p90 in rows:
             print(f"{name:55} median {med:7.2f} ms  p90 {p90:7.2f} ms" if med is not None else f"{name:55} unavailable: {p90}")
     if io_rows:
-        print("\n| workspace I/O (median of 5) | host MiB/s | phantom MiB/s | phantom / host |\n|---|---:|---:|---:|")
+        print("\n| workspace I/O (median of 9) | host MiB/s | phantom MiB/s | phantom / host |\n|---|---:|---:|---:|")
         for name, host, sandboxed in io_rows:
             print(f"| {name} | {host:.0f} | {sandboxed:.0f} | {sandboxed / host:.3f} |")
 
