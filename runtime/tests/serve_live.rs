@@ -89,6 +89,25 @@ impl Server {
     }
 }
 
+/// The parked or running sandboxes (their inits) a server process owns.
+fn inits_of(server: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let status = std::fs::read_to_string(e.path().join("status")).ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            (status.contains(&format!("PPid:\t{server}\n")) && cmdline.starts_with(b"phantom-init"))
+                .then_some(pid)
+        })
+        .collect()
+}
+
+fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
 fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -192,12 +211,14 @@ fn warm_runs_are_isolated_single_use_concurrent_and_leave_nothing() {
     }
 
     // Stopping the server kills what is parked and removes the socket.
+    let parked = inits_of(server.child.id());
+    assert!(!parked.is_empty());
     server.stop();
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(
-        processes_with("phantom-init"),
-        0,
-        "parked sandboxes survived the server"
+    let survivors: Vec<u32> = parked.into_iter().filter(|&p| alive(p)).collect();
+    assert!(
+        survivors.is_empty(),
+        "parked sandboxes survived the server: {survivors:?}"
     );
 }
 
@@ -213,4 +234,149 @@ fn without_a_server_warm_runs_say_how_to_start_one() {
         .unwrap();
     assert_eq!(o.status.code(), Some(125));
     assert!(err(&o).contains("phantom serve"), "{}", err(&o));
+}
+
+/// The cgroup directories whose names mark them as phantom's, in every hierarchy this
+/// process is in.
+fn phantom_cgroups_of(server: u32) -> usize {
+    phantom_cgroups(&format!("phantom-{server}-"))
+}
+
+fn phantom_cgroups(prefix: &str) -> usize {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let mut n = 0;
+    for line in own.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
+        let mount = if controllers.is_empty() {
+            PathBuf::from("/sys/fs/cgroup/unified")
+        } else {
+            PathBuf::from("/sys/fs/cgroup").join(controllers.trim_start_matches("name="))
+        };
+        if let Ok(entries) = std::fs::read_dir(mount.join(path.trim_start_matches('/'))) {
+            n += entries
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+                .count();
+        }
+    }
+    n
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |d| d.count())
+}
+
+#[test]
+fn a_thousand_sequential_and_fifty_concurrent_warm_runs_leak_nothing() {
+    let server = Server::start(3);
+    let ws = tempfile::tempdir().unwrap();
+    // Warm up: the pool is full and the server's descriptors settle.
+    for _ in 0..5 {
+        let o = server.run(ws.path(), &["/bin/true"]);
+        assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let fds_before = open_fds(server.child.id());
+    let inits_before = inits_of(server.child.id()).len();
+
+    for i in 0..1000 {
+        let o = server.run(ws.path(), &["/bin/true"]);
+        assert_eq!(o.status.code(), Some(0), "run {i}: {}", err(&o));
+    }
+    let children: Vec<(usize, Child)> = (0..50)
+        .map(|i| {
+            let child = server
+                .run_command(ws.path(), &[], &["/bin/sh", "-c", &format!("echo {i}")])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            (i, child)
+        })
+        .collect();
+    for (i, child) in children {
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(out(&o), format!("{i}\n"), "{}", err(&o));
+    }
+
+    // Once the pools are full again: as many parked sandboxes as before, the
+    // server's descriptors as before, and no cgroups beyond the parked ones'.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        inits_of(server.child.id()).len(),
+        inits_before,
+        "sandboxes leaked"
+    );
+    assert_eq!(
+        open_fds(server.child.id()),
+        fds_before,
+        "descriptors leaked"
+    );
+    if is_root() {
+        // The server's sessions are named after it: one per parked sandbox and
+        // hierarchy, nothing of the 1,050 runs.
+        let ours = phantom_cgroups_of(server.child.id());
+        assert!(
+            ours <= inits_before * 10,
+            "{ours} cgroup directories for {inits_before} parked sandboxes"
+        );
+    }
+    let pid = server.child.id();
+    server.stop();
+    std::thread::sleep(Duration::from_millis(300));
+    if is_root() {
+        assert_eq!(
+            phantom_cgroups_of(pid),
+            0,
+            "cgroups left after the server stopped"
+        );
+    }
+}
+
+#[test]
+fn a_killed_server_takes_its_sandboxes_with_it_and_a_new_one_starts() {
+    let server = Server::start(2);
+    let ws = tempfile::tempdir().unwrap();
+    let o = server.run(ws.path(), &["/bin/true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    let pid = server.child.id();
+    let socket = server.socket.clone();
+    let dir = server.dir;
+    let mut child = server.child;
+    child.kill().unwrap(); // SIGKILL: no cleanup of its own
+    let _ = child.wait();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read_to_string(e.path().join("status"))
+            .is_ok_and(|s| s.contains(&format!("PPid:\t{pid}\n")))
+    }) {
+        assert!(
+            Instant::now() < deadline,
+            "the killed server's children survived"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The socket file is left; a new server replaces it and serves.
+    assert!(socket.exists());
+    let server = {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_phantom"));
+        c.args(["serve", "--profiles", "shell", "--pool-size", "1"])
+            .env("PHANTOM_SOCKET", &socket)
+            .env("PHANTOM_CACHE_DIR", dir.path().join("cache"))
+            .env_remove("PHANTOM_CONFIG_PATH")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if !is_root() {
+            c.arg("--allow-degraded");
+        }
+        let child = c.spawn().unwrap();
+        // The stale socket is replaced once the new server listens.
+        std::thread::sleep(Duration::from_millis(500));
+        Server { child, socket, dir }
+    };
+    let o = server.run(ws.path(), &["/bin/sh", "-c", "echo again"]);
+    assert_eq!(out(&o), "again\n", "{}", err(&o));
+    server.stop();
 }
