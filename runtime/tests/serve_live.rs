@@ -380,3 +380,122 @@ fn a_killed_server_takes_its_sandboxes_with_it_and_a_new_one_starts() {
     assert_eq!(out(&o), "again\n", "{}", err(&o));
     server.stop();
 }
+
+/// A Python client speaking the wire format by hand (length, NUL-separated fields,
+/// then descriptors): `mode` picks the misbehaviour.
+const HOSTILE_CLIENT: &str = r#"
+import array, os, socket, sys, time
+path, mode = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(path)
+fields = ["1", "shell", "", "", "", "1", "/bin/true", "0"]
+body = b"".join(f.encode() + b"\0" for f in fields)
+msg = len(body).to_bytes(4, "little") + body
+if mode == "many-fds":
+    s.sendall(msg)
+    fds = [os.open("/dev/null", os.O_RDONLY) for _ in range(12)]
+    s.sendmsg([b"\0"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+elif mode == "slow":
+    for b in msg:
+        s.sendall(bytes([b]))
+        time.sleep(0.5)
+elif mode == "listen":
+    pass
+s.settimeout(10)
+try:
+    print(s.recv(4096))
+except Exception as e:
+    print("error", e)
+"#;
+
+fn hostile(server: &Server, mode: &str) -> Output {
+    Command::new("python3")
+        .args(["-c", HOSTILE_CLIENT])
+        .arg(&server.socket)
+        .arg(mode)
+        .output()
+        .expect("python3 runs")
+}
+
+#[test]
+fn hostile_clients_cannot_leak_descriptors_or_stall_the_server() {
+    if Command::new("python3").arg("-V").output().is_err() {
+        eprintln!("skipped: no python3");
+        return;
+    }
+    let server = Server::start(1);
+    let ws = tempfile::tempdir().unwrap();
+    let o = server.run(ws.path(), &["/bin/true"]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    std::thread::sleep(Duration::from_millis(300));
+    let fds_before = open_fds(server.child.id());
+    for _ in 0..5 {
+        let _ = hostile(&server, "many-fds");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        open_fds(server.child.id()),
+        fds_before,
+        "descriptors leaked"
+    );
+
+    // A client that drips its request is cut off at the deadline, and the server
+    // serves the next one.
+    let started = Instant::now();
+    let _ = hostile(&server, "slow");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "the slow client held on"
+    );
+    let o = server.run(ws.path(), &["/bin/sh", "-c", "echo still"]);
+    assert_eq!(out(&o), "still\n", "{}", err(&o));
+    server.stop();
+}
+
+#[test]
+fn a_sandboxed_process_may_not_use_the_server() {
+    let server = Server::start(1);
+    // A cold sandbox whose workspace holds the server's socket.
+    let sockdir = server.socket.parent().unwrap().to_path_buf();
+    let script = "import socket; s = socket.socket(socket.AF_UNIX); \
+        s.connect('/workspace/serve.sock'); s.settimeout(5); print(s.recv(4096))";
+    let mut c = Command::new(env!("CARGO_BIN_EXE_phantom"));
+    c.args(["run", "--profile", "python-dev", "--workspace"])
+        .arg(&sockdir)
+        .env("PHANTOM_CACHE_DIR", server.dir.path().join("cache"))
+        .env_remove("PHANTOM_CONFIG_PATH");
+    if !is_root() {
+        c.arg("--allow-degraded");
+    }
+    let o = c.args(["--", "python3", "-c", script]).output().unwrap();
+    assert!(
+        out(&o).contains("refused") && out(&o).contains("sandboxed"),
+        "stdout: {} stderr: {}",
+        out(&o),
+        err(&o)
+    );
+    server.stop();
+}
+
+#[test]
+fn a_warm_run_cannot_outlast_its_profiles_timeout() {
+    let server = Server::start(1);
+    let ws = tempfile::tempdir().unwrap();
+    let policy = ws.path().join("short.pfp");
+    std::fs::write(
+        &policy,
+        "policy \"short\"\nextends \"shell\"\nresources { timeout 1s }\n",
+    )
+    .unwrap();
+    let mut c = Command::new(env!("CARGO_BIN_EXE_phantom"));
+    c.args(["run", "--warm", "--profile"])
+        .arg(&policy)
+        .args(["--timeout", "30s", "--workspace"])
+        .arg(ws.path())
+        .args(["--", "sleep", "3"])
+        .env("PHANTOM_SOCKET", &server.socket)
+        .env("PHANTOM_CACHE_DIR", server.dir.path().join("cache"));
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(124), "{}", err(&o));
+    server.stop();
+}

@@ -16,7 +16,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use phantom_bundle::{Bundle, Mode};
 
@@ -131,6 +131,10 @@ fn read_fields(stream: &mut UnixStream) -> Result<Vec<String>, ServeError> {
     }
     let mut body = vec![0u8; len];
     stream.read_exact(&mut body)?;
+    split_fields(&body)
+}
+
+fn split_fields(body: &[u8]) -> Result<Vec<String>, ServeError> {
     let mut fields = Vec::new();
     for f in body.split(|&b| b == 0) {
         fields.push(
@@ -217,6 +221,15 @@ pub fn request(request: &Request) -> Result<Response, ServeError> {
         }
         Err(e) => return Err(e.into()),
     };
+    // Our stdio goes only to a server of our own user.
+    let server = sys::peer_credentials(stream.as_raw_fd())?;
+    if server.uid != sys::uid() {
+        return Err(ServeError::Protocol(format!(
+            "the socket `{}` belongs to a server of uid {}, not ours",
+            path.display(),
+            server.uid
+        )));
+    }
     stream.write_all(&encode(&request.fields()))?;
     for fd in 0..3 {
         sys::send_fd(stream.as_raw_fd(), fd)?;
@@ -259,21 +272,50 @@ impl std::fmt::Debug for ServeOptions {
 struct Pool {
     bundle: Bundle,
     ready: Vec<Parked>,
+    /// After a failure to park, no new try before this (no busy loop on a host that
+    /// refuses sandboxes).
+    retry_at: Option<Instant>,
 }
+
+impl Pool {
+    fn wants(&self, size: usize, now: Instant) -> bool {
+        self.ready.len() < size && self.retry_at.is_none_or(|t| t <= now)
+    }
+}
+
+/// At most this many pools (profile and mode pairs) are kept; a request for another
+/// one is served by a sandbox parked for it alone.
+const MAX_POOLS: usize = 16;
+/// A whole request must arrive within this, however slowly a client sends it.
+const REQUEST_DEADLINE: Duration = Duration::from_secs(2);
+/// Parked sandboxes older than this are replaced: their portal's view of the host's
+/// mounts dates from when they were parked.
+const MAX_PARKED_AGE: Duration = Duration::from_secs(300);
 
 /// Serves until SIGTERM or SIGINT; then kills every parked sandbox (running ones end
 /// with their supervisors, which die with the server) and removes the socket.
 pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let path = socket_path()?;
+    if let Some(dir) = path.parent() {
+        private_dir(dir)?;
+    }
     if UnixStream::connect(&path).is_ok() {
         return Err(ServeError::AlreadyRunning(path));
     }
-    let _ = std::fs::remove_file(&path); // a dead server's
-    let listener = UnixListener::bind(&path)?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    // A dead server's socket, and nothing else, is replaced.
+    if let Ok(meta) = std::fs::symlink_metadata(&path) {
+        use std::os::unix::fs::FileTypeExt;
+        if !meta.file_type().is_socket() {
+            return Err(ServeError::Protocol(format!(
+                "`{}` exists and is not a socket; remove it or choose another PHANTOM_SOCKET",
+                path.display()
+            )));
+        }
+        std::fs::remove_file(&path)?;
     }
+    let listener = sys::with_umask(0o177, || UnixListener::bind(&path))?;
+    // Cgroups of a server that was killed with runs in flight.
+    let _ = crate::cgroup::sweep_stale(crate::cgroup::DEFAULT_PREFIX);
     let sigfd = sys::signalfd_for(&[libc::SIGCHLD, libc::SIGTERM, libc::SIGINT])?;
     let exec_options = ExecOptions {
         workspace: None,
@@ -285,7 +327,8 @@ pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let mut pools: HashMap<(String, Option<Mode>), Pool> = HashMap::new();
     for (profile, mode) in &options.preload {
         match pool_for(&mut pools, &options, profile, *mode) {
-            Ok(pool) => refill(pool, options.pool_size, &exec_options),
+            Ok(Some(pool)) => refill(pool, options.pool_size, &exec_options),
+            Ok(None) => {}
             Err(e) => eprintln!("phantom serve: `{profile}`: {e}"),
         }
     }
@@ -309,8 +352,24 @@ pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
         ];
         // Pools are refilled when nothing else is waiting, one sandbox at a time, so
         // parking never delays a request or competes with a run that just started.
-        let short = pools.values().any(|p| p.ready.len() < options.pool_size);
-        let ready = match sys::poll(&mut fds, if short { 0 } else { -1 }) {
+        let now = Instant::now();
+        let short = pools.values().any(|p| p.wants(options.pool_size, now));
+        // Otherwise wake for the next retry of a pool that failed, if any.
+        let wait = if short {
+            0
+        } else {
+            pools
+                .values()
+                .filter(|p| p.ready.len() < options.pool_size)
+                .filter_map(|p| p.retry_at)
+                .min()
+                .map_or(-1, |t| {
+                    i32::try_from(t.saturating_duration_since(now).as_millis())
+                        .unwrap_or(i32::MAX)
+                        .max(1)
+                })
+        };
+        let ready = match sys::poll(&mut fds, wait) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => break Err(e.into()),
@@ -318,10 +377,11 @@ pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
         if ready == 0 {
             if let Some(pool) = pools
                 .values_mut()
-                .filter(|p| p.ready.len() < options.pool_size)
+                .filter(|p| p.wants(options.pool_size, now))
                 .min_by_key(|p| p.ready.len())
             {
-                refill(pool, pool.ready.len() + 1, &exec_options);
+                let target = pool.ready.len() + 1;
+                refill(pool, target, &exec_options);
             }
             continue;
         }
@@ -354,37 +414,45 @@ pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
     result
 }
 
+/// The pool for a profile and mode, made (and its bundle loaded) on first use; `None`
+/// when there are already [`MAX_POOLS`] others.
 fn pool_for<'a>(
     pools: &'a mut HashMap<(String, Option<Mode>), Pool>,
     options: &ServeOptions,
     profile: &str,
     mode: Option<Mode>,
-) -> Result<&'a mut Pool, String> {
+) -> Result<Option<&'a mut Pool>, String> {
     let key = (profile.to_string(), mode);
     if !pools.contains_key(&key) {
+        if pools.len() >= MAX_POOLS {
+            return Ok(None);
+        }
         let bundle = (options.load)(profile, mode)?;
         pools.insert(
             key.clone(),
             Pool {
                 bundle,
                 ready: Vec::new(),
+                retry_at: None,
             },
         );
     }
-    pools
-        .get_mut(&key)
-        .ok_or_else(|| "the pool vanished".to_string())
+    Ok(pools.get_mut(&key))
 }
 
 fn refill(pool: &mut Pool, size: usize, options: &ExecOptions) {
     while pool.ready.len() < size {
         match zygote::park(&pool.bundle, options) {
-            Ok(parked) => pool.ready.push(parked),
+            Ok(parked) => {
+                pool.ready.push(parked);
+                pool.retry_at = None;
+            }
             Err(e) => {
                 eprintln!(
                     "phantom serve: parking a `{}` sandbox: {e}",
                     pool.bundle.name
                 );
+                pool.retry_at = Some(Instant::now() + Duration::from_secs(1));
                 break;
             }
         }
@@ -397,18 +465,53 @@ fn answer(stream: &mut UnixStream, code: i32, remarks: &[String]) {
     let _ = stream.write_all(&encode(&fields));
 }
 
+/// Only the user's own processes outside any sandbox may use the server: a workload
+/// runs as the same user and could otherwise reach the socket (through a workspace
+/// that holds it, or in direct mode, where Landlock does not govern `connect`) and
+/// ask for a sandbox with another workspace.
+fn check_peer(stream: &UnixStream) -> Result<(), String> {
+    let peer = sys::peer_credentials(stream.as_raw_fd())
+        .map_err(|e| format!("cannot tell who connected: {e}"))?;
+    if peer.uid != sys::uid() {
+        return Err(format!("uid {} is not this server's user", peer.uid));
+    }
+    for ns in ["user", "pid", "mnt"] {
+        let theirs = std::fs::read_link(format!("/proc/{}/ns/{ns}", peer.pid));
+        let ours = std::fs::read_link(format!("/proc/self/ns/{ns}"));
+        match (theirs, ours) {
+            (Ok(a), Ok(b)) if a == b => {}
+            _ => return Err("a sandboxed process may not use phantom serve".into()),
+        }
+    }
+    let cgroups = std::fs::read_to_string(format!("/proc/{}/cgroup", peer.pid))
+        .map_err(|e| format!("cannot read the client's cgroups: {e}"))?;
+    if cgroups
+        .lines()
+        .any(|l| l.contains(&format!("/{}-", crate::cgroup::DEFAULT_PREFIX)))
+    {
+        return Err("a sandboxed process may not use phantom serve".into());
+    }
+    Ok(())
+}
+
 fn handle(
     mut stream: UnixStream,
     pools: &mut HashMap<(String, Option<Mode>), Pool>,
     options: &ServeOptions,
     exec_options: &ExecOptions,
 ) -> Result<(), ServeError> {
-    // A client that stalls mid-request must not hold the server up.
-    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
-    let request = Request::from_fields(read_fields(&mut stream)?)
+    if let Err(why) = check_peer(&stream) {
+        answer(&mut stream, 125, &[format!("refused: {why}")]);
+        return Ok(());
+    }
+    // A client that stalls mid-request must not hold the server up: one deadline for
+    // the whole request, however slowly it arrives.
+    let deadline = Instant::now() + REQUEST_DEADLINE;
+    let request = Request::from_fields(read_fields_by(&mut stream, deadline)?)
         .ok_or_else(|| ServeError::Protocol("a malformed request".into()))?;
     let mut stdio: Vec<OwnedFd> = Vec::with_capacity(3);
     for _ in 0..3 {
+        stream.set_read_timeout(Some(remaining(deadline)?))?;
         stdio.push(sys::recv_fd(stream.as_raw_fd())?);
     }
     let stdio: [OwnedFd; 3] = stdio
@@ -416,6 +519,30 @@ fn handle(
         .map_err(|_| ServeError::Protocol("not three descriptors".into()))?;
     stream.set_read_timeout(None)?;
 
+    // The profile as it is now (a cache hit when unchanged): a pool parked from an
+    // older version is emptied.
+    let bundle = match (options.load)(&request.profile, request.mode) {
+        Ok(bundle) => bundle,
+        Err(e) => {
+            answer(&mut stream, 125, &[e]);
+            return Ok(());
+        }
+    };
+    if let Some(var) = bundle
+        .variables
+        .iter()
+        .find(|v| v.name == "cwd" || v.name == "home")
+    {
+        answer(
+            &mut stream,
+            125,
+            &[format!(
+                "the profile uses `${{{}}}`, which a sandbox parked ahead of time cannot know; run it without --warm",
+                var.name
+            )],
+        );
+        return Ok(());
+    }
     let pool = match pool_for(pools, options, &request.profile, request.mode) {
         Ok(pool) => pool,
         Err(e) => {
@@ -423,9 +550,22 @@ fn handle(
             return Ok(());
         }
     };
-    let parked = match pool.ready.pop() {
+    let mut ready = None;
+    if let Some(pool) = pool {
+        if pool.bundle != bundle {
+            pool.ready.clear();
+            pool.bundle = bundle.clone();
+        }
+        while let Some(parked) = pool.ready.pop() {
+            if parked.is_usable(MAX_PARKED_AGE) {
+                ready = Some(parked);
+                break;
+            }
+        }
+    }
+    let parked = match ready {
         Some(parked) => parked,
-        None => match zygote::park(&pool.bundle, exec_options) {
+        None => match zygote::park(&bundle, exec_options) {
             Ok(parked) => parked,
             Err(e) => {
                 answer(&mut stream, 125, &[e.to_string()]);
@@ -435,23 +575,27 @@ fn handle(
     };
     match sys::fork()? {
         0 => {
-            // The supervisor: dies with the server, runs this one sandbox, answers.
-            let _ = sys::set_parent_death_signal(libc::SIGKILL);
-            let hangup = stream.as_raw_fd();
-            let start = Start {
-                command: request.command,
-                env: request.env,
-                workspace: request.workspace,
-                stdio,
-            };
-            let code_and_remarks = match parked.start_watching(start, request.timeout, Some(hangup))
-            {
-                Ok(report) => remarks(&report),
-                Err(e) => (125, vec![e.to_string()]),
-            };
-            answer(&mut stream, code_and_remarks.0, &code_and_remarks.1);
-            // No destructors: this process shares the server's pools.
-            sys::exit_now(0)
+            // The supervisor: dies with the server, runs this one sandbox, answers,
+            // and ends without running any destructor (it shares the server's pools:
+            // dropping them would kill the other parked sandboxes).
+            let supervise = std::panic::AssertUnwindSafe(|| {
+                let _ = sys::set_parent_death_signal(libc::SIGKILL);
+                let hangup = stream.as_raw_fd();
+                let start = Start {
+                    command: request.command,
+                    env: request.env,
+                    workspace: request.workspace,
+                    stdio,
+                };
+                let (code, lines) =
+                    match parked.start_watching(start, request.timeout, Some(hangup)) {
+                        Ok(report) => remarks(&report),
+                        Err(e) => (125, vec![e.to_string()]),
+                    };
+                answer(&mut stream, code, &lines);
+            });
+            let status = i32::from(std::panic::catch_unwind(supervise).is_err());
+            sys::exit_now(status)
         }
         _ => {
             parked.hand_over();
@@ -460,6 +604,42 @@ fn handle(
             Ok(())
         }
     }
+}
+
+fn remaining(deadline: Instant) -> Result<Duration, ServeError> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    if left.is_zero() {
+        return Err(ServeError::Protocol(
+            "the request took too long to arrive".into(),
+        ));
+    }
+    Ok(left)
+}
+
+/// [`read_fields`] with one deadline for all of it.
+fn read_fields_by(stream: &mut UnixStream, deadline: Instant) -> Result<Vec<String>, ServeError> {
+    let mut read_all = |buf: &mut [u8]| -> Result<(), ServeError> {
+        let mut done = 0;
+        while done < buf.len() {
+            stream.set_read_timeout(Some(remaining(deadline)?))?;
+            match stream.read(buf.get_mut(done..).unwrap_or_default()) {
+                Ok(0) => return Err(ServeError::Protocol("the client hung up".into())),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    };
+    let mut len = [0u8; 4];
+    read_all(&mut len)?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_MESSAGE {
+        return Err(ServeError::Protocol(format!("a message of {len} bytes")));
+    }
+    let mut body = vec![0u8; len];
+    read_all(&mut body)?;
+    split_fields(&body)
 }
 
 /// The exit status and the lines `phantom exec` would print.

@@ -8,7 +8,7 @@
 
 use std::ffi::{CStr, CString};
 use std::io;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 fn cstr(path: &Path) -> io::Result<CString> {
@@ -652,19 +652,41 @@ pub fn recv_fd(socket: RawFd) -> io::Result<OwnedFd> {
             "the sandbox closed the console socket",
         ));
     }
-    // SAFETY: the kernel filled the control buffer; CMSG_FIRSTHDR returns null for an
-    // empty one, which is checked before any dereference.
-    unsafe {
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if cmsg.is_null() || (*cmsg).cmsg_type != libc::SCM_RIGHTS {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "no terminal received",
-            ));
-        }
-        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
-        Ok(OwnedFd::from_raw_fd(fd))
+    let mut fds = take_fds(&msg);
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 || fds.len() != 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "expected exactly one descriptor",
+        ));
     }
+    fds.pop()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no descriptor received"))
+}
+
+/// Every descriptor in a received message's SCM_RIGHTS, owned (so those not kept are
+/// closed when dropped, never leaked).
+fn take_fds(msg: &libc::msghdr) -> Vec<OwnedFd> {
+    let mut out = Vec::new();
+    // SAFETY: `msg` was filled by recvmsg with a control buffer that is still alive;
+    // CMSG_FIRSTHDR/CMSG_NXTHDR stay within it and return null at its end; each
+    // SCM_RIGHTS entry holds `(cmsg_len - CMSG_LEN(0)) / 4` descriptors the kernel
+    // just installed for this process, which nothing else owns.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let header = libc::CMSG_LEN(0) as usize;
+                let count = ((*cmsg).cmsg_len as usize).saturating_sub(header)
+                    / std::mem::size_of::<RawFd>();
+                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                for i in 0..count {
+                    out.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
+        }
+    }
+    out
 }
 
 /// Receives either a descriptor (sent with [`send_fd`]) or, instead, four bytes
@@ -685,14 +707,17 @@ pub fn recv_fd_or_bytes(socket: RawFd) -> io::Result<Result<OwnedFd, i32>> {
     // SAFETY: `msg` points at live buffers; MSG_CMSG_CLOEXEC marks the fd close-on-exec.
     let n =
         check(unsafe { libc::recvmsg(socket, &mut msg, libc::MSG_CMSG_CLOEXEC) } as libc::c_long)?;
-    // SAFETY: the kernel filled the control buffer; CMSG_FIRSTHDR returns null for an
-    // empty one, which is checked before any dereference.
-    unsafe {
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        if !cmsg.is_null() && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
-            let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>());
-            return Ok(Ok(OwnedFd::from_raw_fd(fd)));
+    let mut fds = take_fds(&msg);
+    if fds.len() == 1 && msg.msg_flags & libc::MSG_CTRUNC == 0 {
+        if let Some(fd) = fds.pop() {
+            return Ok(Ok(fd));
         }
+    }
+    if !fds.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "expected exactly one descriptor",
+        ));
     }
     if n == 4 {
         Ok(Err(i32::from_le_bytes(data)))
@@ -702,6 +727,83 @@ pub fn recv_fd_or_bytes(socket: RawFd) -> io::Result<Result<OwnedFd, i32>> {
             "the portal ended without an answer",
         ))
     }
+}
+
+/// The peer of a connected Unix socket (`SO_PEERCRED`).
+#[derive(Clone, Copy, Debug)]
+pub struct PeerCredentials {
+    pub pid: libc::pid_t,
+    pub uid: u32,
+}
+
+pub fn peer_credentials(socket: RawFd) -> io::Result<PeerCredentials> {
+    let mut cred = libc::ucred {
+        pid: 0,
+        uid: 0,
+        gid: 0,
+    };
+    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
+    // SAFETY: `cred` and `len` are valid out-pointers of the sizes given.
+    check(libc::c_long::from(unsafe {
+        libc::getsockopt(
+            socket,
+            libc::SOL_SOCKET,
+            libc::SO_PEERCRED,
+            (&mut cred as *mut libc::ucred).cast(),
+            &mut len,
+        )
+    }))?;
+    Ok(PeerCredentials {
+        pid: cred.pid,
+        uid: cred.uid,
+    })
+}
+
+/// Runs `f` with the process's umask set to `mask` (then restored): for creating a
+/// socket file that is never, even for an instant, open to others.
+pub fn with_umask<T>(mask: libc::mode_t, f: impl FnOnce() -> T) -> T {
+    // SAFETY: umask cannot fail; single-threaded callers only (the umask is per
+    // process).
+    let old = unsafe { libc::umask(mask) };
+    let out = f();
+    // SAFETY: as above.
+    unsafe { libc::umask(old) };
+    out
+}
+
+/// Waits for the process behind `pidfd` to end (`waitid(P_PIDFD)`): unlike waitpid
+/// on a pid, it cannot wait for another process that reused the pid.
+pub fn wait_pidfd(pidfd: &OwnedFd) -> io::Result<()> {
+    loop {
+        // SAFETY: siginfo_t is plain data; zeroed is valid, and the kernel writes it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid pidfd and out-pointer.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PIDFD,
+                pidfd.as_raw_fd() as libc::id_t,
+                &mut info,
+                libc::WEXITED,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Whether the process behind `pidfd` has ended (without waiting).
+pub fn pidfd_exited(pidfd: &OwnedFd) -> bool {
+    let mut fds = [libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    poll(&mut fds, 0).map_or(true, |n| n > 0)
 }
 
 /// `dup2(2)`: makes `target` a copy of `fd`.

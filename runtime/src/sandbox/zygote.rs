@@ -54,6 +54,7 @@ pub struct Parked {
     cgroup: Option<CgroupSession<RealFs>>,
     not_enforced: Vec<String>,
     timing: Option<Instant>,
+    parked_at: Instant,
 }
 
 /// Builds a sandbox from `bundle` up to the workload and parks it. `options.workspace`
@@ -124,9 +125,16 @@ pub fn park(bundle: &Bundle, options: &ExecOptions) -> Result<Parked, ExecError>
     let cgroup = match setup {
         Ok(cgroup) => cgroup,
         Err(e) => {
+            // A broken pipe here means init failed first: its report says why.
+            let mut said = String::new();
             let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
-            let _ = sys::waitpid(child.pid, 0);
-            return Err(e);
+            let _ = sys::wait_pidfd(&child.pidfd);
+            let mut report = report_read;
+            let _ = report.read_to_string(&mut said);
+            return Err(said
+                .lines()
+                .find_map(|l| l.strip_prefix("E ").and_then(|r| r.split_once(' ')))
+                .map_or(e, |(_, m)| ExecError::Override(m.to_string())));
         }
     };
     let mut parked = Parked {
@@ -137,6 +145,7 @@ pub fn park(bundle: &Bundle, options: &ExecOptions) -> Result<Parked, ExecError>
         report: report_read,
         cgroup: Some(cgroup),
         timing,
+        parked_at: Instant::now(),
     };
     // Init says "P" once parked, or reports why it could not build the sandbox.
     let mut byte = [0u8; 1];
@@ -160,6 +169,12 @@ pub fn park(bundle: &Bundle, options: &ExecOptions) -> Result<Parked, ExecError>
 }
 
 impl Parked {
+    /// Whether it can still be started: its init is alive and it was parked less than
+    /// `max_age` ago (the portal's view of the host's mounts dates from then).
+    pub fn is_usable(&self, max_age: Duration) -> bool {
+        self.parked_at.elapsed() < max_age && !sys::pidfd_exited(&self.child.pidfd)
+    }
+
     /// Runs `start` in this sandbox and waits for it: the same outcome and reports as
     /// `phantom exec`. The timeout (the bundle's, or `timeout`) starts now.
     pub fn start(self, start: Start, timeout: Option<Duration>) -> Result<Report, ExecError> {
@@ -210,7 +225,13 @@ impl Parked {
                 t.elapsed().as_secs_f64() * 1000.0
             );
         }
-        let timeout = timeout.or(self.bundle.process.timeout_ms.map(Duration::from_millis));
+        // A run's timeout may only shorten the profile's, as `phantom exec` allows
+        // without --allow-loosen.
+        let profile_timeout = self.bundle.process.timeout_ms.map(Duration::from_millis);
+        let timeout = match (timeout, profile_timeout) {
+            (Some(asked), Some(limit)) => Some(asked.min(limit)),
+            (asked, limit) => asked.or(limit),
+        };
         let report = std::mem::replace(&mut self.report, io::pipe()?.0);
         let (outcome, timed_out, notes) = exec::supervise(
             &self.child,
@@ -254,7 +275,9 @@ impl Parked {
 
     fn kill(&mut self) {
         let _ = sys::pidfd_kill(&self.child.pidfd, libc::SIGKILL);
-        let _ = sys::waitpid(self.child.pid, 0);
+        // By pidfd: a server's waitpid(-1) may already have reaped it, and its pid may
+        // belong to another process now.
+        let _ = sys::wait_pidfd(&self.child.pidfd);
         if let Some(cgroup) = self.cgroup.take() {
             let _ = cgroup.destroy();
         }
@@ -426,11 +449,13 @@ fn parked_init_main(
         }
     }
     drop(portal_ours);
-    // SIGKILL: the portal runs no more code from here on. It is reaped with the rest
-    // (init_reap); until then it is non-dumpable, so its /proc entries (root, fds) are
-    // closed to the workload, which has no capabilities.
+    // Gone, and reaped, before the workload exists: even a dying portal's
+    // /proc/PID/mountinfo would show the host's mount table.
     if let Err(e) = sys::kill(portal, libc::SIGKILL) {
         fail("ending the portal", &e);
+    }
+    if let Err(e) = sys::waitpid(portal, 0) {
+        fail("reaping the portal", &e);
     }
     mark(&p, "init: workspace bound");
 
