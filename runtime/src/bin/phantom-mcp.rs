@@ -192,7 +192,7 @@ fn setup(cli: Cli) -> anyhow::Result<Setup> {
         StartMode::Cold => None,
         StartMode::Zygote => Some(Zygote::start(
             &phantom,
-            &state_dir.join("serve.sock"),
+            &private_socket_dir(&state_dir.join("serve"))?.join("serve.sock"),
             &served.iter().map(|l| l.profile).collect::<Vec<_>>(),
             cli.isolation.map(|i| i.name()),
             cli.allow_degraded,
@@ -243,6 +243,21 @@ fn setup(cli: Cli) -> anyhow::Result<Setup> {
         idle,
         zygote,
     })
+}
+
+/// `dir`, made private (0700): `phantom serve` refuses a socket directory others can
+/// enter.
+#[cfg(target_os = "linux")]
+fn private_socket_dir(dir: &std::path::Path) -> anyhow::Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("cannot create `{}`", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot make `{}` private", dir.display()))?;
+    Ok(dir.to_path_buf())
 }
 
 /// The `phantom serve` a zygote-mode server runs; stopped (SIGTERM) when dropped, and
