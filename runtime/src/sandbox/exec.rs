@@ -786,17 +786,20 @@ pub(super) fn report_line(out: &io::PipeWriter, line: &str) {
     let _ = w.write_all(format!("{line}\n").as_bytes());
 }
 
-/// Init: builds the sandbox, then supervises the workload. Never returns.
-fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::PipeWriter) -> ! {
-    let fail = |step: &str, e: &dyn std::fmt::Display| -> ! {
-        report_line(&report, &format!("E {EXIT_SETUP} {step}: {e}"));
-        sys::exit_now(EXIT_SETUP)
-    };
+/// A setup step of init failed: report it and end. Never returns.
+pub(super) fn init_fail(report: &io::PipeWriter, step: &str, e: &dyn std::fmt::Display) -> ! {
+    report_line(report, &format!("E {EXIT_SETUP} {step}: {e}"));
+    sys::exit_now(EXIT_SETUP)
+}
+
+/// Init's first steps, for `exec` and parked sandboxes alike: die with phantom, wait
+/// for the id maps ("m"), hide phantom's command line and memory from the workload.
+pub(super) fn init_begin(go: &io::PipeReader, report: &io::PipeWriter) {
     if let Err(e) = sys::set_parent_death_signal(libc::SIGKILL) {
-        fail("setting the parent-death signal", &e);
+        init_fail(report, "setting the parent-death signal", &e);
     }
     let mut byte = [0u8; 1];
-    if (&go).read_exact(&mut byte).is_err() {
+    if (&*go).read_exact(&mut byte).is_err() {
         // phantom died or gave up before letting us go.
         sys::exit_now(EXIT_SETUP);
     }
@@ -805,21 +808,37 @@ fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pipe
     // The workload runs as the same user as init: without this it could read init's
     // memory and its environment, which is phantom's, through /proc/1.
     if let Err(e) = sys::set_dumpable(false) {
-        fail("making the sandbox's init non-dumpable", &e);
+        init_fail(report, "making the sandbox's init non-dumpable", &e);
     }
+}
+
+/// The sandbox's hostname and, with its own network namespace, loopback.
+pub(super) fn init_identity(bundle: &Bundle, report: &io::PipeWriter) {
+    if let Err(e) = sys::sethostname(&bundle.process.hostname) {
+        init_fail(report, "setting the hostname", &e);
+    }
+    if bundle.network != Network::Host {
+        if let Err(e) = sys::loopback_up() {
+            init_fail(
+                report,
+                "bringing loopback up in the new network namespace",
+                &e,
+            );
+        }
+    }
+}
+
+/// Init: builds the sandbox, then supervises the workload. Never returns.
+fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::PipeWriter) -> ! {
+    let fail = |step: &str, e: &dyn std::fmt::Display| -> ! { init_fail(&report, step, e) };
+    init_begin(&go, &report);
+    let mut byte = [0u8; 1];
 
     mark(p, "init: go");
     if let Err(e) = build_root(bundle, p) {
         fail("building the sandbox's filesystem", &e);
     }
-    if let Err(e) = sys::sethostname(&bundle.process.hostname) {
-        fail("setting the hostname", &e);
-    }
-    if bundle.network != Network::Host {
-        if let Err(e) = sys::loopback_up() {
-            fail("bringing loopback up in the new network namespace", &e);
-        }
-    }
+    init_identity(bundle, &report);
     if let Err(e) = std::env::set_current_dir(&p.cwd) {
         fail(&format!("entering the working directory `{}`", p.cwd), &e);
     }
@@ -957,6 +976,9 @@ pub(super) fn workload_main(bundle: &Bundle, p: &Prepared, report: &io::PipeWrit
     }
     if let Some(console) = &p.console {
         let attached = sys::open_pty_here().and_then(|(master, slave)| {
+            // The size of the user's terminal (still our stdin) from the start: phantom
+            // copies it too, but only once it has the master, which races the command.
+            sys::copy_window_size(0, slave.as_raw_fd());
             sys::send_fd(console.as_raw_fd(), master.as_raw_fd())?;
             sys::take_terminal(slave.as_raw_fd())
         });

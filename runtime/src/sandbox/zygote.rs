@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use phantom_bundle::{Bundle, Network};
 
-use super::exec::{self, mark, report_line, ExecError, ExecOptions, Prepared, Report, EXIT_SETUP};
+use super::exec::{self, mark, ExecError, ExecOptions, Prepared, Report, EXIT_SETUP};
 use super::mounts::Deferred;
 use super::sys;
 use crate::cgroup::{CgroupOptions, CgroupSession, RealFs};
@@ -348,21 +348,9 @@ fn parked_init_main(
     control: UnixStream,
     report: io::PipeWriter,
 ) -> ! {
-    let fail = |step: &str, e: &dyn std::fmt::Display| -> ! {
-        report_line(&report, &format!("E {EXIT_SETUP} {step}: {e}"));
-        sys::exit_now(EXIT_SETUP)
-    };
-    if let Err(e) = sys::set_parent_death_signal(libc::SIGKILL) {
-        fail("setting the parent-death signal", &e);
-    }
+    let fail = |step: &str, e: &dyn std::fmt::Display| -> ! { exec::init_fail(&report, step, e) };
+    exec::init_begin(&go, &report);
     let mut byte = [0u8; 1];
-    if (&go).read_exact(&mut byte).is_err() {
-        sys::exit_now(EXIT_SETUP);
-    }
-    let _ = sys::set_cmdline("phantom-init");
-    if let Err(e) = sys::set_dumpable(false) {
-        fail("making the sandbox's init non-dumpable", &e);
-    }
     if let Err(e) = sys::make_rprivate_root() {
         fail("making mounts private", &e);
     }
@@ -388,14 +376,7 @@ fn parked_init_main(
     if let Err(e) = exec::build_private_root(bundle, &p, Some(&mut deferred)) {
         fail("building the sandbox's filesystem", &e);
     }
-    if let Err(e) = sys::sethostname(&bundle.process.hostname) {
-        fail("setting the hostname", &e);
-    }
-    if bundle.network != Network::Host {
-        if let Err(e) = sys::loopback_up() {
-            fail("bringing loopback up in the new network namespace", &e);
-        }
-    }
+    exec::init_identity(bundle, &report);
     if (&go).read_exact(&mut byte).is_err() {
         sys::exit_now(EXIT_SETUP);
     }
