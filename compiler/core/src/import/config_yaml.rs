@@ -1111,9 +1111,7 @@ pub fn to_pfp(profile: &ProfileSpec, config_path: &Path) -> Result<String, Confi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::io::MemoryFs;
     use crate::policy::{FsKind, Limit, Network, Policy};
-    use crate::{check, Input};
 
     /// The profile of the product's first README, word for word.
     const README: &str = r#"profiles:
@@ -1148,23 +1146,7 @@ mod tests {
 
     /// Checks converted text: no error, no warning, canonical style.
     fn checked(text: &str) -> Policy {
-        let input = Input::Text {
-            name: "converted.pfp".into(),
-            text: text.into(),
-            dir: "/home/user/project".into(),
-        };
-        let checked = check(&input, &MemoryFs::new()).expect("in memory");
-        assert!(
-            checked.diagnostics.is_empty(),
-            "{}\n{text}",
-            crate::render::to_string(&checked.sources, &checked.diagnostics)
-        );
-        assert_eq!(
-            pfp_syntax::format::format(text).as_deref(),
-            Ok(text),
-            "not canonical"
-        );
-        checked.policy.expect("no errors, so a policy")
+        super::super::checked_clean(text, "/home/user/project")
     }
 
     fn yaml_profile(body: &str) -> String {

@@ -1455,10 +1455,8 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::io::MemoryFs;
     use crate::policy::{Action as Verdict, Policy};
     use crate::seccomp::{self, interp, meaning};
-    use crate::{check, Input};
 
     /// `shared/corpus` beside the repository, if it is there.
     fn corpus() -> Option<PathBuf> {
@@ -1486,23 +1484,7 @@ mod tests {
 
     /// Checks imported text: no error and no warning, and it is in canonical style.
     fn checked(text: &str) -> Policy {
-        let input = Input::Text {
-            name: "imported.pfp".into(),
-            text: text.into(),
-            dir: "/".into(),
-        };
-        let checked = check(&input, &MemoryFs::new()).expect("in memory");
-        assert!(
-            checked.diagnostics.is_empty(),
-            "{}\n{text}",
-            crate::render::to_string(&checked.sources, &checked.diagnostics)
-        );
-        assert_eq!(
-            pfp_syntax::format::format(text).as_deref(),
-            Ok(text),
-            "not canonical"
-        );
-        checked.policy.expect("no errors")
+        super::super::checked_clean(text, "/")
     }
 
     fn verdict(policy: &Policy, arch: Arch, name: &str, args: [u64; 6]) -> Verdict {

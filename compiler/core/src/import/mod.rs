@@ -23,3 +23,27 @@ pub struct Imported {
     /// header comment of `text` lists them too.
     pub notes: Vec<String>,
 }
+
+/// For the importers' tests: `text` checks with no diagnostic at all and is already in
+/// canonical style; its policy.
+#[cfg(test)]
+#[allow(clippy::expect_used, clippy::panic, reason = "test code")]
+pub(crate) fn checked_clean(text: &str, dir: &str) -> crate::Policy {
+    let input = crate::Input::Text {
+        name: "imported.pfp".into(),
+        text: text.into(),
+        dir: dir.into(),
+    };
+    let checked = crate::check(&input, &crate::io::MemoryFs::new()).expect("in memory");
+    assert!(
+        checked.diagnostics.is_empty(),
+        "{}\n{text}",
+        crate::render::to_string(&checked.sources, &checked.diagnostics)
+    );
+    assert_eq!(
+        pfp_syntax::format::format(text).as_deref(),
+        Ok(text),
+        "not canonical"
+    );
+    checked.policy.expect("no errors, so a policy")
+}
