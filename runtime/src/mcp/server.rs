@@ -155,6 +155,22 @@ fn invalid(message: impl Into<String>) -> ErrorData {
 
 /// Workspace errors: an unknown workspace or a bad path is the caller's argument,
 /// a JSON-RPC error would hide the message in many clients, so both are tool errors.
+/// Runs a file operation on a leased workspace's directory, off the async threads: the
+/// outer error is the server's own, the inner one the operation's (a tool error).
+async fn in_workspace<T: Send + 'static>(
+    workspaces: &std::sync::Arc<Workspaces>,
+    name: &str,
+    operation: impl FnOnce(&std::path::Path) -> Result<T, WorkspaceError> + Send + 'static,
+) -> Result<Result<T, WorkspaceError>, ErrorData> {
+    let lease = match workspaces.lease(name) {
+        Ok(lease) => lease,
+        Err(e) => return Ok(Err(e)),
+    };
+    tokio::task::spawn_blocking(move || operation(&lease.path))
+        .await
+        .map_err(|e| ErrorData::internal_error(e.to_string(), None))
+}
+
 fn workspace_error(e: WorkspaceError) -> CallToolResult {
     tool_error(e.to_string())
 }
@@ -486,16 +502,12 @@ impl PhantomServer {
         Parameters(args): Parameters<WriteFileArgs>,
     ) -> Result<CallToolResult, ErrorData> {
         let limit = self.settings().limits.max_file_bytes;
-        let lease = match self.settings().workspaces.lease(&args.workspace) {
-            Ok(lease) => lease,
-            Err(e) => return Ok(workspace_error(e)),
-        };
         let path = args.path.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            workspace::write_file(&lease.path, &args.path, args.content.as_bytes(), limit)
+        let (rel, content) = (args.path, args.content);
+        let outcome = in_workspace(&self.settings().workspaces, &args.workspace, move |dir| {
+            workspace::write_file(dir, &rel, content.as_bytes(), limit)
         })
-        .await
-        .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        .await?;
         match outcome {
             Ok(size) => Ok(result(
                 &serde_json::json!({ "workspace": args.workspace, "path": path, "size": size }),
@@ -514,16 +526,12 @@ impl PhantomServer {
         Parameters(args): Parameters<ReadFileArgs>,
     ) -> Result<CallToolResult, ErrorData> {
         let limit = self.settings().limits.max_file_bytes;
-        let lease = match self.settings().workspaces.lease(&args.workspace) {
-            Ok(lease) => lease,
-            Err(e) => return Ok(workspace_error(e)),
-        };
         let path = args.path.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            workspace::read_file(&lease.path, &args.path, limit)
+        let rel = args.path;
+        let outcome = in_workspace(&self.settings().workspaces, &args.workspace, move |dir| {
+            workspace::read_file(dir, &rel, limit)
         })
-        .await
-        .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        .await?;
         match outcome {
             Ok(bytes) => {
                 let content = String::from_utf8_lossy(&bytes).into_owned();
@@ -547,16 +555,12 @@ impl PhantomServer {
         Parameters(args): Parameters<ListFilesArgs>,
     ) -> Result<CallToolResult, ErrorData> {
         let limit = self.settings().limits.max_list_entries;
-        let lease = match self.settings().workspaces.lease(&args.workspace) {
-            Ok(lease) => lease,
-            Err(e) => return Ok(workspace_error(e)),
-        };
         let path = args.path.unwrap_or_else(|| ".".into());
-        let dir = path.clone();
-        let outcome =
-            tokio::task::spawn_blocking(move || workspace::list_files(&lease.path, &dir, limit))
-                .await
-                .map_err(|e| ErrorData::internal_error(e.to_string(), None))?;
+        let rel = path.clone();
+        let outcome = in_workspace(&self.settings().workspaces, &args.workspace, move |dir| {
+            workspace::list_files(dir, &rel, limit)
+        })
+        .await?;
         match outcome {
             Ok((entries, more)) => {
                 let mut text = entries
