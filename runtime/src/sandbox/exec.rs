@@ -420,16 +420,7 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
             (&go_write).write_all(b"m")?;
             mark(&prepared, "id maps written, sandbox building its root");
         }
-        let cgroup_options = CgroupOptions {
-            allow_degraded: options.allow_degraded,
-            ..CgroupOptions::default()
-        };
-        let cgroup =
-            CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, &cgroup_options)
-                .map_err(|e| ExecError::Cgroup(e.to_string()))?;
-        cgroup
-            .add(child.pid)
-            .map_err(|e| ExecError::Cgroup(e.to_string()))?;
+        let cgroup = cgroup_for(child.pid, &bundle, options.allow_degraded)?;
         (&go_write).write_all(b"g")?;
         Ok(cgroup)
     })();
@@ -487,6 +478,24 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
         limits_hit,
         not_enforced,
     })
+}
+
+/// The sandbox's cgroup session, with `pid` (its init or only process) moved into it.
+pub(super) fn cgroup_for(
+    pid: libc::pid_t,
+    bundle: &Bundle,
+    allow_degraded: bool,
+) -> Result<CgroupSession<RealFs>, ExecError> {
+    let options = CgroupOptions {
+        allow_degraded,
+        ..CgroupOptions::default()
+    };
+    let cgroup = CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, &options)
+        .map_err(|e| ExecError::Cgroup(e.to_string()))?;
+    cgroup
+        .add(pid)
+        .map_err(|e| ExecError::Cgroup(e.to_string()))?;
+    Ok(cgroup)
 }
 
 /// Which limits ended or hurt a run, from the cgroup's events and the outcome.

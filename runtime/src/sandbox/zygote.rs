@@ -28,7 +28,7 @@ use phantom_bundle::{Bundle, Network};
 use super::exec::{self, mark, ExecError, ExecOptions, Prepared, Report, EXIT_SETUP};
 use super::mounts::Deferred;
 use super::sys;
-use crate::cgroup::{CgroupOptions, CgroupSession, RealFs};
+use crate::cgroup::{CgroupSession, RealFs};
 
 /// What a parked sandbox runs.
 #[derive(Debug)]
@@ -108,16 +108,7 @@ pub fn park(bundle: &Bundle, options: &ExecOptions) -> Result<Parked, ExecError>
         exec::write_id_maps(child.pid, bundle.process.uid, bundle.process.gid)
             .map_err(ExecError::IdMaps)?;
         (&go_write).write_all(b"m")?;
-        let cgroup_options = CgroupOptions {
-            allow_degraded: options.allow_degraded,
-            ..CgroupOptions::default()
-        };
-        let cgroup =
-            CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, &cgroup_options)
-                .map_err(|e| ExecError::Cgroup(e.to_string()))?;
-        cgroup
-            .add(child.pid)
-            .map_err(|e| ExecError::Cgroup(e.to_string()))?;
+        let cgroup = exec::cgroup_for(child.pid, &bundle, options.allow_degraded)?;
         (&go_write).write_all(b"g")?;
         Ok(cgroup)
     })();
