@@ -403,7 +403,8 @@ pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
         }
         if fds[0].revents != 0 {
             if let Ok((stream, _)) = listener.accept() {
-                if let Err(e) = handle(stream, &mut pools, &options, &exec_options) {
+                let server_fds = [listener.as_raw_fd(), sigfd.as_raw_fd()];
+                if let Err(e) = handle(stream, &mut pools, &options, &exec_options, server_fds) {
                     eprintln!("phantom serve: {e}");
                 }
             }
@@ -499,6 +500,7 @@ fn handle(
     pools: &mut HashMap<(String, Option<Mode>), Pool>,
     options: &ServeOptions,
     exec_options: &ExecOptions,
+    server_fds: [std::os::fd::RawFd; 2],
 ) -> Result<(), ServeError> {
     if let Err(why) = check_peer(&stream) {
         answer(&mut stream, 125, &[format!("refused: {why}")]);
@@ -578,6 +580,12 @@ fn handle(
             // The supervisor: dies with the server, runs this one sandbox, answers,
             // and ends without running any destructor (it shares the server's pools:
             // dropping them would kill the other parked sandboxes).
+            // Not the server's listening socket or signals: a supervisor that outlives
+            // the server (briefly, until its parent-death signal) must not keep the
+            // socket accepting connections no one serves.
+            for fd in server_fds {
+                sys::close_raw(fd);
+            }
             let supervise = std::panic::AssertUnwindSafe(|| {
                 let _ = sys::set_parent_death_signal(libc::SIGKILL);
                 let hangup = stream.as_raw_fd();

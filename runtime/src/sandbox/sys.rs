@@ -806,6 +806,15 @@ pub fn pidfd_exited(pidfd: &OwnedFd) -> bool {
     poll(&mut fds, 0).map_or(true, |n| n > 0)
 }
 
+/// Closes a descriptor this process holds through a copy it must not drop (a forked
+/// child's copy of its parent's listening socket); errors are of no use here.
+pub fn close_raw(fd: RawFd) {
+    // SAFETY: closing an fd number has no memory effects; the caller guarantees no
+    // owner in this process uses it afterwards (the owners' destructors never run in
+    // the forked child, which ends with `exit_now`).
+    unsafe { libc::close(fd) };
+}
+
 /// `dup2(2)`: makes `target` a copy of `fd`.
 pub fn dup2(fd: RawFd, target: RawFd) -> io::Result<()> {
     // SAFETY: integer arguments only; the caller owns `target`'s slot.

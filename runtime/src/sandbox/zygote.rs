@@ -340,6 +340,19 @@ fn parked_init_main(
     report: io::PipeWriter,
 ) -> ! {
     let fail = |step: &str, e: &dyn std::fmt::Display| -> ! { exec::init_fail(&report, step, e) };
+    // Nothing of the parker's: a server's listening socket or another sandbox's
+    // control socket held here would outlive the server in this sandbox.
+    let keep = [
+        0,
+        1,
+        2,
+        go.as_raw_fd(),
+        control.as_raw_fd(),
+        report.as_raw_fd(),
+    ];
+    if let Err(e) = crate::harden::close_inherited_fds(&keep) {
+        fail("closing the descriptors it inherited", &e);
+    }
     exec::init_begin(&go, &report);
     let mut byte = [0u8; 1];
     if let Err(e) = sys::make_rprivate_root() {
