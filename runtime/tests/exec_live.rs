@@ -13,6 +13,9 @@
     reason = "test code: a failed expectation is a test failure"
 )]
 
+mod common;
+use common::{err, is_root, out};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -34,13 +37,6 @@ fn bundle_file(dir: &Path, name: &str, extra: &str) -> PathBuf {
     let path = dir.join(format!("{name}.pfb"));
     std::fs::write(&path, bytes).expect("write bundle");
     path
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-    })
 }
 
 struct Sandbox {
@@ -79,13 +75,6 @@ impl Sandbox {
     fn sh(&self, script: &str) -> Output {
         self.run(&[], &["/bin/sh", "-c", script])
     }
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]
@@ -301,33 +290,9 @@ fn killing_phantom_kills_the_sandbox() {
     let _ = s.dir;
 }
 
-/// The cgroup directories of the runs of phantom process `pid`, in every hierarchy
-/// this process's cgroups are in.
+/// The cgroup directories of the runs of phantom process `pid`.
 fn cgroup_dirs_of(pid: u32) -> Vec<PathBuf> {
-    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-    let mut found = Vec::new();
-    for line in own.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
-        let mount = if controllers.is_empty() {
-            PathBuf::from("/sys/fs/cgroup/unified")
-        } else {
-            PathBuf::from("/sys/fs/cgroup").join(controllers.trim_start_matches("name="))
-        };
-        let dir = mount.join(path.trim_start_matches('/'));
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            if e.file_name()
-                .to_str()
-                .is_some_and(|n| n.starts_with(&format!("phantom-{pid}-")))
-            {
-                found.push(e.path());
-            }
-        }
-    }
-    found
+    common::cgroup_dirs_named(&format!("phantom-{pid}-"))
 }
 
 #[test]

@@ -26,6 +26,9 @@
     reason = "test code: a failed expectation is a test failure"
 )]
 
+mod common;
+use common::{err, is_root, out};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -36,21 +39,6 @@ const MODES: [&str; 2] = ["sandbox", "hardened"];
 
 /// The interpreter the sandbox sees (the host's /usr, read-only).
 const PYTHON: &str = "/usr/bin/python3";
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-    })
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// Prints why a test does nothing here (seen with `--nocapture`) and says to return.
 fn skip(test: &str, why: &str) -> bool {

@@ -11,15 +11,11 @@
     reason = "test code: a failed expectation is a test failure"
 )]
 
+mod common;
+use common::{err, is_root, out};
+
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-    })
-}
 
 /// `phantom ARGS` in `dir`, with its own cache and no configuration from outside.
 fn phantom(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
@@ -40,13 +36,6 @@ fn phantom(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
         args.insert(1, "--allow-degraded");
     }
     c.args(args).output().expect("phantom runs")
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 #[test]

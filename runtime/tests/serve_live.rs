@@ -11,16 +11,12 @@
     reason = "test code: a failed expectation is a test failure"
 )]
 
+mod common;
+use common::{err, is_root, out};
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-    })
-}
 
 struct Server {
     child: Child,
@@ -106,13 +102,6 @@ fn inits_of(server: u32) -> Vec<u32> {
 
 fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
-}
-
-fn out(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-fn err(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Processes whose command line contains `marker`.
@@ -236,31 +225,9 @@ fn without_a_server_warm_runs_say_how_to_start_one() {
     assert!(err(&o).contains("phantom serve"), "{}", err(&o));
 }
 
-/// The cgroup directories whose names mark them as phantom's, in every hierarchy this
-/// process is in.
+/// How many cgroup directories of the sessions of server `server` exist.
 fn phantom_cgroups_of(server: u32) -> usize {
-    phantom_cgroups(&format!("phantom-{server}-"))
-}
-
-fn phantom_cgroups(prefix: &str) -> usize {
-    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-    let mut n = 0;
-    for line in own.lines() {
-        let mut parts = line.splitn(3, ':');
-        let (_, controllers, path) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
-        let mount = if controllers.is_empty() {
-            PathBuf::from("/sys/fs/cgroup/unified")
-        } else {
-            PathBuf::from("/sys/fs/cgroup").join(controllers.trim_start_matches("name="))
-        };
-        if let Ok(entries) = std::fs::read_dir(mount.join(path.trim_start_matches('/'))) {
-            n += entries
-                .flatten()
-                .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
-                .count();
-        }
-    }
-    n
+    common::cgroup_dirs_named(&format!("phantom-{server}-")).len()
 }
 
 fn open_fds(pid: u32) -> usize {
@@ -372,8 +339,13 @@ fn a_killed_server_takes_its_sandboxes_with_it_and_a_new_one_starts() {
             c.arg("--allow-degraded");
         }
         let child = c.spawn().unwrap();
-        // The stale socket is replaced once the new server listens.
-        std::thread::sleep(Duration::from_millis(500));
+        // The stale socket file stays until the new server replaces it: wait until
+        // a connection is accepted, not for the file.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(Instant::now() < deadline, "the new server did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
         Server { child, socket, dir }
     };
     let o = server.run(ws.path(), &["/bin/sh", "-c", "echo again"]);

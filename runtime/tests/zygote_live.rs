@@ -13,6 +13,9 @@
     reason = "test code: a failed expectation is a test failure"
 )]
 
+mod common;
+use common::is_root;
+
 use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::time::Instant;
@@ -20,13 +23,6 @@ use std::time::Instant;
 use phantom_compiler::{bundle, check, io::MemoryFs, Input};
 use phantom_runtime::sandbox::zygote::{self, Start};
 use phantom_runtime::sandbox::{ExecOptions, Outcome, Overrides};
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(1) == Some("0"))
-    })
-}
 
 fn python_dev() -> phantom_bundle::Bundle {
     let checked = check(&Input::Stdlib("python-dev".into()), &MemoryFs::new()).unwrap();
