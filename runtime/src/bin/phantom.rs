@@ -63,7 +63,7 @@ struct RunArgs {
     /// direct, sandbox (default) or hardened; see docs/modes.md.
     #[arg(long, value_enum)]
     mode: Option<ModeArg>,
-    /// Run in a sandbox parked ahead of time by `phantom serve` (much faster start).
+    /// Run in a sandbox built ahead of time by `phantom serve` (see docs/benchmarks.md).
     #[arg(long)]
     warm: bool,
     #[command(flatten)]
