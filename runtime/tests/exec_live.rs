@@ -89,6 +89,22 @@ fn exit_status_and_signals_propagate() {
     assert_eq!(ne.status.code(), Some(126), "{}", err(&ne));
 }
 
+/// phantom is a Rust program, whose runtime ignores SIGPIPE; an ignored signal
+/// survives execve, so without care every workload would inherit it.
+#[test]
+fn a_broken_pipe_ends_the_writer_quietly() {
+    let s = sandbox("");
+    let o = s.sh("yes | head -n 1; grep SigIgn /proc/self/status");
+    assert!(o.status.success(), "{}", err(&o));
+    assert_eq!(err(&o), "");
+    let ignored = out(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .expect("SigIgn");
+    assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "{}", out(&o));
+}
+
 #[test]
 fn stdout_streams_large_output() {
     let s = sandbox("");

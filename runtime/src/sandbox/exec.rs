@@ -980,6 +980,9 @@ pub(super) fn workload_main(bundle: &Bundle, p: &Prepared, report: &io::PipeWrit
         sys::exit_now(code)
     };
     let _ = sys::unblock_all_signals();
+    if let Err(e) = sys::default_sigpipe() {
+        fail(EXIT_SETUP, "restoring SIGPIPE's default action", &e);
+    }
     if let Err(e) = sys::setsid() {
         fail(EXIT_SETUP, "starting a session", &e);
     }

@@ -472,6 +472,17 @@ pub fn signalfd_for(signals: &[libc::c_int]) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// Puts SIGPIPE back to its default action. Rust's runtime ignores it in phantom's
+/// `main`, and an ignored signal stays ignored across execve: `yes | head -1` in the
+/// sandbox would complain of a broken pipe instead of ending quietly.
+pub fn default_sigpipe() -> io::Result<()> {
+    // SAFETY: SIG_DFL is a valid disposition for SIGPIPE.
+    if unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) } == libc::SIG_ERR {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Unblocks every signal (the workload must not inherit our mask).
 pub fn unblock_all_signals() -> io::Result<()> {
     // SAFETY: as in signalfd_for.
