@@ -14,7 +14,9 @@ use super::fs::CgroupFs;
 use super::CgroupError;
 
 /// A controller the runtime uses.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Controller {
     Memory,
     Cpu,
@@ -51,7 +53,9 @@ impl Controller {
 }
 
 /// cgroup v1 or v2.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub enum Version {
     V1,
     V2,

@@ -28,6 +28,10 @@ pub struct CgroupOptions {
     pub move_self_to_leaf: bool,
     /// The first part of the directory names (default `phantom`).
     pub prefix: String,
+    /// Also create directories in the v1 hierarchies of memory, cpu, cpuacct, pids and
+    /// blkio where no limit needs them, so the session's use can be read (`phantom
+    /// monitor`). Nothing is written to them.
+    pub account: bool,
 }
 
 impl Default for CgroupOptions {
@@ -36,6 +40,7 @@ impl Default for CgroupOptions {
             allow_degraded: false,
             move_self_to_leaf: false,
             prefix: DEFAULT_PREFIX.to_owned(),
+            account: false,
         }
     }
 }
@@ -58,7 +63,7 @@ pub struct LimitEvents {
 }
 
 /// One directory a session created.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SessionDir {
     pub path: PathBuf,
     pub version: Version,
@@ -430,6 +435,18 @@ impl<F: CgroupFs> CgroupSession<F> {
         for h in helpers {
             if !plan.iter().any(|(p, _)| std::ptr::eq(*p, h)) {
                 plan.push((h, Vec::new()));
+            }
+        }
+        if options.account {
+            // cpuacct (cpu time) is often a hierarchy of its own, apart from cpu.
+            const ACCOUNTING: [&str; 5] = ["memory", "cpu", "cpuacct", "pids", "blkio"];
+            for h in detection.hierarchies.iter().filter(|h| {
+                h.version == Version::V1
+                    && h.controllers.iter().any(|c| ACCOUNTING.contains(&c.as_str()))
+            }) {
+                if !plan.iter().any(|(p, _)| std::ptr::eq(*p, h)) {
+                    plan.push((h, Vec::new()));
+                }
             }
         }
 
@@ -1040,6 +1057,21 @@ impl<F: CgroupFs> CgroupSession<F> {
             })
             .collect();
         kill_dirs(&self.fs, &dirs, own_pid())
+    }
+
+    /// The session recorded earlier by [`name`](Self::name) and [`dirs`](Self::dirs),
+    /// owned again by this process (a persistent workspace's cgroups, read or
+    /// destroyed by a later command). Use [`hand_over`](Self::hand_over) to let go of
+    /// it without removing it.
+    pub fn adopt(fs: F, name: String, dirs: Vec<SessionDir>) -> Self {
+        CgroupSession {
+            fs,
+            name,
+            dirs,
+            enforced: Vec::new(),
+            not_enforced: Vec::new(),
+            notes: Vec::new(),
+        }
     }
 
     /// Gives the session up without removing it: another process (the supervisor

@@ -958,3 +958,71 @@ fn sweep_removes_only_dead_runtimes_directories_killing_members_first() {
         assert!(fs.cgroups().contains(&PathBuf::from(k)), "{k}");
     }
 }
+
+// ---------------------------------------------------------------------------------
+// Accounting (persistent workspaces)
+
+#[test]
+fn accounting_adds_v1_hierarchies_without_writing_limits_there() {
+    let fs = hybrid();
+    let only_memory = CgroupLimits {
+        memory_max: Some(64 * MIB),
+        ..CgroupLimits::default()
+    };
+    let options = CgroupOptions {
+        account: true,
+        ..CgroupOptions::default()
+    };
+    let session = create(&fs, &only_memory, &options).unwrap();
+    let paths: Vec<String> = session
+        .dirs()
+        .iter()
+        .map(|d| d.path.display().to_string())
+        .collect();
+    for hierarchy in ["memory/process_api/abc", "cpu", "cpuacct", "pids", "blkio"] {
+        let path = format!("/sys/fs/cgroup/{hierarchy}/{}", session.name());
+        assert!(paths.contains(&path), "{path} missing from {paths:#?}");
+    }
+    // The only limit is the one the policy set.
+    let limit_writes: Vec<_> = fs
+        .writes()
+        .into_iter()
+        .filter(|(p, _)| !p.ends_with("cgroup.procs"))
+        .collect();
+    assert_eq!(
+        limit_writes.iter().map(|(p, _)| p.rsplit('/').next().unwrap_or_default()).collect::<Vec<_>>(),
+        ["memory.limit_in_bytes"],
+        "{limit_writes:#?}"
+    );
+}
+
+#[test]
+fn without_accounting_only_limited_and_killing_hierarchies_get_directories() {
+    let fs = hybrid();
+    let only_memory = CgroupLimits {
+        memory_max: Some(64 * MIB),
+        ..CgroupLimits::default()
+    };
+    let session = create(&fs, &only_memory, &strict()).unwrap();
+    assert!(session
+        .dirs()
+        .iter()
+        .all(|d| !d.path.starts_with("/sys/fs/cgroup/pids")));
+}
+
+#[test]
+fn an_adopted_session_is_destroyed_like_the_original() {
+    let fs = legacy();
+    let session = create(&fs, &limits(), &strict()).unwrap();
+    let (name, dirs) = (session.name().to_string(), session.dirs().to_vec());
+    session.hand_over();
+    assert!(!fs.cgroups().is_empty());
+    let record = serde_json::to_string(&dirs).unwrap();
+    let dirs: Vec<SessionDir> = serde_json::from_str(&record).unwrap();
+    CgroupSession::adopt(&fs, name, dirs).destroy().unwrap();
+    assert!(
+        fs.cgroups().iter().all(|c| !c.display().to_string().contains("phantom-")),
+        "{:#?}",
+        fs.cgroups()
+    );
+}
