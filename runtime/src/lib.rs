@@ -15,3 +15,5 @@ pub mod profiles;
 pub mod sandbox;
 #[cfg(target_os = "linux")]
 pub mod seccomp;
+#[cfg(target_os = "linux")]
+pub mod workspaces;

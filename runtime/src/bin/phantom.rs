@@ -9,6 +9,27 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
 use phantom_runtime::{config, profiles, profiles::Cache};
 
+#[cfg(target_os = "linux")]
+#[path = "phantom/workspace_cmds.rs"]
+mod workspace_cmds;
+
+#[cfg(not(target_os = "linux"))]
+mod workspace_cmds {
+    const LINUX_ONLY: &str = "workspaces run on Linux only";
+    pub fn create(_: super::CreateArgs) -> anyhow::Result<()> {
+        anyhow::bail!(LINUX_ONLY)
+    }
+    pub fn list(_: bool) -> anyhow::Result<()> {
+        anyhow::bail!(LINUX_ONLY)
+    }
+    pub fn monitor(_: super::MonitorArgs) -> anyhow::Result<()> {
+        anyhow::bail!(LINUX_ONLY)
+    }
+    pub fn destroy(_: &[String]) -> anyhow::Result<i32> {
+        anyhow::bail!(LINUX_ONLY)
+    }
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "phantom",
@@ -40,12 +61,70 @@ enum Command {
     /// List profiles, or show one's effective policy.
     #[command(subcommand)]
     Profile(ProfileCommand),
+    /// Create a persistent workspace: a named, long-lived sandbox with files of its own.
+    ///
+    /// Run in it with `phantom exec --in NAME -- CMD...`: files persist between runs,
+    /// and processes a run leaves in the background keep running until `phantom
+    /// destroy NAME`. State lives in $PHANTOM_STATE_DIR, else
+    /// $XDG_STATE_HOME/phantom, else ~/.local/state/phantom.
+    Create(CreateArgs),
+    /// List the persistent workspaces.
+    List {
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a workspace's use: memory, cpu, pids, I/O (from its cgroups), uptime, runs.
+    Monitor(MonitorArgs),
+    /// Stop a workspace's processes and remove every trace of it, its files included.
+    Destroy {
+        /// The workspaces to destroy.
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct CreateArgs {
+    /// The workspace's name (letters, digits, `_`, `-`, `.`).
+    #[arg(long)]
+    name: String,
+    /// The profile (as for `phantom run`).
+    #[arg(long, short = 'p')]
+    profile: Option<String>,
+    /// sandbox (default) or hardened.
+    #[arg(long, value_enum)]
+    mode: Option<ModeArg>,
+    /// Create it even where a limit cannot be enforced on this host, saying which.
+    #[arg(long)]
+    allow_degraded: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct MonitorArgs {
+    name: String,
+    /// Every counter, in the Prometheus text format.
+    #[arg(long)]
+    metrics: bool,
+    /// JSON.
+    #[arg(long)]
+    json: bool,
+    /// Refresh like `top` until interrupted.
+    #[arg(long, short = 'w')]
+    watch: bool,
+    /// Seconds between refreshes with --watch.
+    #[arg(long, default_value_t = 1.0)]
+    interval: f64,
 }
 
 #[derive(clap::Args, Debug)]
 struct ExecArgs {
-    /// The compiled bundle (.pfb), from `phantomc compile`.
-    bundle: PathBuf,
+    /// The compiled bundle (.pfb), from `phantomc compile`. Not with --in.
+    bundle: Option<PathBuf>,
+    /// Run in this persistent workspace (`phantom create`) instead of a fresh sandbox
+    /// from a bundle: `phantom exec --in NAME -- CMD...`.
+    #[arg(long = "in", value_name = "WORKSPACE")]
+    in_workspace: Option<String>,
     /// Refuse the bundle unless it is signed by this public key (`phantomc key generate`).
     #[arg(long)]
     verify_key: Option<PathBuf>,
@@ -235,6 +314,10 @@ fn main() -> ExitCode {
         Command::Profile(ProfileCommand::Show { name, mode, json }) => {
             profile_show(&name, mode, json).map(|()| 0)
         }
+        Command::Create(args) => workspace_cmds::create(args).map(|()| 0),
+        Command::List { json } => workspace_cmds::list(json).map(|()| 0),
+        Command::Monitor(args) => workspace_cmds::monitor(args).map(|()| 0),
+        Command::Destroy { names } => workspace_cmds::destroy(&names),
     };
     match result {
         Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(255)),
@@ -246,9 +329,21 @@ fn main() -> ExitCode {
 }
 
 #[cfg(target_os = "linux")]
-fn exec(args: ExecArgs) -> anyhow::Result<i32> {
-    let bytes = std::fs::read(&args.bundle)
-        .with_context(|| format!("cannot read the bundle `{}`", args.bundle.display()))?;
+fn exec(mut args: ExecArgs) -> anyhow::Result<i32> {
+    if let Some(name) = args.in_workspace.take() {
+        // With --in there is no bundle: the first word after `--` lands in its slot.
+        if let Some(first) = args.bundle.take() {
+            args.settings
+                .command
+                .insert(0, first.to_string_lossy().into_owned());
+        }
+        return workspace_cmds::exec_in(&name, args.settings);
+    }
+    let Some(bundle_path) = args.bundle.clone() else {
+        bail!("give a bundle (`phantom exec BUNDLE.pfb -- CMD`) or a workspace (`phantom exec --in NAME -- CMD`)")
+    };
+    let bytes = std::fs::read(&bundle_path)
+        .with_context(|| format!("cannot read the bundle `{}`", bundle_path.display()))?;
     let key = match &args.verify_key {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -273,7 +368,7 @@ fn exec(args: ExecArgs) -> anyhow::Result<i32> {
         None => None,
     };
     let bundle = phantom_bundle::decode(&bytes, key.as_ref())
-        .with_context(|| format!("`{}`", args.bundle.display()))?;
+        .with_context(|| format!("`{}`", bundle_path.display()))?;
     run_bundle(&bundle, args.settings, None)
 }
 
@@ -513,6 +608,18 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     if args.die_with_parent {
         serve::stop_with_parent()?;
+    }
+    // Workspaces whose keeper died (with a crashed machine or server, say) are cleaned
+    // up now and shown stopped; those alive are left alone.
+    if let Ok(store) = phantom_runtime::workspaces::Store::open() {
+        match store.reconcile() {
+            Ok(cleaned) if !cleaned.is_empty() => eprintln!(
+                "phantom serve: workspaces found stopped and cleaned up: {}",
+                cleaned.join(", ")
+            ),
+            Ok(_) => {}
+            Err(e) => eprintln!("phantom serve: checking the workspaces: {e}"),
+        }
     }
     let mode = args.mode.map(ModeArg::mode);
     let load =

@@ -442,7 +442,9 @@ impl<F: CgroupFs> CgroupSession<F> {
             const ACCOUNTING: [&str; 5] = ["memory", "cpu", "cpuacct", "pids", "blkio"];
             for h in detection.hierarchies.iter().filter(|h| {
                 h.version == Version::V1
-                    && h.controllers.iter().any(|c| ACCOUNTING.contains(&c.as_str()))
+                    && h.controllers
+                        .iter()
+                        .any(|c| ACCOUNTING.contains(&c.as_str()))
             }) {
                 if !plan.iter().any(|(p, _)| std::ptr::eq(*p, h)) {
                     plan.push((h, Vec::new()));

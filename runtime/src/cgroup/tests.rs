@@ -990,7 +990,10 @@ fn accounting_adds_v1_hierarchies_without_writing_limits_there() {
         .filter(|(p, _)| !p.ends_with("cgroup.procs"))
         .collect();
     assert_eq!(
-        limit_writes.iter().map(|(p, _)| p.rsplit('/').next().unwrap_or_default()).collect::<Vec<_>>(),
+        limit_writes
+            .iter()
+            .map(|(p, _)| p.rsplit('/').next().unwrap_or_default())
+            .collect::<Vec<_>>(),
         ["memory.limit_in_bytes"],
         "{limit_writes:#?}"
     );
@@ -1021,7 +1024,9 @@ fn an_adopted_session_is_destroyed_like_the_original() {
     let dirs: Vec<SessionDir> = serde_json::from_str(&record).unwrap();
     CgroupSession::adopt(&fs, name, dirs).destroy().unwrap();
     assert!(
-        fs.cgroups().iter().all(|c| !c.display().to_string().contains("phantom-")),
+        fs.cgroups()
+            .iter()
+            .all(|c| !c.display().to_string().contains("phantom-")),
         "{:#?}",
         fs.cgroups()
     );

@@ -105,7 +105,8 @@ pub struct Report {
     pub not_enforced: Vec<String>,
 }
 
-pub(super) fn size(bytes: u64) -> String {
+/// A size for people: `256 MiB`, `1 GiB`, `1234 B`.
+pub fn size(bytes: u64) -> String {
     if bytes >= 1 << 30 && bytes.is_multiple_of(1 << 30) {
         format!("{} GiB", bytes >> 30)
     } else if bytes >= 1 << 20 {
@@ -200,6 +201,23 @@ pub(super) struct Prepared {
     pub(super) cwd: String,
     /// Required in direct mode, where Landlock is the filesystem layer.
     pub(super) landlock: harden::LandlockMode,
+}
+
+impl Prepared {
+    /// The same preparation for another command and environment (each run of a
+    /// resident sandbox); no terminal.
+    pub(super) fn for_command(&self, argv: Vec<CString>, env: Vec<CString>) -> Prepared {
+        Prepared {
+            timing: self.timing,
+            console: None,
+            filter: self.filter.clone(),
+            argv,
+            env,
+            vars: self.vars.clone(),
+            cwd: self.cwd.clone(),
+            landlock: self.landlock,
+        }
+    }
 }
 
 pub(super) fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared, ExecError> {
@@ -315,6 +333,12 @@ pub fn timing_requested() -> bool {
             .is_ok_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false" | "no"))
     };
     on("PHANTOM_TIMING") || on("PHANTOM_DEBUG")
+}
+
+/// Blocks the signals a supervisor forwards to its workload (SIGINT, SIGTERM, SIGHUP,
+/// SIGQUIT) and returns a signalfd that reads them.
+pub fn forwarded_signals() -> io::Result<OwnedFd> {
+    sys::signalfd_for(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT])
 }
 
 /// Runs the bundle's workload; returns how it ended.
@@ -490,7 +514,16 @@ pub(super) fn cgroup_for(
         allow_degraded,
         ..CgroupOptions::default()
     };
-    let cgroup = CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, &options)
+    cgroup_with(pid, bundle, &options)
+}
+
+/// [`cgroup_for`] with other options.
+pub(super) fn cgroup_with(
+    pid: libc::pid_t,
+    bundle: &Bundle,
+    options: &CgroupOptions,
+) -> Result<CgroupSession<RealFs>, ExecError> {
+    let cgroup = CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, options)
         .map_err(|e| ExecError::Cgroup(e.to_string()))?;
     cgroup
         .add(pid)
@@ -529,7 +562,8 @@ pub(super) fn limits_hit(
     limits_hit
 }
 
-pub(super) fn humantime(d: Duration) -> String {
+/// A duration for people: `30s`, `1500ms`.
+pub fn humantime(d: Duration) -> String {
     let ms = d.as_millis();
     if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
@@ -733,7 +767,7 @@ fn read_signal(sigfd: &OwnedFd) -> Option<i32> {
 }
 
 /// Init's last line: `X <wait status>` for the workload, or `E <code> <message>`.
-fn parse_report(lines: &str, init_status: i32) -> Outcome {
+pub(super) fn parse_report(lines: &str, init_status: i32) -> Outcome {
     // A failure report (from init or from the workload before its execve) wins over
     // the status that follows it.
     for line in lines.lines() {
@@ -939,7 +973,7 @@ fn direct_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pi
     workload_main(bundle, p, &report)
 }
 
-fn build_root(bundle: &Bundle, p: &Prepared) -> Result<(), String> {
+pub(super) fn build_root(bundle: &Bundle, p: &Prepared) -> Result<(), String> {
     sys::make_rprivate_root().map_err(|e| format!("making mounts private: {e}"))?;
     mark(p, "init: mounts private");
     build_private_root(bundle, p, None)

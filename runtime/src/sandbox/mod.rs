@@ -28,6 +28,8 @@ mod sys;
 mod vars;
 
 pub mod exec;
+pub mod keeper;
+pub mod resident;
 pub mod serve;
 pub mod zygote;
 

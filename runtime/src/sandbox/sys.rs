@@ -611,6 +611,40 @@ pub fn open_pty_here() -> io::Result<(OwnedFd, OwnedFd)> {
     Ok((master, unsafe { OwnedFd::from_raw_fd(slave) }))
 }
 
+/// `send(2)` of all of `bytes` with MSG_NOSIGNAL: a peer that is gone is EPIPE, not
+/// a SIGPIPE.
+pub fn send_nosignal(socket: RawFd, mut bytes: &[u8]) -> io::Result<()> {
+    while !bytes.is_empty() {
+        // SAFETY: `bytes` is valid for its length for the call.
+        let n = unsafe {
+            libc::send(
+                socket,
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        bytes = bytes.get(n as usize..).unwrap_or_default();
+    }
+    Ok(())
+}
+
+/// `pidfd_open(2)`: a descriptor for process `pid`, which stays valid (and refers to
+/// that process only) even if the pid is reused.
+pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments.
+    let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: the kernel returned a fresh descriptor we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 /// Sends one fd over a unix socket (SCM_RIGHTS).
 pub fn send_fd(socket: RawFd, fd: RawFd) -> io::Result<()> {
     let mut byte = [0u8; 1];

@@ -285,14 +285,14 @@ impl Drop for Parked {
 
 /// The command init receives: NUL-separated fields, lists counted.
 #[derive(Debug, Default, PartialEq, Eq)]
-struct StartMessage {
-    command: Vec<String>,
-    env: Vec<(String, String)>,
-    workspace: Option<String>,
+pub(super) struct StartMessage {
+    pub(super) command: Vec<String>,
+    pub(super) env: Vec<(String, String)>,
+    pub(super) workspace: Option<String>,
 }
 
 impl StartMessage {
-    fn encode(&self) -> Vec<u8> {
+    pub(super) fn encode(&self) -> Vec<u8> {
         let mut fields: Vec<String> = vec![self.command.len().to_string()];
         fields.extend(self.command.iter().cloned());
         fields.push(self.env.len().to_string());
@@ -306,7 +306,7 @@ impl StartMessage {
         out
     }
 
-    fn decode(bytes: &[u8]) -> Option<StartMessage> {
+    pub(super) fn decode(bytes: &[u8]) -> Option<StartMessage> {
         let mut fields = bytes
             .split(|&b| b == 0)
             .map(|f| std::str::from_utf8(f).ok().map(str::to_string));
@@ -445,24 +445,8 @@ fn parked_init_main(
     mark(&p, "init: workspace bound");
 
     // The command and environment of this run.
-    let cstrings = |items: Vec<String>| -> Vec<CString> {
-        items
-            .into_iter()
-            .filter_map(|s| CString::new(s).ok())
-            .collect()
-    };
     p.argv = cstrings(message.command);
-    let mut env: Vec<String> = p
-        .env
-        .iter()
-        .map(|e| e.to_string_lossy().into_owned())
-        .filter(|kv| {
-            let key = kv.split('=').next().unwrap_or_default();
-            !message.env.iter().any(|(k, _)| k == key)
-        })
-        .collect();
-    env.extend(message.env.iter().map(|(k, v)| format!("{k}={v}")));
-    p.env = cstrings(env);
+    p.env = merged_env(&p.env, &message.env);
     if p.argv.is_empty() {
         fail("starting the workload", &"no command");
     }
@@ -484,6 +468,30 @@ fn parked_init_main(
     };
     drop(stdio);
     exec::init_reap(&p, workload, &report)
+}
+
+/// Arguments as C strings (a NUL byte cannot be sent: the message separates fields
+/// with it).
+pub(super) fn cstrings(items: Vec<String>) -> Vec<CString> {
+    items
+        .into_iter()
+        .filter_map(|s| CString::new(s).ok())
+        .collect()
+}
+
+/// The bundle's environment with a run's variables added, replacing any of the same
+/// name.
+pub(super) fn merged_env(base: &[CString], run: &[(String, String)]) -> Vec<CString> {
+    let mut env: Vec<String> = base
+        .iter()
+        .map(|e| e.to_string_lossy().into_owned())
+        .filter(|kv| {
+            let key = kv.split('=').next().unwrap_or_default();
+            !run.iter().any(|(k, _)| k == key)
+        })
+        .collect();
+    env.extend(run.iter().map(|(k, v)| format!("{k}={v}")));
+    cstrings(env)
 }
 
 /// The portal: clones host directories as detached mounts for init. Never returns.
