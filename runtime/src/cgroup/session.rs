@@ -100,6 +100,9 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// Attempts and pause for `rmdir` while processes exit (about one second).
 const RMDIR_ATTEMPTS: u32 = 100;
 const RMDIR_PAUSE: Duration = Duration::from_millis(10);
+/// The first pauses are shorter: a directory is usually busy only until the parent of
+/// its last process (not always phantom) reaps it, a fraction of a millisecond.
+const RMDIR_FIRST_PAUSE: Duration = Duration::from_micros(250);
 /// Rounds of signalling in `kill_all`, and the pause between them.
 const KILL_ROUNDS: u32 = 200;
 const KILL_PAUSE: Duration = Duration::from_millis(2);
@@ -1263,7 +1266,8 @@ fn remove_tree(fs: &impl CgroupFs, dir: &Path) -> Result<(), CgroupError> {
                             let _ = fs.kill(pid);
                         }
                     }
-                    fs.sleep(RMDIR_PAUSE);
+                    let backoff = RMDIR_FIRST_PAUSE.saturating_mul(1 << attempt.min(6));
+                    fs.sleep(backoff.min(RMDIR_PAUSE));
                 }
                 Err(source) => {
                     let fix = match source.raw_os_error() {

@@ -595,12 +595,15 @@ fn handle(
                     workspace: request.workspace,
                     stdio,
                 };
-                let (code, lines) =
-                    match parked.start_watching(start, request.timeout, Some(hangup)) {
-                        Ok(report) => remarks(&report),
-                        Err(e) => (125, vec![e.to_string()]),
-                    };
+                let mut parked = parked;
+                let (code, lines) = match parked.run_watching(start, request.timeout, Some(hangup))
+                {
+                    Ok(report) => remarks(&report),
+                    Err(e) => (125, vec![e.to_string()]),
+                };
                 answer(&mut stream, code, &lines);
+                // The client has its answer; the sandbox's cgroups go now.
+                drop(parked);
             });
             let status = i32::from(std::panic::catch_unwind(supervise).is_err());
             sys::exit_now(status)

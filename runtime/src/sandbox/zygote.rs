@@ -180,6 +180,19 @@ impl Parked {
         timeout: Option<Duration>,
         hangup: Option<std::os::fd::RawFd>,
     ) -> Result<Report, ExecError> {
+        self.run_watching(start, timeout, hangup)
+        // Dropped here: the sandbox's cgroups are removed.
+    }
+
+    /// [`start_watching`](Self::start_watching) without removing the sandbox's cgroups
+    /// at the end: they go when the parked sandbox is dropped, so a caller can answer
+    /// its client first (removing a cgroup can wait for the kernel).
+    pub fn run_watching(
+        &mut self,
+        start: Start,
+        timeout: Option<Duration>,
+        hangup: Option<std::os::fd::RawFd>,
+    ) -> Result<Report, ExecError> {
         let started = Instant::now();
         let message = StartMessage {
             command: start.command,
@@ -240,9 +253,6 @@ impl Parked {
             Some(cgroup) => exec::limits_hit(cgroup, &self.bundle, &outcome, timed_out, timeout),
             None => Vec::new(),
         };
-        if let Some(cgroup) = self.cgroup.take() {
-            let _ = cgroup.destroy();
-        }
         Ok(Report {
             outcome,
             limits_hit,
