@@ -737,6 +737,36 @@ fn probe_landlock() -> io::Result<u8> {
     }
 }
 
+/// A ruleset built and not yet enforced: [`PreparedLandlock::restrict`] enforces it on
+/// the calling thread; [`PreparedLandlock::defer`] hands its descriptor to a process that
+/// enforces it later (a warm interpreter, once its workspace is attached).
+#[derive(Debug)]
+pub struct PreparedLandlock {
+    ruleset: landlock::RulesetCreated,
+    mode: LandlockMode,
+    abi: Option<u8>,
+    skipped_paths: Vec<String>,
+}
+
+/// A rule left out of a prepared ruleset, to be added once its path exists: the path and
+/// the access rights, as the kernel's bit mask for this ruleset.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeferredRule {
+    pub path: String,
+    pub access: u64,
+}
+
+fn abi_of(version: u8) -> ABI {
+    match version {
+        0 => ABI::Unsupported,
+        1 => ABI::V1,
+        2 => ABI::V2,
+        3 => ABI::V3,
+        4 => ABI::V4,
+        _ => ABI::V5,
+    }
+}
+
 /// Restricts the calling thread (and everything it starts afterwards) with the bundle's
 /// Landlock rules.
 ///
@@ -753,6 +783,18 @@ fn probe_landlock() -> io::Result<u8> {
 /// With [`LandlockMode::Required`], the kernel's ABI is checked before anything is
 /// enforced. Sets `no_new_privs`, which Landlock needs. Allocates (path names).
 pub fn apply_landlock(rules: &Landlock, mode: LandlockMode) -> Result<LandlockStatus, HardenError> {
+    prepare_landlock(rules, mode, &[])?.0.restrict()
+}
+
+/// Builds the ruleset for `rules` without enforcing it, leaving out the rules for the
+/// paths in `defer` (a workspace not bound yet: Landlock rules name inodes, and a rule
+/// on an empty mount point does not cover what is mounted there later). Returns the
+/// rules left out, with their access masks.
+pub fn prepare_landlock(
+    rules: &Landlock,
+    mode: LandlockMode,
+    defer: &[String],
+) -> Result<(PreparedLandlock, Vec<DeferredRule>), HardenError> {
     let probed = probe_landlock();
     let abi = probed.as_ref().ok().copied();
     if mode == LandlockMode::Required {
@@ -791,8 +833,23 @@ pub fn apply_landlock(rules: &Landlock, mode: LandlockMode) -> Result<LandlockSt
     }
     let mut ruleset = ruleset.create().map_err(ruleset_error("create".into()))?;
 
+    // What the kernel handles of what we ask (the crate downgrades to its ABI): the
+    // masks of deferred rules must stay within it.
+    let effective = abi_of(abi.unwrap_or(0).min(LANDLOCK_FULL_ABI));
+    let mut deferred = Vec::new();
     let mut skipped_paths = Vec::new();
     for rule in &rules.paths {
+        if defer.contains(&rule.path) {
+            let access = match rule.access {
+                Access::ReadExecute => AccessFs::from_read(effective),
+                Access::ReadWrite => AccessFs::from_all(effective),
+            };
+            deferred.push(DeferredRule {
+                path: rule.path.clone(),
+                access: access.bits(),
+            });
+            continue;
+        }
         let fd = match PathFd::new(&rule.path) {
             Ok(fd) => fd,
             Err(e) => {
@@ -841,28 +898,60 @@ pub fn apply_landlock(rules: &Landlock, mode: LandlockMode) -> Result<LandlockSt
                 .map_err(ruleset_error(format!("TCP {name} {port}")))?;
         }
     }
+    Ok((
+        PreparedLandlock {
+            ruleset,
+            mode,
+            abi,
+            skipped_paths,
+        },
+        deferred,
+    ))
+}
 
-    let status = ruleset
-        .restrict_self()
-        .map_err(HardenError::LandlockRestrict)?;
-    let enforced = match status.ruleset {
-        RulesetStatus::FullyEnforced => Enforcement::FullyEnforced,
-        RulesetStatus::PartiallyEnforced => Enforcement::PartiallyEnforced,
-        RulesetStatus::NotEnforced => Enforcement::NotEnforced,
-    };
-    if mode == LandlockMode::Required && enforced != Enforcement::FullyEnforced {
-        // Not expected after the check above; the thread is restricted as far as the
-        // kernel could, and the caller must not run the workload.
-        return Err(HardenError::LandlockIncomplete {
-            abi: abi.unwrap_or(0),
-            needed: LANDLOCK_FULL_ABI,
-        });
+impl PreparedLandlock {
+    /// Enforces the ruleset on the calling thread.
+    pub fn restrict(self) -> Result<LandlockStatus, HardenError> {
+        let status = self
+            .ruleset
+            .restrict_self()
+            .map_err(HardenError::LandlockRestrict)?;
+        let enforced = match status.ruleset {
+            RulesetStatus::FullyEnforced => Enforcement::FullyEnforced,
+            RulesetStatus::PartiallyEnforced => Enforcement::PartiallyEnforced,
+            RulesetStatus::NotEnforced => Enforcement::NotEnforced,
+        };
+        if self.mode == LandlockMode::Required && enforced != Enforcement::FullyEnforced {
+            // Not expected after the check above; the thread is restricted as far as the
+            // kernel could, and the caller must not run the workload.
+            return Err(HardenError::LandlockIncomplete {
+                abi: self.abi.unwrap_or(0),
+                needed: LANDLOCK_FULL_ABI,
+            });
+        }
+        Ok(LandlockStatus {
+            abi: self.abi,
+            enforced,
+            skipped_paths: self.skipped_paths,
+        })
     }
-    Ok(LandlockStatus {
-        abi,
-        enforced,
-        skipped_paths,
-    })
+
+    /// The ruleset's descriptor, for a process that adds the deferred rules and
+    /// enforces it itself (`None` where the kernel has no Landlock), and how much of it
+    /// the kernel will enforce.
+    pub fn defer(self) -> (Option<std::os::fd::OwnedFd>, LandlockStatus) {
+        let enforced = match self.abi {
+            None => Enforcement::NotEnforced,
+            Some(abi) if abi < LANDLOCK_FULL_ABI => Enforcement::PartiallyEnforced,
+            Some(_) => Enforcement::FullyEnforced,
+        };
+        let status = LandlockStatus {
+            abi: self.abi,
+            enforced,
+            skipped_paths: self.skipped_paths,
+        };
+        (self.ruleset.into(), status)
+    }
 }
 
 /// Whether an `O_PATH` descriptor is a directory; true if it cannot be told (the

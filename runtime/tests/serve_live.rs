@@ -26,6 +26,11 @@ struct Server {
 
 impl Server {
     fn start(pool: usize) -> Server {
+        Server::start_with(pool, &["--profiles", "shell"])
+    }
+
+    /// A server with these pool arguments (`--profiles`, `--warm-python`).
+    fn start_with(pool: usize, pools: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let sockdir = dir.path().join("sock");
         std::fs::create_dir(&sockdir).unwrap();
@@ -35,7 +40,9 @@ impl Server {
         }
         let socket = sockdir.join("serve.sock");
         let mut c = Command::new(env!("CARGO_BIN_EXE_phantom"));
-        c.args(["serve", "--profiles", "shell", "--pool-size"])
+        c.arg("serve")
+            .args(pools)
+            .arg("--pool-size")
             .arg(pool.to_string())
             .env("PHANTOM_SOCKET", &socket)
             .env("PHANTOM_CACHE_DIR", dir.path().join("cache"))
@@ -63,8 +70,19 @@ impl Server {
 
     /// `phantom run --warm --profile shell --workspace W FLAGS -- ARGS`.
     fn run_command(&self, workspace: &Path, flags: &[&str], args: &[&str]) -> Command {
+        self.run_profile(workspace, "shell", flags, args)
+    }
+
+    /// `phantom run --warm --profile PROFILE --workspace W FLAGS -- ARGS`.
+    fn run_profile(
+        &self,
+        workspace: &Path,
+        profile: &str,
+        flags: &[&str],
+        args: &[&str],
+    ) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_phantom"));
-        c.args(["run", "--warm", "--profile", "shell", "--workspace"])
+        c.args(["run", "--warm", "--profile", profile, "--workspace"])
             .arg(workspace)
             .args(flags)
             .arg("--")
@@ -100,8 +118,17 @@ fn inits_of(server: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Running, not a zombie: a sandbox's init killed with its server is reparented and
+/// reaped by whatever reaps orphans here, which may take a moment.
 fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !matches!(
+            s.rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next()),
+            Some("Z" | "X")
+        )
+    })
 }
 
 /// Processes whose command line contains `marker`.
@@ -200,10 +227,19 @@ fn warm_runs_are_isolated_single_use_concurrent_and_leave_nothing() {
     }
 
     // Stopping the server kills what is parked and removes the socket.
-    let parked = inits_of(server.child.id());
+    // Refills wait a moment after a run is handed out.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut parked = inits_of(server.child.id());
+    while parked.is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        parked = inits_of(server.child.id());
+    }
     assert!(!parked.is_empty());
     server.stop();
-    std::thread::sleep(Duration::from_millis(200));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while parked.iter().any(|&p| alive(p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let survivors: Vec<u32> = parked.into_iter().filter(|&p| alive(p)).collect();
     assert!(
         survivors.is_empty(),
@@ -470,4 +506,151 @@ fn a_warm_run_cannot_outlast_its_profiles_timeout() {
     let o = c.output().unwrap();
     assert_eq!(o.status.code(), Some(124), "{}", err(&o));
     server.stop();
+}
+
+/// Python runs in warm interpreters: they behave as `python3 -c` / `python3 FILE` would
+/// (output, status, arguments, environment, working directory, stdin, tracebacks),
+/// never share randomness, get the same Landlock as a cold run, and leave nothing.
+#[test]
+fn warm_python_interpreters_run_code_as_python3_would() {
+    let server = Server::start_with(2, &["--warm-python", "python-dev"]);
+    let ws = tempfile::tempdir().unwrap();
+    let python = |flags: &[&str], args: &[&str]| -> Output {
+        let mut all = vec!["python3"];
+        all.extend_from_slice(args);
+        server
+            .run_profile(ws.path(), "python-dev", flags, &all)
+            .output()
+            .unwrap()
+    };
+    // Wait until the interpreters are parked: the first runs may take plain sandboxes.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while processes_with("_phantom_main") < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "no warm interpreter parked after 20 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let probe = "import os, sys\n\
+        print(sys.argv, os.getcwd(), os.environ.get('GREETING'), sys.stdin.read().strip())\n\
+        print(open('/workspace/out', 'w').write('x'))\n\
+        try:\n    os.kill(1, 0); print('signals init')\n\
+        except PermissionError:\n    print('init out of reach')\n\
+        print(type(sys.modules.get('json')).__name__)";
+    let mut c = server.run_profile(
+        ws.path(),
+        "python-dev",
+        &["--env", "GREETING=hi"],
+        &["python3", "-c", probe, "a", "b"],
+    );
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"from stdin\n")
+            .unwrap();
+    }
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", err(&o));
+    // `json` imported already: this ran in a warm interpreter.
+    assert_eq!(
+        out(&o),
+        "['-c', 'a', 'b'] /workspace hi from stdin\n1\ninit out of reach\nmodule\n",
+        "{}",
+        err(&o)
+    );
+    assert_eq!(std::fs::read_to_string(ws.path().join("out")).unwrap(), "x");
+
+    // Exit statuses and tracebacks as python3's own.
+    assert_eq!(
+        python(&[], &["-c", "import sys; sys.exit(3)"])
+            .status
+            .code(),
+        Some(3)
+    );
+    let e = python(&[], &["-c", "import sys; sys.exit('bye')"]);
+    assert_eq!((e.status.code(), err(&e).as_str()), (Some(1), "bye\n"));
+    let boom = python(&[], &["-c", "def f():\n    raise ValueError('boom')\nf()"]);
+    assert_eq!(boom.status.code(), Some(1));
+    assert!(
+        err(&boom).starts_with("Traceback (most recent call last):\n  File \"<string>\", line 3"),
+        "{}",
+        err(&boom)
+    );
+    assert!(!err(&boom).contains("_phantom_main"), "{}", err(&boom));
+    let syntax = python(&[], &["-c", "x = ("]);
+    assert_eq!(syntax.status.code(), Some(1));
+    assert!(err(&syntax).contains("SyntaxError"), "{}", err(&syntax));
+    // A script file, with its directory first on sys.path; and atexit and threads.
+    std::fs::write(ws.path().join("helper.py"), "VALUE = 42\n").unwrap();
+    std::fs::write(
+        ws.path().join("main.py"),
+        "import atexit, sys, threading, time, helper\n\
+         atexit.register(lambda: print('atexit'))\n\
+         threading.Thread(target=lambda: (time.sleep(0.1), print('thread'))).start()\n\
+         print(__name__, sys.argv, helper.VALUE)\n",
+    )
+    .unwrap();
+    let script = python(&[], &["main.py", "x"]);
+    assert_eq!(
+        out(&script),
+        "__main__ ['main.py', 'x'] 42\nthread\natexit\n",
+        "{}",
+        err(&script)
+    );
+    let missing = python(&[], &["nope.py"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        err(&missing).contains("can't open file 'nope.py'"),
+        "{}",
+        err(&missing)
+    );
+
+    // No two runs share random state, os.urandom, the hash seed or uuid4.
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..4 {
+        let r = python(&[], &["-c", "import os, random, uuid; print(random.random(), os.urandom(8).hex(), hash('phantom'), uuid.uuid4())"]);
+        assert!(r.status.success(), "{}", err(&r));
+        for value in out(&r).split_whitespace() {
+            assert!(seen.insert(value.to_string()), "{value} repeated");
+        }
+    }
+    // Interpreter options and PYTHON* variables go to a plain sandbox, and still work.
+    let unbuffered = python(
+        &["--env", "PYTHONDONTWRITEBYTECODE=1"],
+        &[
+            "-u",
+            "-c",
+            "import sys; print(sys.stdout.write_through, sys.dont_write_bytecode)",
+        ],
+    );
+    assert_eq!(out(&unbuffered), "True True\n", "{}", err(&unbuffered));
+    let server_pid = server.child.id();
+    server.stop();
+    assert!(inits_of(server_pid).is_empty());
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while processes_with("_phantom_main") > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ps = Command::new("ps")
+        .args(["-eo", "pid,ppid,stat,cmd"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        processes_with("_phantom_main"),
+        0,
+        "a warm interpreter outlived its server:\n{}",
+        out(&ps)
+            .lines()
+            .filter(|l| l.contains("python3"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }

@@ -194,6 +194,12 @@ fn setup(cli: Cli) -> anyhow::Result<Setup> {
             &phantom,
             &private_socket_dir(&state_dir.join("serve"))?.join("serve.sock"),
             &served.iter().map(|l| l.profile).collect::<Vec<_>>(),
+            // Python runs start in interpreters that have started already.
+            &served
+                .iter()
+                .filter(|l| l.name == "python")
+                .map(|l| l.profile)
+                .collect::<Vec<_>>(),
             cli.isolation.map(|i| i.name()),
             cli.allow_degraded,
         )?),
@@ -274,6 +280,7 @@ impl Zygote {
         phantom: &std::path::Path,
         socket: &std::path::Path,
         profiles: &[&str],
+        warm_python: &[&str],
         mode: Option<&str>,
         allow_degraded: bool,
     ) -> anyhow::Result<Zygote> {
@@ -281,8 +288,11 @@ impl Zygote {
         cmd.arg("serve")
             .arg("--die-with-parent")
             .arg("--profiles")
-            .arg(profiles.join(","))
-            .env("PHANTOM_SOCKET", socket)
+            .arg(profiles.join(","));
+        if !warm_python.is_empty() {
+            cmd.arg("--warm-python").arg(warm_python.join(","));
+        }
+        cmd.env("PHANTOM_SOCKET", socket)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null());
         if let Some(mode) = mode {

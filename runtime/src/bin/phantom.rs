@@ -157,6 +157,11 @@ struct ServeArgs {
     /// Profiles whose pools are filled at start (comma-separated); others on first use.
     #[arg(long, value_delimiter = ',')]
     profiles: Vec<String>,
+    /// Profiles whose pools of warm Python interpreters are filled at start
+    /// (comma-separated): `python3 -c CODE` and `python3 FILE` runs then start in an
+    /// interpreter that has already started. Made on the first such run otherwise.
+    #[arg(long, value_delimiter = ',')]
+    warm_python: Vec<String>,
     /// Park sandboxes even where a limit cannot be enforced on this host, saying which.
     #[arg(long)]
     allow_degraded: bool,
@@ -627,6 +632,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     serve::serve(serve::ServeOptions {
         pool_size,
         preload: args.profiles.into_iter().map(|p| (p, mode)).collect(),
+        preload_python: args.warm_python.into_iter().map(|p| (p, mode)).collect(),
         load: Box::new(load),
         allow_degraded: args.allow_degraded,
     })?;

@@ -815,11 +815,21 @@ pub(super) fn parse_report(lines: &str, init_status: i32) -> Outcome {
     }
 }
 
+/// The wall clock in microseconds modulo 10 s: lines of different processes (the
+/// client, the server, init, the workload) can be set side by side.
+pub(super) fn wall_clock() -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format!("{:.3} ms", (now.as_micros() % 10_000_000) as f64 / 1000.0)
+}
+
 pub(super) fn mark(p: &Prepared, what: &str) {
     if let Some(start) = p.timing {
         eprintln!(
-            "phantom timing: {:8.3} ms {what}",
-            start.elapsed().as_secs_f64() * 1000.0
+            "phantom timing: {:8.3} ms {what} (clock {})",
+            start.elapsed().as_secs_f64() * 1000.0,
+            wall_clock()
         );
     }
 }
@@ -1009,16 +1019,43 @@ pub(super) fn build_private_root(
 
 /// The workload: the last hardening steps, then execve. Never returns.
 pub(super) fn workload_main(bundle: &Bundle, p: &Prepared, report: &io::PipeWriter) -> ! {
-    let fail = |code: i32, step: &str, e: &dyn std::fmt::Display| -> ! {
-        report_line(report, &format!("E {code} {step}: {e}"));
-        sys::exit_now(code)
-    };
+    workload_prologue(bundle, p, report, &[]);
+    match harden::apply_landlock(&bundle.landlock, p.landlock) {
+        Err(e) => workload_fail(report, EXIT_SETUP, "Landlock", &e),
+        Ok(status) => note_landlock(bundle, report, &status),
+    }
+    mark(p, "workload: landlock");
+    install_and_exec(p, report)
+}
+
+/// Ends a workload that could not start, reporting why. Never returns.
+pub(super) fn workload_fail(
+    report: &io::PipeWriter,
+    code: i32,
+    step: &str,
+    e: &dyn std::fmt::Display,
+) -> ! {
+    report_line(report, &format!("E {code} {step}: {e}"));
+    sys::exit_now(code)
+}
+
+/// A workload's hardening up to Landlock: signals, session, terminal, rlimits, every
+/// inherited descriptor but stdio, the report and `keep` closed, capabilities dropped,
+/// no_new_privs. Ends the process on failure.
+pub(super) fn workload_prologue(
+    bundle: &Bundle,
+    p: &Prepared,
+    report: &io::PipeWriter,
+    keep: &[std::os::fd::RawFd],
+) {
+    let fail =
+        |step: &str, e: &dyn std::fmt::Display| -> ! { workload_fail(report, EXIT_SETUP, step, e) };
     let _ = sys::unblock_all_signals();
     if let Err(e) = sys::default_sigpipe() {
-        fail(EXIT_SETUP, "restoring SIGPIPE's default action", &e);
+        fail("restoring SIGPIPE's default action", &e);
     }
     if let Err(e) = sys::setsid() {
-        fail(EXIT_SETUP, "starting a session", &e);
+        fail("starting a session", &e);
     }
     if let Some(console) = &p.console {
         let attached = sys::open_pty_here().and_then(|(master, slave)| {
@@ -1029,50 +1066,57 @@ pub(super) fn workload_main(bundle: &Bundle, p: &Prepared, report: &io::PipeWrit
             sys::take_terminal(slave.as_raw_fd())
         });
         if let Err(e) = attached {
-            fail(EXIT_SETUP, "opening the terminal", &e);
+            fail("opening the terminal", &e);
         }
     }
     mark(p, "workload: start");
     if let Err(e) = harden::apply_rlimits(&bundle.rlimits) {
-        fail(EXIT_SETUP, "rlimits", &e);
+        fail("rlimits", &e);
     }
-    let keep = [0, 1, 2, report.as_raw_fd()];
-    if let Err(e) = harden::close_inherited_fds(&keep) {
-        fail(EXIT_SETUP, "closing inherited file descriptors", &e);
+    let mut kept = vec![0, 1, 2, report.as_raw_fd()];
+    kept.extend_from_slice(keep);
+    if let Err(e) = harden::close_inherited_fds(&kept) {
+        fail("closing inherited file descriptors", &e);
     }
     mark(p, "workload: fds closed");
     if let Err(e) = harden::drop_capabilities() {
-        fail(EXIT_SETUP, "dropping capabilities", &e);
+        fail("dropping capabilities", &e);
     }
     if let Err(e) = harden::set_no_new_privs() {
-        fail(EXIT_SETUP, "no_new_privs", &e);
+        fail("no_new_privs", &e);
     }
     mark(p, "workload: capabilities dropped");
-    match harden::apply_landlock(&bundle.landlock, p.landlock) {
-        Err(e) => fail(EXIT_SETUP, "Landlock", &e),
-        Ok(status) => {
-            if status.enforced != harden::Enforcement::FullyEnforced {
-                let abi = status.abi.map_or("none".to_string(), |a| a.to_string());
-                report_line(
-                    report,
-                    &format!(
-                        "N Landlock (defence in depth) is {:?} on this kernel (ABI {abi})",
-                        status.enforced
-                    ),
-                );
-            }
-            if !bundle.mode.uses_namespaces() && status.abi.is_none_or(|a| a < 6) {
-                report_line(
-                    report,
-                    "N signals and abstract Unix sockets to the host's processes (Landlock scoping needs ABI 6)",
-                );
-            }
-        }
+}
+
+/// Reports (`N` lines) what this kernel's Landlock leaves out.
+pub(super) fn note_landlock(
+    bundle: &Bundle,
+    report: &io::PipeWriter,
+    status: &harden::LandlockStatus,
+) {
+    if status.enforced != harden::Enforcement::FullyEnforced {
+        let abi = status.abi.map_or("none".to_string(), |a| a.to_string());
+        report_line(
+            report,
+            &format!(
+                "N Landlock (defence in depth) is {:?} on this kernel (ABI {abi})",
+                status.enforced
+            ),
+        );
     }
-    mark(p, "workload: landlock");
+    if !bundle.mode.uses_namespaces() && status.abi.is_none_or(|a| a < 6) {
+        report_line(
+            report,
+            "N signals and abstract Unix sockets to the host's processes (Landlock scoping needs ABI 6)",
+        );
+    }
+}
+
+/// The seccomp filter, last, then execve of the prepared command. Never returns.
+pub(super) fn install_and_exec(p: &Prepared, report: &io::PipeWriter) -> ! {
     // Last: after this, only what the policy allows.
     if let Err(e) = crate::seccomp::install(&p.filter, crate::seccomp::Threads::Calling) {
-        fail(EXIT_SETUP, "installing the seccomp filter", &e);
+        workload_fail(report, EXIT_SETUP, "installing the seccomp filter", &e);
     }
     mark(p, "workload: seccomp, exec");
     let e = sys::execvpe(&p.argv, &p.env);
@@ -1085,5 +1129,5 @@ pub(super) fn workload_main(bundle: &Bundle, p: &Prepared, report: &io::PipeWrit
         io::ErrorKind::NotFound => EXIT_NOT_FOUND,
         _ => EXIT_NOT_EXECUTABLE,
     };
-    fail(code, &format!("cannot run `{program}`"), &e)
+    workload_fail(report, code, &format!("cannot run `{program}`"), &e)
 }

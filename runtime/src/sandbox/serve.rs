@@ -22,7 +22,7 @@ use phantom_bundle::{Bundle, Mode};
 
 use super::exec::{ExecOptions, Outcome, Overrides, Report};
 use super::sys;
-use super::zygote::{self, Parked, Start};
+use super::zygote::{self, Kind, Parked, Start};
 
 /// Requests larger than this are refused (a command line of the kernel's maximum and
 /// an environment fit easily).
@@ -208,6 +208,13 @@ impl Request {
 /// The client's side: sends `request` with this process's stdin, stdout and stderr,
 /// and waits for the run to end.
 pub fn request(request: &Request) -> Result<Response, ServeError> {
+    let timing = super::exec::timing_requested();
+    if timing {
+        eprintln!(
+            "phantom timing: client connecting (clock {})",
+            super::exec::wall_clock()
+        );
+    }
     let path = socket_path()?;
     let mut stream = match UnixStream::connect(&path) {
         Ok(s) => s,
@@ -256,6 +263,9 @@ pub struct ServeOptions {
     pub pool_size: usize,
     /// Pools filled at start (profile reference, mode).
     pub preload: Vec<(String, Option<Mode>)>,
+    /// Pools of sandboxes with a warm Python interpreter filled at start (others are
+    /// made on the first run that can use one).
+    pub preload_python: Vec<(String, Option<Mode>)>,
     pub load: LoadProfile,
     pub allow_degraded: bool,
 }
@@ -271,6 +281,7 @@ impl std::fmt::Debug for ServeOptions {
 
 struct Pool {
     bundle: Bundle,
+    kind: Kind,
     ready: Vec<Parked>,
     /// After a failure to park, no new try before this (no busy loop on a host that
     /// refuses sandboxes).
@@ -286,6 +297,8 @@ impl Pool {
 /// At most this many pools (profile and mode pairs) are kept; a request for another
 /// one is served by a sandbox parked for it alone.
 const MAX_POOLS: usize = 16;
+/// No parking for this long after a run was handed out (see the serve loop).
+const REFILL_QUIET: Duration = Duration::from_millis(30);
 /// A whole request must arrive within this, however slowly a client sends it.
 const REQUEST_DEADLINE: Duration = Duration::from_secs(2);
 /// Parked sandboxes older than this are replaced: their portal's view of the host's
@@ -324,9 +337,15 @@ pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
         allow_degraded: options.allow_degraded,
         tty: false,
     };
-    let mut pools: HashMap<(String, Option<Mode>), Pool> = HashMap::new();
-    for (profile, mode) in &options.preload {
-        match pool_for(&mut pools, &options, profile, *mode) {
+    let mut pools: HashMap<PoolKey, Pool> = HashMap::new();
+    let preload = (options.preload.iter().map(|(p, m)| (p, *m, Kind::Plain))).chain(
+        options
+            .preload_python
+            .iter()
+            .map(|(p, m)| (p, *m, Kind::Python)),
+    );
+    for (profile, mode, kind) in preload {
+        match pool_for(&mut pools, &options, profile, mode, kind) {
             Ok(Some(pool)) => refill(pool, options.pool_size, &exec_options),
             Ok(None) => {}
             Err(e) => eprintln!("phantom serve: `{profile}`: {e}"),
@@ -337,6 +356,7 @@ pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
         path.display(),
         options.pool_size
     );
+    let mut last_dispatch: Option<Instant> = None;
     let result = loop {
         let mut fds = [
             libc::pollfd {
@@ -350,12 +370,19 @@ pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
                 revents: 0,
             },
         ];
-        // Pools are refilled when nothing else is waiting, one sandbox at a time, so
-        // parking never delays a request or competes with a run that just started.
+        // Pools are refilled when nothing else is waiting, one sandbox at a time, and
+        // not in the first moments of a run just started: parking (a warm interpreter
+        // above all) takes tens of milliseconds of CPU, which on a small machine would
+        // be taken from the run's own start.
         let now = Instant::now();
         let short = pools.values().any(|p| p.wants(options.pool_size, now));
+        let quiet = last_dispatch.map(|t| t + REFILL_QUIET).filter(|&t| t > now);
         // Otherwise wake for the next retry of a pool that failed, if any.
-        let wait = if short {
+        let wait = if let (true, Some(until)) = (short, quiet) {
+            i32::try_from(until.saturating_duration_since(now).as_millis())
+                .unwrap_or(i32::MAX)
+                .max(1)
+        } else if short {
             0
         } else {
             pools
@@ -375,6 +402,9 @@ pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
             Err(e) => break Err(e.into()),
         };
         if ready == 0 {
+            if last_dispatch.is_some_and(|t| t + REFILL_QUIET > Instant::now()) {
+                continue;
+            }
             if let Some(pool) = pools
                 .values_mut()
                 .filter(|p| p.wants(options.pool_size, now))
@@ -407,6 +437,7 @@ pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
                 if let Err(e) = handle(stream, &mut pools, &options, &exec_options, server_fds) {
                     eprintln!("phantom serve: {e}");
                 }
+                last_dispatch = Some(Instant::now());
             }
         }
     };
@@ -415,15 +446,19 @@ pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
     result
 }
 
-/// The pool for a profile and mode, made (and its bundle loaded) on first use; `None`
-/// when there are already [`MAX_POOLS`] others.
+/// A pool's profile, mode and kind of parked sandbox.
+type PoolKey = (String, Option<Mode>, Kind);
+
+/// The pool for a profile, mode and kind, made (and its bundle loaded) on first use;
+/// `None` when there are already [`MAX_POOLS`] others.
 fn pool_for<'a>(
-    pools: &'a mut HashMap<(String, Option<Mode>), Pool>,
+    pools: &'a mut HashMap<PoolKey, Pool>,
     options: &ServeOptions,
     profile: &str,
     mode: Option<Mode>,
+    kind: Kind,
 ) -> Result<Option<&'a mut Pool>, String> {
-    let key = (profile.to_string(), mode);
+    let key = (profile.to_string(), mode, kind);
     if !pools.contains_key(&key) {
         if pools.len() >= MAX_POOLS {
             return Ok(None);
@@ -433,6 +468,7 @@ fn pool_for<'a>(
             key.clone(),
             Pool {
                 bundle,
+                kind,
                 ready: Vec::new(),
                 retry_at: None,
             },
@@ -443,7 +479,7 @@ fn pool_for<'a>(
 
 fn refill(pool: &mut Pool, size: usize, options: &ExecOptions) {
     while pool.ready.len() < size {
-        match zygote::park(&pool.bundle, options) {
+        match zygote::park_kind(&pool.bundle, options, pool.kind) {
             Ok(parked) => {
                 pool.ready.push(parked);
                 pool.retry_at = None;
@@ -497,11 +533,18 @@ fn check_peer(stream: &UnixStream) -> Result<(), String> {
 
 fn handle(
     mut stream: UnixStream,
-    pools: &mut HashMap<(String, Option<Mode>), Pool>,
+    pools: &mut HashMap<PoolKey, Pool>,
     options: &ServeOptions,
     exec_options: &ExecOptions,
     server_fds: [std::os::fd::RawFd; 2],
 ) -> Result<(), ServeError> {
+    let timing = super::exec::timing_requested();
+    if timing {
+        eprintln!(
+            "phantom timing: server accepted (clock {})",
+            super::exec::wall_clock()
+        );
+    }
     if let Err(why) = check_peer(&stream) {
         answer(&mut stream, 125, &[format!("refused: {why}")]);
         return Ok(());
@@ -545,24 +588,36 @@ fn handle(
         );
         return Ok(());
     }
-    let pool = match pool_for(pools, options, &request.profile, request.mode) {
-        Ok(pool) => pool,
-        Err(e) => {
-            answer(&mut stream, 125, &[e]);
-            return Ok(());
-        }
+    // A run a warm interpreter can take goes to one; while that pool fills (it is made
+    // on the first such run), a plain parked sandbox serves it.
+    let kinds: &[Kind] = if zygote::python_run(&request.command, &request.env) {
+        &[Kind::Python, Kind::Plain]
+    } else {
+        &[Kind::Plain]
     };
     let mut ready = None;
-    if let Some(pool) = pool {
-        if pool.bundle != bundle {
-            pool.ready.clear();
-            pool.bundle = bundle.clone();
-        }
-        while let Some(parked) = pool.ready.pop() {
-            if parked.is_usable(MAX_PARKED_AGE) {
-                ready = Some(parked);
-                break;
+    for &kind in kinds {
+        let pool = match pool_for(pools, options, &request.profile, request.mode, kind) {
+            Ok(pool) => pool,
+            Err(e) => {
+                answer(&mut stream, 125, &[e]);
+                return Ok(());
             }
+        };
+        if let Some(pool) = pool {
+            if pool.bundle != bundle {
+                pool.ready.clear();
+                pool.bundle = bundle.clone();
+            }
+            while let Some(parked) = pool.ready.pop() {
+                if parked.is_usable(MAX_PARKED_AGE) {
+                    ready = Some(parked);
+                    break;
+                }
+            }
+        }
+        if ready.is_some() {
+            break;
         }
     }
     let parked = match ready {
@@ -575,6 +630,12 @@ fn handle(
             }
         },
     };
+    if timing {
+        eprintln!(
+            "phantom timing: server forks the supervisor (clock {})",
+            super::exec::wall_clock()
+        );
+    }
     match sys::fork()? {
         0 => {
             // The supervisor: dies with the server, runs this one sandbox, answers,

@@ -645,6 +645,86 @@ pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// Sends `data` with `fds` in one message (SCM_RIGHTS): on a SOCK_SEQPACKET socket the
+/// receiver gets both whole, in one `recvmsg`.
+pub fn send_with_fds(socket: RawFd, data: &[u8], fds: &[RawFd]) -> io::Result<()> {
+    const MAX_FDS: usize = 16;
+    if fds.len() > MAX_FDS || data.is_empty() {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let mut iov = libc::iovec {
+        iov_base: data.as_ptr() as *mut libc::c_void,
+        iov_len: data.len(),
+    };
+    // Room for MAX_FDS descriptors, aligned for cmsghdr.
+    let mut space = [0u64; 16];
+    // SAFETY: msghdr is plain data; zeroed is valid.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if !fds.is_empty() {
+        let bytes = std::mem::size_of_val(fds) as u32;
+        msg.msg_control = space.as_mut_ptr().cast();
+        // SAFETY: CMSG_SPACE is a pure size computation.
+        msg.msg_controllen = unsafe { libc::CMSG_SPACE(bytes) } as usize;
+        // SAFETY: the control buffer (128 bytes) holds one cmsg with up to MAX_FDS
+        // descriptors, and CMSG_FIRSTHDR of a msghdr with that buffer is non-null.
+        unsafe {
+            let cmsg = libc::CMSG_FIRSTHDR(&msg);
+            (*cmsg).cmsg_level = libc::SOL_SOCKET;
+            (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(bytes) as usize;
+            std::ptr::copy_nonoverlapping(
+                fds.as_ptr(),
+                libc::CMSG_DATA(cmsg).cast::<RawFd>(),
+                fds.len(),
+            );
+        }
+    }
+    // SAFETY: `msg` points at live buffers for the call; the data is only read.
+    check(unsafe { libc::sendmsg(socket, &msg, libc::MSG_NOSIGNAL) } as libc::c_long)?;
+    Ok(())
+}
+
+/// A connected pair of SOCK_SEQPACKET Unix sockets (message boundaries kept), both
+/// close-on-exec.
+pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as libc::c_int; 2];
+    let kind = libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC;
+    // SAFETY: `fds` has room for the two descriptors the kernel writes.
+    let made = unsafe { libc::socketpair(libc::AF_UNIX, kind, 0, fds.as_mut_ptr()) };
+    check(made.into())?;
+    // SAFETY: the kernel returned two fresh descriptors we now own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Lets `fd` survive execve (clears FD_CLOEXEC): for descriptors a program is handed
+/// by number.
+pub fn keep_across_exec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_SETFD with 0 only changes the descriptor's flags.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }.into())?;
+    Ok(())
+}
+
+/// Opens `path` as an O_PATH directory descriptor (for a Landlock rule on it).
+pub fn open_path_dir(path: &Path) -> io::Result<OwnedFd> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `c` is a valid NUL-terminated path for the call.
+    let fd = check(
+        unsafe {
+            libc::open(
+                c.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        }
+        .into(),
+    )?;
+    // SAFETY: the kernel returned a fresh descriptor we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 /// Sends one fd over a unix socket (SCM_RIGHTS).
 pub fn send_fd(socket: RawFd, fd: RawFd) -> io::Result<()> {
     let mut byte = [0u8; 1];

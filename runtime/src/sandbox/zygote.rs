@@ -57,10 +57,42 @@ pub struct Parked {
     parked_at: Instant,
 }
 
+/// What a parked sandbox holds ready besides the sandbox itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// Nothing: the run's command is executed when it comes.
+    Plain,
+    /// A Python interpreter with common modules imported, waiting for the run's code
+    /// (`python3 -c CODE ARGS` or `python3 FILE ARGS`; see [`python_run`]).
+    Python,
+}
+
+/// Whether a command can run in a warm Python interpreter: `python3 -c CODE [ARGS]` or
+/// `python3 FILE [ARGS]`, with no interpreter options and no `PYTHON*` variable in the
+/// run's environment (the interpreter read its options and environment when it
+/// started).
+pub fn python_run(command: &[String], env: &[(String, String)]) -> bool {
+    let plain_env = !env.iter().any(|(k, _)| k.starts_with("PYTHON"));
+    let shape = match command {
+        [python, flag, _code, ..] if python == "python3" && flag == "-c" => true,
+        [python, file, ..] if python == "python3" => !file.starts_with('-') && !file.is_empty(),
+        _ => false,
+    };
+    plain_env && shape
+}
+
+/// The warm interpreter's program (see the file's header).
+const WARM_PYTHON: &str = include_str!("warm_python.py");
+
 /// Builds a sandbox from `bundle` up to the workload and parks it. `options.workspace`
 /// and `options.command` are ignored (they come with [`Parked::start`]); `--tty` is
 /// not supported; direct-mode bundles have nothing to park.
 pub fn park(bundle: &Bundle, options: &ExecOptions) -> Result<Parked, ExecError> {
+    park_kind(bundle, options, Kind::Plain)
+}
+
+/// [`park`] with a warm interpreter of `kind` waiting in the sandbox.
+pub fn park_kind(bundle: &Bundle, options: &ExecOptions, kind: Kind) -> Result<Parked, ExecError> {
     if !bundle.mode.uses_namespaces() {
         return Err(ExecError::Override(
             "a direct-mode bundle has no sandbox to build ahead of time".into(),
@@ -95,7 +127,14 @@ pub fn park(bundle: &Bundle, options: &ExecOptions) -> Result<Parked, ExecError>
             drop(go_write);
             drop(report_read);
             drop(control);
-            parked_init_main(&bundle, prepared, go_read, control_theirs, report_write)
+            parked_init_main(
+                &bundle,
+                prepared,
+                go_read,
+                control_theirs,
+                report_write,
+                kind,
+            )
         }
         Some(child) => child,
     };
@@ -225,8 +264,9 @@ impl Parked {
         }
         if let Some(t) = self.timing {
             eprintln!(
-                "phantom timing: {:8.3} ms start sent",
-                t.elapsed().as_secs_f64() * 1000.0
+                "phantom timing: {:8.3} ms start sent (clock {})",
+                t.elapsed().as_secs_f64() * 1000.0,
+                exec::wall_clock()
             );
         }
         // A run's timeout may only shorten the profile's, as `phantom exec` allows
@@ -348,6 +388,7 @@ fn parked_init_main(
     go: io::PipeReader,
     control: UnixStream,
     report: io::PipeWriter,
+    kind: Kind,
 ) -> ! {
     let fail = |step: &str, e: &dyn std::fmt::Display| -> ! { exec::init_fail(&report, step, e) };
     // Nothing of the parker's: a server's listening socket or another sandbox's
@@ -398,6 +439,26 @@ fn parked_init_main(
     if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
         fail("creating the cgroup namespace", &e);
     }
+    // A warm interpreter starts now, inside the cgroup, and waits for the run.
+    let interpreter = match kind {
+        Kind::Plain => None,
+        Kind::Python => {
+            let targets: Vec<String> = deferred.iter().map(|d| d.target.clone()).collect();
+            let (ours, theirs) = match sys::seqpacket_pair() {
+                Ok(pair) => pair,
+                Err(e) => fail("creating the warm interpreter's socket", &e),
+            };
+            match sys::fork() {
+                Ok(0) => {
+                    drop(ours);
+                    drop(control);
+                    interpreter_main(bundle, &p, theirs, &report, &targets)
+                }
+                Ok(pid) => Some((pid, ours, targets)),
+                Err(e) => fail("starting the warm interpreter", &e),
+            }
+        }
+    };
     mark(&p, "init: parked");
     if (&control).write_all(b"P").is_err() {
         sys::exit_now(EXIT_SETUP);
@@ -432,7 +493,9 @@ fn parked_init_main(
             Ok(s) => s,
             Err(e) => fail("binding the workspace", &e),
         };
-        match portal_capture(&portal_ours, &source, !d.writable) {
+        let captured = portal_capture(&portal_ours, &source, !d.writable);
+        mark(&p, "init: workspace captured");
+        match captured {
             Ok(Some(tree)) => {
                 if let Err(e) = sys::move_mount(&tree, Path::new(&d.target)) {
                     fail(&format!("binding `{source}` at `{}`", d.target), &e);
@@ -446,6 +509,7 @@ fn parked_init_main(
     drop(portal_ours);
     // Gone, and reaped, before the workload exists: even a dying portal's
     // /proc/PID/mountinfo would show the host's mount table.
+    mark(&p, "init: workspace attached");
     if let Err(e) = sys::kill(portal, libc::SIGKILL) {
         fail("ending the portal", &e);
     }
@@ -455,8 +519,19 @@ fn parked_init_main(
     mark(&p, "init: workspace bound");
 
     // The command and environment of this run.
-    p.argv = cstrings(message.command);
     p.env = merged_env(&p.env, &message.env);
+    if let Some((pid, socket, targets)) = interpreter {
+        drop(stdio_for_interpreter(
+            &p,
+            &message.command,
+            &socket,
+            &targets,
+            stdio,
+            &report,
+        ));
+        exec::init_reap(&p, pid, &report)
+    }
+    p.argv = cstrings(message.command);
     if p.argv.is_empty() {
         fail("starting the workload", &"no command");
     }
@@ -478,6 +553,89 @@ fn parked_init_main(
     };
     drop(stdio);
     exec::init_reap(&p, workload, &report)
+}
+
+/// Hands the run to the warm interpreter: its command, environment and working
+/// directory, its stdio, and a descriptor of each deferred rule's path, now bound.
+/// Returns what the interpreter holds copies of (dropped by the caller).
+fn stdio_for_interpreter(
+    p: &Prepared,
+    command: &[String],
+    socket: &OwnedFd,
+    targets: &[String],
+    stdio: Vec<OwnedFd>,
+    report: &io::PipeWriter,
+) -> Vec<OwnedFd> {
+    let fail = |step: &str, e: &dyn std::fmt::Display| -> ! { exec::init_fail(report, step, e) };
+    let mut fds = stdio;
+    for target in targets {
+        match sys::open_path_dir(Path::new(target)) {
+            Ok(fd) => fds.push(fd),
+            Err(e) => fail(&format!("opening `{target}` for its Landlock rule"), &e),
+        }
+    }
+    let run = serde_json::json!({
+        "argv": command,
+        "env": p.env.iter().map(|e| e.to_string_lossy().into_owned()).collect::<Vec<_>>(),
+        "cwd": p.cwd,
+    });
+    let raw: Vec<std::os::fd::RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+    if let Err(e) = sys::send_with_fds(socket.as_raw_fd(), run.to_string().as_bytes(), &raw) {
+        fail(
+            "handing the run to the warm interpreter (it has ended?)",
+            &e,
+        );
+    }
+    fds
+}
+
+/// The warm interpreter's process: a workload's hardening with Landlock prepared but
+/// not enforced (the workspace's rules are added once it is bound), then the
+/// interpreter. Never returns.
+fn interpreter_main(
+    bundle: &Bundle,
+    p: &Prepared,
+    socket: OwnedFd,
+    report: &io::PipeWriter,
+    deferred: &[String],
+) -> ! {
+    exec::workload_prologue(bundle, p, report, &[socket.as_raw_fd()]);
+    let fail = |step: &str, e: &dyn std::fmt::Display| -> ! {
+        exec::workload_fail(report, EXIT_SETUP, step, e)
+    };
+    let (ruleset, rules) =
+        match crate::harden::prepare_landlock(&bundle.landlock, p.landlock, deferred) {
+            Ok(prepared) => prepared,
+            Err(e) => fail("Landlock", &e),
+        };
+    let (ruleset, status) = ruleset.defer();
+    exec::note_landlock(bundle, report, &status);
+    let ruleset_fd = ruleset.as_ref().map_or(-1, AsRawFd::as_raw_fd);
+    for fd in [socket.as_raw_fd(), ruleset_fd, report.as_raw_fd()] {
+        if fd >= 0 {
+            if let Err(e) = sys::keep_across_exec(fd) {
+                fail("handing descriptors to the warm interpreter", &e);
+            }
+        }
+    }
+    let mut argv = vec![
+        "python3".to_string(),
+        "-c".to_string(),
+        WARM_PYTHON.to_string(),
+        socket.as_raw_fd().to_string(),
+        ruleset_fd.to_string(),
+        report.as_raw_fd().to_string(),
+    ];
+    // One mask per deferred path, in order (0: no rule for it, only its descriptor).
+    argv.extend(deferred.iter().map(|path| {
+        rules
+            .iter()
+            .find(|r| &r.path == path)
+            .map_or(0, |r| r.access)
+            .to_string()
+    }));
+    let p = p.for_command(cstrings(argv), p.env.clone());
+    exec::install_and_exec(&p, report)
 }
 
 /// Arguments as C strings (a NUL byte cannot be sent: the message separates fields
