@@ -343,6 +343,15 @@ pub fn forwarded_signals() -> io::Result<OwnedFd> {
 
 /// Runs the bundle's workload; returns how it ended.
 pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> {
+    run_watching(bundle, options, None)
+}
+
+/// [`run`], ending the run early if `hangup` (a client's connection) is closed.
+pub fn run_watching(
+    bundle: &Bundle,
+    options: &ExecOptions,
+    hangup: Option<std::os::fd::RawFd>,
+) -> Result<Report, ExecError> {
     let mut bundle = bundle.clone();
     apply_overrides(&mut bundle, &options.overrides)?;
     // Direct mode shares the host's /tmp with every local user: a HOME there could hold
@@ -486,7 +495,7 @@ pub fn run(bundle: &Bundle, options: &ExecOptions) -> Result<Report, ExecError> 
         started,
         tty_master.as_ref(),
         direct,
-        None,
+        hangup,
     );
     if let Some(settings) = &raw {
         sys::restore_terminal(0, settings);

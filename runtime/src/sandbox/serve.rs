@@ -376,7 +376,13 @@ pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
         // be taken from the run's own start.
         let now = Instant::now();
         let short = pools.values().any(|p| p.wants(options.pool_size, now));
-        let quiet = last_dispatch.map(|t| t + REFILL_QUIET).filter(|&t| t > now);
+        // An empty pool is refilled at once: its runs are cold until then.
+        let starving = pools
+            .values()
+            .any(|p| p.ready.is_empty() && p.wants(options.pool_size, now));
+        let quiet = last_dispatch
+            .map(|t| t + REFILL_QUIET)
+            .filter(|&t| t > now && !starving);
         // Otherwise wake for the next retry of a pool that failed, if any.
         let wait = if let (true, Some(until)) = (short, quiet) {
             i32::try_from(until.saturating_duration_since(now).as_millis())
@@ -402,7 +408,7 @@ pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
             Err(e) => break Err(e.into()),
         };
         if ready == 0 {
-            if last_dispatch.is_some_and(|t| t + REFILL_QUIET > Instant::now()) {
+            if quiet.is_some_and(|t| t > Instant::now()) {
                 continue;
             }
             if let Some(pool) = pools
@@ -620,16 +626,6 @@ fn handle(
             break;
         }
     }
-    let parked = match ready {
-        Some(parked) => parked,
-        None => match zygote::park(&bundle, exec_options) {
-            Ok(parked) => parked,
-            Err(e) => {
-                answer(&mut stream, 125, &[e.to_string()]);
-                return Ok(());
-            }
-        },
-    };
     if timing {
         eprintln!(
             "phantom timing: server forks the supervisor (clock {})",
@@ -650,32 +646,77 @@ fn handle(
             let supervise = std::panic::AssertUnwindSafe(|| {
                 let _ = sys::set_parent_death_signal(libc::SIGKILL);
                 let hangup = stream.as_raw_fd();
-                let start = Start {
-                    command: request.command,
-                    env: request.env,
-                    workspace: request.workspace,
-                    stdio,
-                };
-                let mut parked = parked;
-                let (code, lines) = match parked.run_watching(start, request.timeout, Some(hangup))
-                {
-                    Ok(report) => remarks(&report),
-                    Err(e) => (125, vec![e.to_string()]),
+                let (code, lines) = match ready {
+                    Some(mut parked) => {
+                        let start = Start {
+                            command: request.command,
+                            env: request.env,
+                            workspace: request.workspace,
+                            stdio,
+                        };
+                        let result = parked.run_watching(start, request.timeout, Some(hangup));
+                        let answered = match result {
+                            Ok(report) => remarks(&report),
+                            Err(e) => (125, vec![e.to_string()]),
+                        };
+                        answer(&mut stream, answered.0, &answered.1);
+                        // The client has its answer; the sandbox's cgroups go now.
+                        drop(parked);
+                        return;
+                    }
+                    // Nothing parked (the pool is refilling): a cold run here, which
+                    // is quicker than parking a sandbox first, and never holds up the
+                    // server.
+                    None => match cold_run(&bundle, exec_options, request, stdio, hangup) {
+                        Ok(report) => remarks(&report),
+                        Err(e) => (125, vec![e.to_string()]),
+                    },
                 };
                 answer(&mut stream, code, &lines);
-                // The client has its answer; the sandbox's cgroups go now.
-                drop(parked);
             });
             let status = i32::from(std::panic::catch_unwind(supervise).is_err());
             sys::exit_now(status)
         }
         _ => {
-            parked.hand_over();
+            if let Some(parked) = ready {
+                parked.hand_over();
+            }
             drop(stdio);
             drop(stream);
             Ok(())
         }
     }
+}
+
+/// A run as `phantom exec` would do it, with the client's stdio as the workload's.
+fn cold_run(
+    bundle: &Bundle,
+    exec_options: &ExecOptions,
+    request: Request,
+    stdio: [OwnedFd; 3],
+    hangup: std::os::fd::RawFd,
+) -> Result<Report, super::ExecError> {
+    for (target, fd) in (0..).zip(&stdio) {
+        sys::dup2(fd.as_raw_fd(), target)?;
+    }
+    drop(stdio);
+    // As for a parked sandbox: a run's timeout may only shorten the profile's.
+    let limit = bundle.process.timeout_ms.map(Duration::from_millis);
+    let timeout = match (request.timeout, limit) {
+        (Some(asked), Some(limit)) => Some(asked.min(limit)),
+        (asked, limit) => asked.or(limit),
+    };
+    let options = ExecOptions {
+        workspace: request.workspace,
+        command: request.command,
+        overrides: Overrides {
+            timeout_ms: timeout.map(|t| u64::try_from(t.as_millis()).unwrap_or(u64::MAX)),
+            env: request.env,
+            ..Overrides::default()
+        },
+        ..exec_options.clone()
+    };
+    super::exec::run_watching(bundle, &options, Some(hangup))
 }
 
 fn remaining(deadline: Instant) -> Result<Duration, ServeError> {
