@@ -525,7 +525,14 @@ fn warm_python_interpreters_run_code_as_python3_would() {
     };
     // Wait until the interpreters are parked: the first runs may take plain sandboxes.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while processes_with("_phantom_main") < 2 {
+    let parked_interpreters = || {
+        let inits = inits_of(server.child.id());
+        pids_with("_phantom_main")
+            .into_iter()
+            .filter(|&pid| parent_of(pid).is_some_and(|p| inits.contains(&p)))
+            .count()
+    };
+    while parked_interpreters() < 2 {
         assert!(
             Instant::now() < deadline,
             "no warm interpreter parked after 20 s"
@@ -633,24 +640,44 @@ fn warm_python_interpreters_run_code_as_python3_would() {
     );
     assert_eq!(out(&unbuffered), "True True\n", "{}", err(&unbuffered));
     let server_pid = server.child.id();
+    // The parked interpreters are children of this server's sandboxes' inits.
+    let inits = inits_of(server_pid);
+    let interpreters: Vec<u32> = pids_with("_phantom_main")
+        .into_iter()
+        .filter(|&pid| parent_of(pid).is_some_and(|p| inits.contains(&p)))
+        .collect();
+    assert!(!interpreters.is_empty());
     server.stop();
     assert!(inits_of(server_pid).is_empty());
     let deadline = Instant::now() + Duration::from_secs(2);
-    while processes_with("_phantom_main") > 0 && Instant::now() < deadline {
+    while interpreters.iter().any(|&p| alive(p)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let ps = Command::new("ps")
-        .args(["-eo", "pid,ppid,stat,cmd"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        processes_with("_phantom_main"),
-        0,
-        "a warm interpreter outlived its server:\n{}",
-        out(&ps)
-            .lines()
-            .filter(|l| l.contains("python3"))
-            .collect::<Vec<_>>()
-            .join("\n")
+    let left: Vec<u32> = interpreters.into_iter().filter(|&p| alive(p)).collect();
+    assert!(
+        left.is_empty(),
+        "warm interpreters outlived their server: {left:?}"
     );
+}
+
+fn pids_with(marker: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            String::from_utf8_lossy(&cmdline)
+                .contains(marker)
+                .then_some(pid)
+        })
+        .collect()
+}
+
+fn parent_of(pid: u32) -> Option<u32> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("PPid:"))
+        .and_then(|p| p.trim().parse().ok())
 }
