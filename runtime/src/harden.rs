@@ -910,6 +910,29 @@ pub fn prepare_landlock(
 }
 
 impl PreparedLandlock {
+    /// Adds the rules left out by [`prepare_landlock`], now that their paths exist (a
+    /// path that still does not is left out, which only denies more).
+    pub fn complete(mut self, deferred: &[DeferredRule]) -> Result<PreparedLandlock, HardenError> {
+        for rule in deferred {
+            let fd = match PathFd::new(&rule.path) {
+                Ok(fd) => fd,
+                Err(_) => {
+                    self.skipped_paths.push(rule.path.clone());
+                    continue;
+                }
+            };
+            let access = landlock::BitFlags::<AccessFs>::from_bits_truncate(rule.access);
+            self.ruleset = self
+                .ruleset
+                .add_rule(PathBeneath::new(fd, access))
+                .map_err(|source| HardenError::LandlockRuleset {
+                    step: rule.path.clone(),
+                    source,
+                })?;
+        }
+        Ok(self)
+    }
+
     /// Enforces the ruleset on the calling thread.
     pub fn restrict(self) -> Result<LandlockStatus, HardenError> {
         let status = self

@@ -1028,8 +1028,27 @@ pub(super) fn build_private_root(
 
 /// The workload: the last hardening steps, then execve. Never returns.
 pub(super) fn workload_main(bundle: &Bundle, p: &Prepared, report: &io::PipeWriter) -> ! {
+    workload_main_with(bundle, p, report, None)
+}
+
+/// [`workload_main`] with a Landlock ruleset prepared ahead (a parked sandbox's, built
+/// while it waited) and the rules it still needs. Never returns.
+pub(super) fn workload_main_with(
+    bundle: &Bundle,
+    p: &Prepared,
+    report: &io::PipeWriter,
+    landlock: Option<(harden::PreparedLandlock, Vec<harden::DeferredRule>)>,
+) -> ! {
+    // A prepared ruleset is completed and enforced first: its descriptor would not
+    // survive the prologue, which closes every inherited descriptor.
+    let early =
+        landlock.map(|(ruleset, rules)| ruleset.complete(&rules).and_then(|r| r.restrict()));
     workload_prologue(bundle, p, report, &[]);
-    match harden::apply_landlock(&bundle.landlock, p.landlock) {
+    let enforced = match early {
+        Some(done) => done,
+        None => harden::apply_landlock(&bundle.landlock, p.landlock),
+    };
+    match enforced {
         Err(e) => workload_fail(report, EXIT_SETUP, "Landlock", &e),
         Ok(status) => note_landlock(bundle, report, &status),
     }

@@ -439,9 +439,19 @@ fn parked_init_main(
     if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
         fail("creating the cgroup namespace", &e);
     }
+    // A plain sandbox's Landlock ruleset is built now, all but the workspace's rules
+    // (which need the workspace bound: rules name inodes); the workload adds those.
+    let mut landlock = None;
     // A warm interpreter starts now, inside the cgroup, and waits for the run.
     let interpreter = match kind {
-        Kind::Plain => None,
+        Kind::Plain => {
+            let targets: Vec<String> = deferred.iter().map(|d| d.target.clone()).collect();
+            match crate::harden::prepare_landlock(&bundle.landlock, p.landlock, &targets) {
+                Ok(prepared) => landlock = Some(prepared),
+                Err(e) => fail("preparing Landlock", &e),
+            }
+            None
+        }
         Kind::Python => {
             let targets: Vec<String> = deferred.iter().map(|d| d.target.clone()).collect();
             let (ours, theirs) = match sys::seqpacket_pair() {
@@ -546,7 +556,7 @@ fn parked_init_main(
                 }
             }
             drop(stdio);
-            exec::workload_main(bundle, &p, &report)
+            exec::workload_main_with(bundle, &p, &report, landlock)
         }
         Ok(pid) => pid,
         Err(e) => fail("starting the workload", &e),
