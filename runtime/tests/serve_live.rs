@@ -527,7 +527,7 @@ fn warm_python_interpreters_run_code_as_python3_would() {
     let deadline = Instant::now() + Duration::from_secs(20);
     let parked_interpreters = || {
         let inits = inits_of(server.child.id());
-        pids_with("_phantom_main")
+        pids_with("<phantom-warm>")
             .into_iter()
             .filter(|&pid| parent_of(pid).is_some_and(|p| inits.contains(&p)))
             .count()
@@ -642,7 +642,7 @@ fn warm_python_interpreters_run_code_as_python3_would() {
     let server_pid = server.child.id();
     // The parked interpreters are children of this server's sandboxes' inits.
     let inits = inits_of(server_pid);
-    let interpreters: Vec<u32> = pids_with("_phantom_main")
+    let interpreters: Vec<u32> = pids_with("<phantom-warm>")
         .into_iter()
         .filter(|&pid| parent_of(pid).is_some_and(|p| inits.contains(&p)))
         .collect();

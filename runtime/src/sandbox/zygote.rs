@@ -84,6 +84,10 @@ pub fn python_run(command: &[String], env: &[(String, String)]) -> bool {
 /// The warm interpreter's program (see the file's header).
 const WARM_PYTHON: &str = include_str!("warm_python.py");
 
+/// The interpreter's command line: it reads its program from the control socket.
+const BOOTSTRAP: &str =
+    "import os, sys; exec(compile(os.read(int(sys.argv[1]), 1 << 20), '<phantom-warm>', 'exec'))";
+
 /// Builds a sandbox from `bundle` up to the workload and parks it. `options.workspace`
 /// and `options.command` are ignored (they come with [`Parked::start`]); `--tty` is
 /// not supported; direct-mode bundles have nothing to park.
@@ -464,7 +468,16 @@ fn parked_init_main(
                     drop(control);
                     interpreter_main(bundle, &p, theirs, &report, &targets)
                 }
-                Ok(pid) => Some((pid, ours, targets)),
+                Ok(pid) => {
+                    // The interpreter's program, its first message (not its command
+                    // line, which `ps` would show).
+                    if let Err(e) =
+                        sys::send_with_fds(ours.as_raw_fd(), WARM_PYTHON.as_bytes(), &[])
+                    {
+                        fail("starting the warm interpreter", &e);
+                    }
+                    Some((pid, ours, targets))
+                }
                 Err(e) => fail("starting the warm interpreter", &e),
             }
         }
@@ -628,10 +641,11 @@ fn interpreter_main(
             }
         }
     }
+    // The program comes as the control socket's first message.
     let mut argv = vec![
         "python3".to_string(),
         "-c".to_string(),
-        WARM_PYTHON.to_string(),
+        BOOTSTRAP.to_string(),
         socket.as_raw_fd().to_string(),
         ruleset_fd.to_string(),
         report.as_raw_fd().to_string(),
