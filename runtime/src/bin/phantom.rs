@@ -418,6 +418,7 @@ fn run_bundle(
         allow_degraded: args.allow_degraded,
         tty: args.tty,
     };
+    start_in_systemd_scope_if_needed(bundle)?;
     let report = sandbox::run(bundle, &options)?;
     for what in &report.not_enforced {
         eprintln!("phantom: warning: not enforced on this host: {what}");
@@ -429,6 +430,40 @@ fn run_bundle(
         eprintln!("phantom: {message}");
     }
     Ok(report.outcome.exit_code())
+}
+
+/// Where phantom may not create cgroups but systemd would give it a delegated scope,
+/// starts phantom again in one (see `cgroup::scope`); returns only if it need not.
+#[cfg(target_os = "linux")]
+fn start_in_systemd_scope_if_needed(bundle: &phantom_bundle::Bundle) -> anyhow::Result<()> {
+    use phantom_runtime::cgroup::{self, scope};
+    use std::os::unix::process::CommandExt;
+    // Cheap checks first: this runs before every cold run.
+    let root = nix::unistd::geteuid().is_root();
+    if scope::in_scope()
+        || root
+        || bundle.cgroup == phantom_bundle::CgroupLimits::default()
+        || !std::path::Path::new("/run/systemd/system").exists()
+    {
+        return Ok(());
+    }
+    let Ok(detection) = cgroup::detect() else {
+        return Ok(()); // the run itself reports what is wrong
+    };
+    let exe = std::env::current_exe().context("cannot tell where phantom is")?;
+    let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    let Some(argv) =
+        scope::reexec_under_systemd(cgroup::RealFs, &detection, &bundle.cgroup, &exe, &args)
+    else {
+        return Ok(());
+    };
+    eprintln!("phantom: no cgroup of this user's may hold the sandbox here; starting again in a delegated systemd scope");
+    let (program, rest) = argv.split_first().context("empty command")?;
+    let e = std::process::Command::new(program)
+        .args(rest)
+        .env(scope::IN_SCOPE_ENV, "1")
+        .exec();
+    bail!("cannot start `{}`: {e}", program.to_string_lossy())
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -752,6 +787,7 @@ fn benchmark_cold_start(bundle: &phantom_bundle::Bundle, runs: u32) -> anyhow::R
     let mut times = Vec::new();
     for _ in 0..runs.max(1) {
         let start = std::time::Instant::now();
+        start_in_systemd_scope_if_needed(bundle)?;
         let report = sandbox::run(bundle, &options)?;
         times.push(start.elapsed().as_secs_f64() * 1000.0);
         if report.outcome != Outcome::Exited(0) {

@@ -55,6 +55,7 @@ mod detect;
 mod error;
 pub mod fake;
 mod fs;
+pub mod scope;
 mod session;
 
 #[cfg(test)]

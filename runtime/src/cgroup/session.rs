@@ -266,9 +266,10 @@ impl Ctx<'_> {
     fn scope_hint(&self) -> String {
         if self.det.systemd_scope_possible() {
             String::from(
-                " (systemd runs here: `systemd-run --user --scope -p Delegate=yes phantom ...` \
-                 starts phantom in a delegated cgroup v2 scope of its own, where it can \
-                 create sessions with CgroupOptions::move_self_to_leaf)",
+                " (systemd runs here: `phantom run` and `phantom exec` start themselves in a \
+                 delegated scope of the user's own, `systemd-run --user --scope -p \
+                 Delegate=yes`, when their cgroup is refused; if this is already such a \
+                 scope, the user's systemd manager does not delegate the controller)",
             )
         } else if self.det.systemd_run.is_some() {
             String::from(

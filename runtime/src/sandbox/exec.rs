@@ -521,6 +521,9 @@ pub(super) fn cgroup_for(
 ) -> Result<CgroupSession<RealFs>, ExecError> {
     let options = CgroupOptions {
         allow_degraded,
+        // In a delegated systemd scope phantom's own process sits in the scope's
+        // cgroup; v2 wants it in a leaf before the scope's controllers are enabled.
+        move_self_to_leaf: crate::cgroup::scope::in_scope(),
         ..CgroupOptions::default()
     };
     cgroup_with(pid, bundle, &options)
