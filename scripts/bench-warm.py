@@ -17,7 +17,19 @@ import argparse, os, signal, statistics, subprocess, sys, tempfile, time
 CODE = "import time; print(time.time_ns())"
 
 
-def timed(cmd, runs, gap, env, first_line=False):
+def client_start(stderr):
+    # `phantom timing: client start (clock S ms)`: the wall clock modulo 10 s, in ms.
+    for line in stderr.decode(errors="replace").splitlines():
+        if "client start (clock" in line:
+            return float(line.split("(clock ")[1].split(" ms")[0])
+    return None
+
+
+def timed(cmd, runs, gap, env, first_line=False, from_client=False):
+    """Medians and p90s of (first line, end) from the launch; with from_client, the
+    first line from the client's own start instead (its PHANTOM_TIMING mark)."""
+    if from_client:
+        env = dict(env, PHANTOM_TIMING="1")
     ends, firsts = [], []
     for _ in range(3):
         subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
@@ -30,7 +42,17 @@ def timed(cmd, runs, gap, env, first_line=False):
             raise SystemExit(f"{cmd} failed ({r.returncode}): {r.stderr.decode(errors='replace')}")
         ends.append((end - start) / 1e6)
         if first_line:
-            firsts.append((int(r.stdout.split()[0]) - start) / 1e6)
+            printed = int(r.stdout.split()[0])
+            origin = start
+            if from_client:
+                ms = client_start(r.stderr)
+                if ms is not None:
+                    # Both clocks modulo 10 s; the client started just after `start`.
+                    base = start - start % 10_000_000_000
+                    origin = base + int(ms * 1e6)
+                    if origin < start - 1_000_000_000:
+                        origin += 10_000_000_000
+            firsts.append((printed - origin) / 1e6)
     med = lambda xs: statistics.median(xs) if xs else None
     p90 = lambda xs: sorted(xs)[int(len(xs) * 0.9) - 1] if xs else None
     return med(firsts), p90(firsts), med(ends), p90(ends)
@@ -68,6 +90,7 @@ def main():
             ("bare /usr/bin/python3 -c", timed(["/usr/bin/python3", "-c", CODE], args.runs, args.gap, env, True)),
             ("phantom run --warm python3 -c (warm interpreter)", timed(run[:2] + ["--warm"] + run[2:] + ["--", "python3", "-c", CODE], args.runs, args.gap, env, True)),
             ("phantom run (cold) python3 -c", timed(run + ["--", "python3", "-c", CODE], args.runs, args.gap, env, True)),
+            ("the same warm run, first line from the client's own start", timed(run[:2] + ["--warm"] + run[2:] + ["--", "python3", "-c", CODE], args.runs, args.gap, env, True, True)),
         ]
     finally:
         server.send_signal(signal.SIGTERM)

@@ -308,6 +308,13 @@ fn parse_duration_ms(text: &str) -> anyhow::Result<u64> {
 }
 
 fn main() -> ExitCode {
+    #[cfg(target_os = "linux")]
+    if phantom_runtime::sandbox::exec::timing_requested() {
+        eprintln!(
+            "phantom timing: client start (clock {})",
+            phantom_runtime::sandbox::exec::wall_clock()
+        );
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Exec(args) => exec(args),

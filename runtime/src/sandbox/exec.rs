@@ -829,7 +829,7 @@ pub(super) fn parse_report(lines: &str, init_status: i32) -> Outcome {
 
 /// The wall clock in microseconds modulo 10 s: lines of different processes (the
 /// client, the server, init, the workload) can be set side by side.
-pub(super) fn wall_clock() -> String {
+pub fn wall_clock() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
