@@ -553,3 +553,55 @@ fn an_unprivileged_user_can_keep_a_workspace() {
     assert!(d.status.success(), "{}", err(&d));
     assert!(!s.root().join("workspaces/u").exists());
 }
+
+/// `phantom serve`, started after a crash, finds the workspaces whose keeper died and
+/// cleans them up; live ones are left alone.
+#[test]
+fn a_starting_server_cleans_up_workspaces_whose_keeper_died() {
+    let s = States::new();
+    s.create("dead", "minimal");
+    s.create("alive", "minimal");
+    let dead_keeper = s.keeper("dead").unwrap();
+    let cgroup = s.record("dead")["cgroup"]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    Command::new("kill")
+        .args(["-9", &dead_keeper.to_string()])
+        .status()
+        .unwrap();
+    assert!(wait_until(Duration::from_secs(2), || !alive(dead_keeper)));
+
+    let sockets = tempfile::tempdir().unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(sockets.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let mut serve = s.command(&["serve"]);
+    serve
+        .env("PHANTOM_SOCKET", sockets.path().join("serve.sock"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if !is_root() {
+        serve.arg("--allow-degraded");
+    }
+    let mut child = serve.spawn().unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !said.contains("listening on") && Instant::now() < deadline {
+        use std::io::BufRead;
+        if stderr.read_line(&mut said).unwrap_or(0) == 0 {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        said.contains("workspaces found stopped and cleaned up: dead"),
+        "{said}"
+    );
+    assert_eq!(s.record("dead")["keeper"], serde_json::Value::Null);
+    assert!(cgroup_dirs_named(&cgroup).is_empty());
+    assert!(s.keeper("alive").is_some_and(alive));
+}
