@@ -575,6 +575,17 @@ fn warm_python_interpreters_run_code_as_python3_would() {
     );
     assert_eq!(std::fs::read_to_string(ws.path().join("out")).unwrap(), "x");
 
+    // Nothing of the bootstrap's is left to the user's code: its control socket,
+    // Landlock ruleset and report pipe are closed before the code runs.
+    let fds = python(
+        &[],
+        &[
+            "-c",
+            "import os; print(sorted(int(f) for f in os.listdir('/proc/self/fd')))",
+        ],
+    );
+    assert_eq!(out(&fds), "[0, 1, 2, 3]\n", "{}", err(&fds));
+
     // Exit statuses and tracebacks as python3's own.
     assert_eq!(
         python(&[], &["-c", "import sys; sys.exit(3)"])

@@ -605,3 +605,28 @@ fn a_starting_server_cleans_up_workspaces_whose_keeper_died() {
     assert!(cgroup_dirs_named(&cgroup).is_empty());
     assert!(s.keeper("alive").is_some_and(alive));
 }
+
+/// What a workload in a workspace would try first against the sandbox's init, which
+/// holds the workspace's control socket: no descriptor of init's is inherited or
+/// reachable through /proc (their numbers are listed, nothing more: init is not
+/// dumpable), and init cannot be signalled.
+#[test]
+fn a_workload_cannot_reach_inits_control_socket() {
+    let s = States::new();
+    s.create("attack", "shell");
+    let o = s.sh(
+        "attack",
+        "ls /proc/self/fd | sort -n | tr '\\n' ' '; echo; \
+         for f in /proc/1/fd/*; do readlink $f 2>/dev/null && echo init-fd-readable; \
+           (echo x >$f) 2>/dev/null && echo init-fd-writable; \
+           (cat $f </dev/null >/dev/null) 2>/dev/null && echo init-fd-open; done; \
+         cat /proc/1/environ 2>/dev/null && echo init-environ-readable; \
+         kill -TERM 1 2>/dev/null && echo init-signalled; \
+         ls /workspace/../ >/dev/null; find / -name control.sock 2>/dev/null; echo done",
+    );
+    assert!(o.status.success(), "{}", err(&o));
+    // 0-2, and the descriptor `ls` reads the directory with.
+    assert_eq!(out(&o), "0 1 2 3 \ndone\n", "{}", err(&o));
+    // init is still serving.
+    assert_eq!(out(&s.sh("attack", "echo still")), "still\n");
+}
