@@ -407,10 +407,18 @@ pub fn run_watching(
         // No namespaces: the child is the workload itself, on the host's view.
         flags = 0;
     }
+    // On a host with cgroup v2 alone, the sandbox's cgroup is made first and init is
+    // born in it: moving a process into a cgroup waits for an RCU grace period after an
+    // idle moment (10-17 ms, docs/benchmarks.md); being born there does not. Elsewhere
+    // (v1 controllers) the move cannot be avoided and overlaps the root's construction.
+    let mut born_in = unified_session(&bundle, options.allow_degraded)?;
+    let cgroup_fd = born_in
+        .as_ref()
+        .map(|(_, dir)| std::os::fd::AsFd::as_fd(dir));
     // SAFETY-relevant: `phantom exec` is single-threaded up to here (no thread is spawned
     // before this point), as `clone_into_namespaces` requires.
     let mut lost = Vec::new();
-    let cloned = match sys::clone_into_namespaces(flags) {
+    let cloned = match sys::clone_into(flags, cgroup_fd) {
         Err(e) if !direct && fallback::is_userns_refusal(&e) => {
             if !options.allow_degraded {
                 return Err(ExecError::UserNamespaces(e));
@@ -421,7 +429,7 @@ pub fn run_watching(
             prepared.cwd = bundle.process.cwd.clone();
             prepared.landlock = harden::LandlockMode::Required;
             direct = true;
-            sys::clone_into_namespaces(0)
+            sys::clone_into(0, cgroup_fd)
         }
         other => other,
     };
@@ -453,7 +461,10 @@ pub fn run_watching(
             (&go_write).write_all(b"m")?;
             mark(&prepared, "id maps written, sandbox building its root");
         }
-        let cgroup = cgroup_for(child.pid, &bundle, options.allow_degraded)?;
+        let cgroup = match born_in.take() {
+            Some((cgroup, _)) => cgroup,
+            None => cgroup_for(child.pid, &bundle, options.allow_degraded)?,
+        };
         (&go_write).write_all(b"g")?;
         Ok(cgroup)
     })();
@@ -511,6 +522,39 @@ pub fn run_watching(
         limits_hit,
         not_enforced,
     })
+}
+
+/// On a host with cgroup v2 alone, the sandbox's session made before its init exists,
+/// with a descriptor of its one directory for `CLONE_INTO_CGROUP`; `None` elsewhere
+/// (or where the session has no directory, degraded).
+fn unified_session(
+    bundle: &Bundle,
+    allow_degraded: bool,
+) -> Result<Option<(CgroupSession<RealFs>, OwnedFd)>, ExecError> {
+    let Ok(detection) = crate::cgroup::detect() else {
+        return Ok(None); // the usual path reports what is wrong
+    };
+    if detection.layout != crate::cgroup::Layout::Unified {
+        return Ok(None);
+    }
+    let options = CgroupOptions {
+        allow_degraded,
+        move_self_to_leaf: crate::cgroup::scope::in_scope(),
+        ..CgroupOptions::default()
+    };
+    let session =
+        CgroupSession::create_detected(RealFs, &detection, &bundle.cgroup, &bundle.name, &options)
+            .map_err(|e| ExecError::Cgroup(e.to_string()))?;
+    let Some(dir) = session.dirs().first().map(|d| d.path.clone()) else {
+        return Ok(None);
+    };
+    let fd = std::fs::File::open(&dir).map_err(|e| {
+        ExecError::Cgroup(format!(
+            "opening the sandbox's cgroup `{}`: {e}",
+            dir.display()
+        ))
+    })?;
+    Ok(Some((session, fd.into())))
 }
 
 /// The sandbox's cgroup session, with `pid` (its init or only process) moved into it.

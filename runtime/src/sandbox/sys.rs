@@ -284,6 +284,19 @@ pub struct Child {
 ///
 /// The caller must be single-threaded: the child is a copy of this thread only.
 pub fn clone_into_namespaces(flags: u64) -> io::Result<Option<Child>> {
+    clone_into(flags, None)
+}
+
+/// `CLONE_INTO_CGROUP` (Linux 5.7): the child starts in this cgroup v2 directory.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// [`clone_into_namespaces`], the child born in the cgroup v2 directory `cgroup` (a
+/// descriptor of it) when given: no move afterwards, so no wait for the kernel's
+/// cgroup migration lock (which waits for an RCU grace period after an idle moment).
+pub fn clone_into(
+    flags: u64,
+    cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+) -> io::Result<Option<Child>> {
     let mut pidfd: libc::c_int = -1;
     let mut args = CloneArgs {
         flags: flags | libc::CLONE_PIDFD as u64,
@@ -291,6 +304,10 @@ pub fn clone_into_namespaces(flags: u64) -> io::Result<Option<Child>> {
         exit_signal: libc::SIGCHLD as u64,
         ..CloneArgs::default()
     };
+    if let Some(fd) = cgroup {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = fd.as_raw_fd() as u64;
+    }
     // SAFETY: `args` is a valid clone_args for the duration of the call; with no stack
     // given, clone3 behaves like fork, and the caller guarantees a single thread.
     let pid = check(unsafe {
@@ -1007,4 +1024,68 @@ pub fn set_cmdline(name: &str) -> io::Result<()> {
         std::ptr::copy_nonoverlapping(bytes.as_ptr(), area, keep);
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::panic, reason = "test code")]
+    use super::*;
+
+    /// Our own cgroup in the v2 hierarchy, if it is mounted where we may create
+    /// cgroups (as root on this machine: /sys/fs/cgroup/unified).
+    fn own_v2_dir() -> Option<std::path::PathBuf> {
+        let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+        let path = own.lines().find_map(|l| l.strip_prefix("0::"))?;
+        let mounts = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+        let mount = mounts.lines().find_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            right
+                .starts_with("cgroup2 ")
+                .then(|| left.split_whitespace().nth(4).map(str::to_string))?
+        })?;
+        Some(std::path::Path::new(&mount).join(path.trim_start_matches('/')))
+    }
+
+    #[test]
+    fn a_child_cloned_into_a_cgroup_starts_there() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return; // creating a cgroup needs root here
+        }
+        let Some(own) = own_v2_dir() else {
+            eprintln!("skipped: no cgroup v2 hierarchy");
+            return;
+        };
+        let dir = own.join(format!("phantom-clone-test-{}", std::process::id()));
+        if std::fs::create_dir(&dir).is_err() {
+            eprintln!("skipped: {} is not writable", own.display());
+            return;
+        }
+        let fd = std::fs::File::open(&dir).unwrap();
+        let (read, write) = std::io::pipe().unwrap();
+        match clone_into(0, Some(std::os::fd::AsFd::as_fd(&fd))).unwrap() {
+            None => {
+                // The child: wait until the parent has looked, then go.
+                drop(write);
+                let mut byte = [0u8; 1];
+                let _ = std::io::Read::read(&mut &read, &mut byte);
+                exit_now(0)
+            }
+            Some(child) => {
+                drop(read);
+                let theirs =
+                    std::fs::read_to_string(format!("/proc/{}/cgroup", child.pid)).unwrap();
+                drop(write);
+                wait_pidfd(&child.pidfd).unwrap();
+                std::fs::remove_dir(&dir).unwrap();
+                let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+                assert!(
+                    theirs
+                        .lines()
+                        .any(|l| l.starts_with("0::") && l.ends_with(&name)),
+                    "{theirs}"
+                );
+            }
+        }
+    }
 }
