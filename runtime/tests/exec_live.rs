@@ -156,9 +156,32 @@ fn network_none_has_only_loopback() {
 #[test]
 fn no_inherited_file_descriptors() {
     let s = sandbox("");
-    let o = s.sh("ls /proc/self/fd | tr '\\n' ' '");
-    // 0, 1, 2 and the directory ls itself reads.
-    assert_eq!(out(&o).split_whitespace().count(), 4, "{}", out(&o));
+    // phantom started with a descriptor its caller left open (fd 9), as a careless
+    // caller's pipe would be.
+    let mut c = Command::new("/bin/sh");
+    c.arg("-c")
+        .arg("exec \"$0\" \"$@\" 9</dev/null")
+        .arg(env!("CARGO_BIN_EXE_phantom"))
+        .arg("exec")
+        .arg(&s.bundle)
+        .arg("--workspace")
+        .arg(&s.workspace);
+    if !is_root() {
+        c.arg("--allow-degraded");
+    }
+    let script = "ls /proc/self/fd | tr '\\n' ' '; echo; ls /proc/1/fd | tr '\\n' ' '";
+    let o = c
+        .args(["--", "/bin/sh", "-c", script])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = out(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    // The workload: 0, 1, 2 and the directory ls itself reads.
+    assert_eq!(lines[0].split_whitespace().count(), 4, "{text}");
+    // Init: stdio and its report pipe, not the caller's descriptor.
+    assert!(!lines[1].split_whitespace().any(|f| f == "9"), "{text}");
+    assert_eq!(lines[1].split_whitespace().count(), 4, "{text}");
 }
 
 #[test]

@@ -940,6 +940,13 @@ pub(super) fn init_identity(bundle: &Bundle, report: &io::PipeWriter) {
 /// Init: builds the sandbox, then supervises the workload. Never returns.
 fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::PipeWriter) -> ! {
     let fail = |step: &str, e: &dyn std::fmt::Display| -> ! { init_fail(&report, step, e) };
+    // Nothing of phantom's caller but stdio: a pipe it passed would otherwise stay open
+    // as long as the sandbox runs (the workload closes its own copies anyway).
+    let mut keep = vec![0, 1, 2, go.as_raw_fd(), report.as_raw_fd()];
+    keep.extend(p.console.as_ref().map(AsRawFd::as_raw_fd));
+    if let Err(e) = harden::close_inherited_fds(&keep) {
+        fail("closing the descriptors it inherited", &e);
+    }
     init_begin(&go, &report);
     let mut byte = [0u8; 1];
 
