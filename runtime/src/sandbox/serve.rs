@@ -515,6 +515,19 @@ fn answer(stream: &mut UnixStream, code: i32, remarks: &[String]) {
 fn check_peer(stream: &UnixStream) -> Result<(), String> {
     let peer = sys::peer_credentials(stream.as_raw_fd())
         .map_err(|e| format!("cannot tell who connected: {e}"))?;
+    // The peer's namespaces and cgroups are read through /proc by pid; its pidfd, taken
+    // first, says afterwards whether that pid still named the peer then (it did if the
+    // peer is still alive: a pid is not reused while its process lives).
+    let pidfd = sys::peer_pidfd(stream.as_raw_fd())
+        .map_err(|e| format!("cannot tell who connected: {e}"))?;
+    check_peer_by_pid(&peer)?;
+    if pidfd.as_ref().is_some_and(sys::pidfd_exited) {
+        return Err("the client exited while it was being checked".into());
+    }
+    Ok(())
+}
+
+fn check_peer_by_pid(peer: &sys::PeerCredentials) -> Result<(), String> {
     if peer.uid != sys::uid() {
         return Err(format!("uid {} is not this server's user", peer.uid));
     }

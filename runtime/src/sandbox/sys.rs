@@ -901,6 +901,36 @@ pub fn peer_credentials(socket: RawFd) -> io::Result<PeerCredentials> {
     })
 }
 
+/// `SO_PEERPIDFD` (Linux 6.5): a pidfd for the process that connected.
+const SO_PEERPIDFD: libc::c_int = 77;
+
+/// A pidfd for the peer of a connected Unix socket, where the kernel has
+/// `SO_PEERPIDFD` (`Ok(None)` on older kernels): with it, what is read about the peer
+/// by pid can be checked to be about that process and not one that took its pid.
+pub fn peer_pidfd(socket: RawFd) -> io::Result<Option<OwnedFd>> {
+    let mut fd: libc::c_int = -1;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `fd` and `len` are valid out-pointers of the sizes given.
+    let r = unsafe {
+        libc::getsockopt(
+            socket,
+            libc::SOL_SOCKET,
+            SO_PEERPIDFD,
+            (&mut fd as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if r != 0 {
+        let e = io::Error::last_os_error();
+        return match e.raw_os_error() {
+            Some(libc::ENOPROTOOPT) => Ok(None),
+            _ => Err(e),
+        };
+    }
+    // SAFETY: the kernel returned a fresh pidfd that we now own.
+    Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
 /// Runs `f` with the process's umask set to `mask` (then restored): for creating a
 /// socket file that is never, even for an instant, open to others.
 pub fn with_umask<T>(mask: libc::mode_t, f: impl FnOnce() -> T) -> T {
