@@ -8,28 +8,8 @@
     reason = "test code: a failed expectation is a test failure"
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn phantomc(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_phantomc"))
-        .current_dir(dir)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("phantomc runs")
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
+mod common;
+use common::{phantomc_in as phantomc, repo, text};
 
 #[test]
 fn every_shipped_policy_compiles_to_a_reproducible_bundle() {

@@ -8,26 +8,9 @@
     reason = "test code: a failed expectation is a test failure"
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn phantomc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_phantomc"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("phantomc runs")
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write test file");
-    path
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod common;
+use common::{phantomc, text, write_file as write};
+use std::path::Path;
 
 const CLEAN: &str =
     "policy \"clean\"\nextends \"python-dev\"\n\nresources {\n    memory 256MiB\n}\n";

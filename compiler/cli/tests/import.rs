@@ -8,26 +8,9 @@
     reason = "test code: a failed expectation is a test failure"
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn phantomc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_phantomc"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("phantomc runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write test file");
-    path.to_str().expect("UTF-8 path").to_string()
-}
+mod common;
+use common::{phantomc, text, write_str as write};
+use std::path::PathBuf;
 
 /// Docker's default profile in `shared/corpus` beside the repository, if present.
 fn docker_default() -> Option<PathBuf> {

@@ -9,26 +9,9 @@
     reason = "test code: a failed expectation is a test failure"
 )]
 
+mod common;
+use common::{phantomc, text, write_str as write};
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn phantomc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_phantomc"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("phantomc runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let path = dir.join(name);
-    std::fs::write(&path, text).expect("write test file");
-    path.to_str().expect("UTF-8 path").to_string()
-}
 
 /// The README's profile, with the runtime settings the same file may hold, and a second
 /// profile with the network on and a relative source.
