@@ -630,3 +630,35 @@ fn a_workload_cannot_reach_inits_control_socket() {
     // init is still serving.
     assert_eq!(out(&s.sh("attack", "echo still")), "still\n");
 }
+
+/// `phantom exec --in NAME --tty`: a terminal of the run's own inside the workspace's
+/// sandbox, the size of the user's, relayed both ways.
+#[test]
+fn a_run_in_a_workspace_can_have_a_terminal() {
+    if Command::new("script").arg("--version").output().is_err() {
+        return;
+    }
+    let s = States::new();
+    s.create("term", "shell");
+    let cmd = format!(
+        "stty cols 91 rows 17; {} exec --in term --tty -- /bin/sh -c 'tty; stty size; read line; echo got $line'",
+        env!("CARGO_BIN_EXE_phantom")
+    );
+    let o = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("PHANTOM_STATE_DIR", s.root())
+        .env("PHANTOM_CACHE_DIR", s.root().join(".cache"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(b"typed\n")?;
+            child.wait_with_output()
+        })
+        .expect("script runs");
+    let shown = out(&o);
+    assert!(shown.contains("/dev/pts/0"), "{shown:?}");
+    assert!(shown.contains("17 91"), "{shown:?}");
+    assert!(shown.contains("got typed"), "{shown:?}");
+}

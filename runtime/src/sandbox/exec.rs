@@ -336,9 +336,15 @@ pub fn timing_requested() -> bool {
 }
 
 /// Blocks the signals a supervisor forwards to its workload (SIGINT, SIGTERM, SIGHUP,
-/// SIGQUIT) and returns a signalfd that reads them.
+/// SIGQUIT; and SIGWINCH, to resize a terminal) and returns a signalfd that reads them.
 pub fn forwarded_signals() -> io::Result<OwnedFd> {
-    sys::signalfd_for(&[libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT])
+    sys::signalfd_for(&[
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGWINCH,
+    ])
 }
 
 /// Runs the bundle's workload; returns how it ended.

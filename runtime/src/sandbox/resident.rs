@@ -500,7 +500,15 @@ fn workload(
     };
     let report = io::PipeWriter::from(OwnedFd::from(copy));
     let env = super::zygote::merged_env(&p.env, &message.env);
-    let p = p.for_command(super::zygote::cstrings(message.command), env);
+    let mut p = p.for_command(super::zygote::cstrings(message.command), env);
+    if message.tty {
+        // The workload opens a terminal in the sandbox's devpts and sends its master
+        // back over the run's connection, which the client then relays.
+        match connection.try_clone() {
+            Ok(socket) => p.console = Some(socket),
+            Err(e) => exec::init_fail(&report, "opening the terminal", &e),
+        }
+    }
     if let Err(e) = std::env::set_current_dir(&p.cwd) {
         exec::init_fail(
             &report,
@@ -535,11 +543,13 @@ pub fn run_in(
     stdio: [RawFd; 3],
     timeout: Option<Duration>,
     signals: Option<&OwnedFd>,
+    tty: bool,
 ) -> Result<RunEnd, ExecError> {
     let message = StartMessage {
         command,
         env,
         workspace: None,
+        tty,
     }
     .encode();
     (&connection).write_all(&(message.len() as u32).to_le_bytes())?;
@@ -550,6 +560,13 @@ pub fn run_in(
     let started = Instant::now();
     let mut said = Vec::new();
     let mut timed_out = false;
+    // With a terminal: its master comes over the connection; our terminal is raw while
+    // we relay (restored on every way out).
+    let mut master: Option<OwnedFd> = None;
+    let mut raw: Option<libc::termios> = None;
+    let mut stdin_open = tty;
+    let mut master_open = tty;
+    let mut buf = [0u8; 4096];
     loop {
         let left = match timeout {
             Some(t) => match t.checked_sub(started.elapsed()) {
@@ -561,9 +578,12 @@ pub fn run_in(
             },
             None => -1,
         };
+        let master_fd = master.as_ref().map_or(-1, AsRawFd::as_raw_fd);
         let mut fds = [
             pollfd(connection.as_raw_fd()),
             pollfd(signals.map_or(-1, AsRawFd::as_raw_fd)),
+            pollfd(if stdin_open && master_fd >= 0 { 0 } else { -1 }),
+            pollfd(if master_open { master_fd } else { -1 }),
         ];
         if sys::poll(&mut fds, left).is_err() {
             continue;
@@ -574,18 +594,62 @@ pub fn run_in(
                 if let Ok(n) = sys::read_fd(signals, &mut info) {
                     if n >= 4 {
                         let signal = u32::from_ne_bytes([info[0], info[1], info[2], info[3]]);
-                        let _ = (&connection).write_all(&[b'S', signal as u8]);
+                        match (signal as i32, master_fd) {
+                            (libc::SIGWINCH, fd) if fd >= 0 => sys::copy_window_size(0, fd),
+                            (libc::SIGWINCH, _) => {}
+                            _ => {
+                                let _ = (&connection).write_all(&[b'S', signal as u8]);
+                            }
+                        }
                     }
                 }
             }
         }
-        if fds[0].revents != 0 {
-            let mut buf = [0u8; 4096];
-            match (&connection).read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => said.extend_from_slice(buf.get(..n).unwrap_or_default()),
+        if fds[2].revents != 0 {
+            match sys::read_raw(0, &mut buf) {
+                Ok(n) if n > 0 => {
+                    let _ = sys::write_fd(master_fd, buf.get(..n).unwrap_or_default());
+                }
+                _ => stdin_open = false,
             }
         }
+        if fds[3].revents != 0 {
+            match sys::read_raw(master_fd, &mut buf) {
+                Ok(n) if n > 0 => {
+                    let _ = sys::write_fd(1, buf.get(..n).unwrap_or_default());
+                }
+                _ => master_open = false,
+            }
+        }
+        if fds[0].revents != 0 {
+            match sys::recv_bytes_and_fd(connection.as_raw_fd(), &mut buf) {
+                Ok((0, _)) | Err(_) => break,
+                Ok((n, fd)) => match fd {
+                    // The terminal's master, with its one byte.
+                    Some(fd) if tty && master.is_none() => {
+                        sys::copy_window_size(0, fd.as_raw_fd());
+                        raw = sys::make_raw(0);
+                        master = Some(fd);
+                    }
+                    _ => said.extend_from_slice(buf.get(..n).unwrap_or_default()),
+                },
+            }
+        }
+    }
+    // What the workload wrote to its terminal just before it ended.
+    if let Some(fd) = master.as_ref().filter(|_| master_open) {
+        let mut fds = [pollfd(fd.as_raw_fd())];
+        while sys::poll(&mut fds, 0).unwrap_or(0) > 0 {
+            match sys::read_raw(fd.as_raw_fd(), &mut buf) {
+                Ok(n) if n > 0 => {
+                    let _ = sys::write_fd(1, buf.get(..n).unwrap_or_default());
+                }
+                _ => break,
+            }
+        }
+    }
+    if let Some(settings) = &raw {
+        sys::restore_terminal(0, settings);
     }
     // Closing the connection kills a run still going (the timeout).
     drop(connection);

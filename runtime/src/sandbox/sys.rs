@@ -771,6 +771,27 @@ pub fn send_fd(socket: RawFd, fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Reads bytes from a Unix stream socket, and a descriptor if one came with them (one
+/// sent with [`send_fd`] arrives with its one byte).
+pub fn recv_bytes_and_fd(socket: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let mut space = [0u64; 8];
+    // SAFETY: as in send_fd.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = space.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&space);
+    // SAFETY: `msg` points at live buffers; MSG_CMSG_CLOEXEC marks the fd close-on-exec.
+    let n =
+        check(unsafe { libc::recvmsg(socket, &mut msg, libc::MSG_CMSG_CLOEXEC) } as libc::c_long)?;
+    let fd = take_fds(&msg).into_iter().next();
+    Ok((n as usize, fd))
+}
+
 /// Receives one fd sent with [`send_fd`].
 pub fn recv_fd(socket: RawFd) -> io::Result<OwnedFd> {
     let mut byte = [0u8; 1];

@@ -251,6 +251,7 @@ impl Parked {
                         .map(|c| c.display().to_string())
                 })
                 .transpose()?,
+            tty: false,
         }
         .encode();
         let sent = (|| -> io::Result<()> {
@@ -343,6 +344,8 @@ pub(super) struct StartMessage {
     pub(super) command: Vec<String>,
     pub(super) env: Vec<(String, String)>,
     pub(super) workspace: Option<String>,
+    /// The workload gets a terminal of its own, whose master it sends back.
+    pub(super) tty: bool,
 }
 
 impl StartMessage {
@@ -352,6 +355,7 @@ impl StartMessage {
         fields.push(self.env.len().to_string());
         fields.extend(self.env.iter().map(|(k, v)| format!("{k}={v}")));
         fields.push(self.workspace.clone().unwrap_or_default());
+        fields.push(if self.tty { "t" } else { "" }.to_string());
         let mut out = Vec::new();
         for f in fields {
             out.extend_from_slice(f.as_bytes());
@@ -377,10 +381,12 @@ impl StartMessage {
             })
             .collect::<Option<Vec<_>>>()?;
         let workspace = next().filter(|w| !w.is_empty());
+        let tty = next().as_deref() == Some("t");
         Some(StartMessage {
             command,
             env,
             workspace,
+            tty,
         })
     }
 }
@@ -747,6 +753,7 @@ mod tests {
             command: vec!["python3".into(), "-c".into(), "print('a=b')".into()],
             env: vec![("A".into(), "1=2".into())],
             workspace: Some("/home/u/p".into()),
+            tty: true,
         };
         assert_eq!(StartMessage::decode(&m.encode()).unwrap(), m);
         let empty = StartMessage::default();

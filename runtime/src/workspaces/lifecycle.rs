@@ -198,8 +198,11 @@ pub struct RunOptions<'a> {
     /// Shortens the profile's timeout, never lengthens it.
     pub timeout: Option<Duration>,
     pub stdio: [RawFd; 3],
-    /// A signalfd whose signals are forwarded to the run.
+    /// A signalfd whose signals are forwarded to the run (SIGWINCH resizes its
+    /// terminal).
     pub signals: Option<&'a OwnedFd>,
+    /// Give the run a terminal of its own in the sandbox, relayed to stdin and stdout.
+    pub tty: bool,
 }
 
 /// Runs a command in a workspace (restarting its sandbox if it had stopped) and
@@ -242,6 +245,7 @@ pub fn exec_in(
         run.stdio,
         timeout,
         run.signals,
+        run.tty,
     )?;
     let after = metrics::read(&dirs);
     let mut limits_hit = Vec::new();

@@ -67,7 +67,6 @@ pub fn exec_in(name: &str, args: RunSettings) -> anyhow::Result<i32> {
         (args.network.is_some(), "--network"),
         (args.allow_loosen, "--allow-loosen"),
         (args.allow_degraded, "--allow-degraded"),
-        (args.tty, "--tty"),
     ];
     if let Some((_, flag)) = unsupported.iter().find(|(given, _)| *given) {
         bail!("{flag} is not available with --in: a workspace's sandbox, files and limits are set by `phantom create`")
@@ -100,6 +99,7 @@ pub fn exec_in(name: &str, args: RunSettings) -> anyhow::Result<i32> {
             timeout,
             stdio: [0, 1, 2],
             signals: Some(&signals),
+            tty: args.tty,
         },
     )?;
     if let Some(why) = restarted {
