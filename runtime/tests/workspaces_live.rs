@@ -662,3 +662,37 @@ fn a_run_in_a_workspace_can_have_a_terminal() {
     assert!(shown.contains("17 91"), "{shown:?}");
     assert!(shown.contains("got typed"), "{shown:?}");
 }
+
+/// A workspace's socket is the user's, but a sandboxed process of theirs can reach it
+/// (here a direct-mode run, whose Landlock does not govern `connect`): the keeper
+/// refuses it, so no sandbox can start runs in a workspace.
+#[test]
+fn a_sandboxed_process_cannot_start_runs_in_a_workspace() {
+    if !is_root() {
+        return; // direct mode needs a cgroup of its own to be recognised as sandboxed
+    }
+    let s = States::new();
+    s.create("target", "shell");
+    let socket = s.root().join("workspaces/target/control.sock");
+    let probe = format!(
+        "import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect({:?})\nprint(s.recv(300).decode())",
+        socket.display().to_string()
+    );
+    let o = s.phantom(&[
+        "run",
+        "--mode",
+        "direct",
+        "--profile",
+        "python-dev",
+        "--",
+        "python3",
+        "-c",
+        &probe,
+    ]);
+    assert!(
+        out(&o).starts_with("E 125 refused: a sandboxed process"),
+        "{}{}",
+        out(&o),
+        err(&o)
+    );
+}

@@ -53,6 +53,10 @@ const REQUEST_DEADLINE: Duration = Duration::from_secs(2);
 #[derive(Debug)]
 pub struct Resident {
     child: sys::Child,
+    /// The workspace's socket: the keeper accepts, checks who connected, and hands
+    /// the connection to init over `handoff`.
+    listener: UnixListener,
+    handoff: UnixStream,
     report: io::PipeReader,
     cgroup: Option<CgroupSession<RealFs>>,
     not_enforced: Vec<String>,
@@ -92,6 +96,7 @@ pub fn start(
 
     let (go_read, go_write) = io::pipe()?;
     let (report_read, report_write) = io::pipe()?;
+    let (handoff, handoff_init) = UnixStream::pair()?;
     let mut flags = (libc::CLONE_NEWUSER
         | libc::CLONE_NEWNS
         | libc::CLONE_NEWPID
@@ -104,13 +109,15 @@ pub fn start(
         None => {
             drop(go_write);
             drop(report_read);
-            init_main(&bundle, prepared, go_read, listener, report_write)
+            drop(listener);
+            drop(handoff);
+            init_main(&bundle, prepared, go_read, handoff_init, report_write)
         }
         Some(child) => child,
     };
     drop(go_read);
     drop(report_write);
-    drop(listener);
+    drop(handoff_init);
 
     let setup = (|| -> Result<CgroupSession<RealFs>, ExecError> {
         exec::write_id_maps(child.pid, bundle.process.uid, bundle.process.gid)
@@ -140,6 +147,8 @@ pub fn start(
     let mut resident = Resident {
         not_enforced: cgroup.not_enforced().to_vec(),
         child,
+        listener,
+        handoff,
         report,
         cgroup: Some(cgroup),
     };
@@ -208,9 +217,13 @@ impl Resident {
                 } else {
                     -1
                 }),
+                pollfd(self.listener.as_raw_fd()),
             ];
             if sys::poll(&mut fds, -1).is_err() {
                 continue; // EINTR
+            }
+            if fds[3].revents != 0 {
+                self.hand_over_a_connection();
             }
             if fds[2].revents != 0 {
                 let mut buf = [0u8; 4096];
@@ -245,6 +258,31 @@ impl Resident {
         };
         self.kill();
         ended
+    }
+
+    /// Accepts one connection and, if it comes from one of the user's own processes
+    /// outside any sandbox, hands it to init. The socket's file is private to the user,
+    /// but a sandboxed process of theirs (direct mode, a degraded run, a workspace
+    /// holding the state directory) could still reach it: Landlock does not govern
+    /// `connect` to a socket file.
+    fn hand_over_a_connection(&self) {
+        let connection = match self.listener.accept() {
+            Ok((connection, _)) => connection,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(_) => {
+                // Out of descriptors, say: not a reason to spin.
+                std::thread::sleep(Duration::from_millis(10));
+                return;
+            }
+        };
+        match super::serve::check_peer(&connection) {
+            Ok(()) => {
+                let _ = sys::send_fd(self.handoff.as_raw_fd(), connection.as_raw_fd());
+            }
+            Err(why) => {
+                let _ = send_line(&connection, &format!("E {EXIT_SETUP} refused: {why}"));
+            }
+        }
     }
 
     fn kill(&mut self) {
@@ -283,7 +321,7 @@ fn init_main(
     bundle: &Bundle,
     p: Prepared,
     go: io::PipeReader,
-    listener: UnixListener,
+    handoff: UnixStream,
     report: io::PipeWriter,
 ) -> ! {
     let fail = |step: &str, e: &dyn std::fmt::Display| -> ! { exec::init_fail(&report, step, e) };
@@ -292,7 +330,7 @@ fn init_main(
         1,
         2,
         go.as_raw_fd(),
-        listener.as_raw_fd(),
+        handoff.as_raw_fd(),
         report.as_raw_fd(),
     ];
     if let Err(e) = crate::harden::close_inherited_fds(&keep) {
@@ -322,7 +360,7 @@ fn init_main(
 
     let mut runs: HashMap<libc::pid_t, Run> = HashMap::new();
     loop {
-        let mut fds = vec![pollfd(listener.as_raw_fd()), pollfd(children.as_raw_fd())];
+        let mut fds = vec![pollfd(handoff.as_raw_fd()), pollfd(children.as_raw_fd())];
         let watched: Vec<libc::pid_t> = runs
             .iter()
             .filter_map(|(&pid, run)| run.connection.as_ref().map(|_| pid))
@@ -346,8 +384,13 @@ fn init_main(
             reap(&mut runs);
         }
         if fds.first().is_some_and(|f| f.revents != 0) {
-            if let Ok((connection, _)) = listener.accept() {
-                accept_run(bundle, &p, &listener, &children, &mut runs, connection);
+            match sys::recv_fd(handoff.as_raw_fd()) {
+                Ok(fd) => {
+                    let connection = UnixStream::from(fd);
+                    accept_run(bundle, &p, &handoff, &children, &mut runs, connection);
+                }
+                // The keeper is gone (init follows it: its parent-death signal).
+                Err(_) => sys::exit_now(0),
             }
         }
     }
@@ -402,7 +445,7 @@ fn send_line(connection: &UnixStream, line: &str) -> io::Result<()> {
 fn accept_run(
     bundle: &Bundle,
     p: &Prepared,
-    listener: &UnixListener,
+    handoff: &UnixStream,
     children: &OwnedFd,
     runs: &mut HashMap<libc::pid_t, Run>,
     connection: UnixStream,
@@ -458,7 +501,7 @@ fn accept_run(
     match sys::fork() {
         Ok(0) => {
             // The workload: never back in init's loop.
-            sys::close_raw(listener.as_raw_fd());
+            sys::close_raw(handoff.as_raw_fd());
             sys::close_raw(children.as_raw_fd());
             workload(bundle, p, message, stdio, &connection)
         }

@@ -512,7 +512,7 @@ fn answer(stream: &mut UnixStream, code: i32, remarks: &[String]) {
 /// runs as the same user and could otherwise reach the socket (through a workspace
 /// that holds it, or in direct mode, where Landlock does not govern `connect`) and
 /// ask for a sandbox with another workspace.
-fn check_peer(stream: &UnixStream) -> Result<(), String> {
+pub(super) fn check_peer(stream: &UnixStream) -> Result<(), String> {
     let peer = sys::peer_credentials(stream.as_raw_fd())
         .map_err(|e| format!("cannot tell who connected: {e}"))?;
     // The peer's namespaces and cgroups are read through /proc by pid; its pidfd, taken
@@ -536,7 +536,11 @@ fn check_peer_by_pid(peer: &sys::PeerCredentials) -> Result<(), String> {
         let ours = std::fs::read_link(format!("/proc/self/ns/{ns}"));
         match (theirs, ours) {
             (Ok(a), Ok(b)) if a == b => {}
-            _ => return Err("a sandboxed process may not use phantom serve".into()),
+            _ => {
+                return Err(
+                    "a sandboxed process may not start runs (phantom serve, workspaces)".into(),
+                )
+            }
         }
     }
     let cgroups = std::fs::read_to_string(format!("/proc/{}/cgroup", peer.pid))
@@ -545,7 +549,7 @@ fn check_peer_by_pid(peer: &sys::PeerCredentials) -> Result<(), String> {
         .lines()
         .any(|l| l.contains(&format!("/{}-", crate::cgroup::DEFAULT_PREFIX)))
     {
-        return Err("a sandboxed process may not use phantom serve".into());
+        return Err("a sandboxed process may not start runs (phantom serve, workspaces)".into());
     }
     Ok(())
 }
