@@ -696,3 +696,23 @@ fn a_sandboxed_process_cannot_start_runs_in_a_workspace() {
         err(&o)
     );
 }
+
+/// A process a run leaves in the background keeps running, but not with the caller's
+/// stdin, stdout or stderr: the run gets pipes, relayed until it ends. (With the
+/// caller's own, `$(phantom exec --in ...)` would wait for the background process, and
+/// it could go on reading the user's terminal.)
+#[test]
+fn a_background_process_does_not_hold_the_callers_stdio() {
+    let s = States::new();
+    s.create("bg", "shell");
+    let started = Instant::now();
+    // `output()` waits for EOF on the pipes it gave phantom.
+    let o = s.sh("bg", "sleep 300 & echo left-running");
+    assert_eq!(out(&o), "left-running\n", "{}", err(&o));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "waited for the background process"
+    );
+    let o = s.sh("bg", "pgrep -x sleep >/dev/null && echo still-there");
+    assert_eq!(out(&o), "still-there\n", "{}", err(&o));
+}

@@ -576,14 +576,14 @@ pub fn connect(socket: &Path) -> io::Result<UnixStream> {
     UnixStream::connect(socket)
 }
 
-/// Runs `command` in the resident sandbox on `connection` (from [`connect`]), with these stdio
-/// descriptors, and waits for it. Signals read from `signals` (a signalfd) are
-/// forwarded; after `timeout` the run is killed.
+/// Runs `command` in the resident sandbox on `connection` (from [`connect`]), relaying
+/// this process's stdin, stdout and stderr through pipes (or a terminal with `tty`),
+/// and waits for it. Signals read from `signals` (a signalfd) are forwarded; after
+/// `timeout` the run is killed.
 pub fn run_in(
     connection: UnixStream,
     command: Vec<String>,
     env: Vec<(String, String)>,
-    stdio: [RawFd; 3],
     timeout: Option<Duration>,
     signals: Option<&OwnedFd>,
     tty: bool,
@@ -595,11 +595,24 @@ pub fn run_in(
         tty,
     }
     .encode();
+    // The run gets pipes, never our own stdin, stdout or stderr: a workspace's
+    // processes outlive the run, and one left in the background must not keep reading
+    // the user's terminal or hold a caller's pipe open. We relay until the run ends.
+    let (stdin_read, stdin_write) = io::pipe()?;
+    let (stdout_read, stdout_write) = io::pipe()?;
+    let (stderr_read, stderr_write) = io::pipe()?;
     (&connection).write_all(&(message.len() as u32).to_le_bytes())?;
     (&connection).write_all(&message)?;
-    for fd in stdio {
+    for fd in [
+        stdin_read.as_raw_fd(),
+        stdout_write.as_raw_fd(),
+        stderr_write.as_raw_fd(),
+    ] {
         sys::send_fd(connection.as_raw_fd(), fd)?;
     }
+    drop((stdin_read, stdout_write, stderr_write));
+    sys::set_nonblocking(stdin_write.as_raw_fd())?;
+    let mut stdin_write = Some(stdin_write);
     let started = Instant::now();
     let mut said = Vec::new();
     let mut timed_out = false;
@@ -607,8 +620,11 @@ pub fn run_in(
     // we relay (restored on every way out).
     let mut master: Option<OwnedFd> = None;
     let mut raw: Option<libc::termios> = None;
-    let mut stdin_open = tty;
+    let mut stdin_open = true;
+    let mut outputs_open = [true, true];
     let mut master_open = tty;
+    // Input read but not yet taken by the run (its pipe was full).
+    let mut pending: Vec<u8> = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
         let left = match timeout {
@@ -622,11 +638,33 @@ pub fn run_in(
             None => -1,
         };
         let master_fd = master.as_ref().map_or(-1, AsRawFd::as_raw_fd);
+        // Where our stdin goes: the terminal, or the run's stdin pipe.
+        let input_fd = if tty {
+            master_fd
+        } else {
+            stdin_write.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+        };
+        let reading_stdin = stdin_open && input_fd >= 0 && pending.is_empty();
         let mut fds = [
             pollfd(connection.as_raw_fd()),
             pollfd(signals.map_or(-1, AsRawFd::as_raw_fd)),
-            pollfd(if stdin_open && master_fd >= 0 { 0 } else { -1 }),
+            pollfd(if reading_stdin { 0 } else { -1 }),
             pollfd(if master_open { master_fd } else { -1 }),
+            pollfd(if outputs_open[0] {
+                stdout_read.as_raw_fd()
+            } else {
+                -1
+            }),
+            pollfd(if outputs_open[1] {
+                stderr_read.as_raw_fd()
+            } else {
+                -1
+            }),
+            libc::pollfd {
+                fd: if pending.is_empty() { -1 } else { input_fd },
+                events: libc::POLLOUT,
+                revents: 0,
+            },
         ];
         if sys::poll(&mut fds, left).is_err() {
             continue;
@@ -650,10 +688,26 @@ pub fn run_in(
         }
         if fds[2].revents != 0 {
             match sys::read_raw(0, &mut buf) {
-                Ok(n) if n > 0 => {
-                    let _ = sys::write_fd(master_fd, buf.get(..n).unwrap_or_default());
+                Ok(n) if n > 0 => pending.extend_from_slice(buf.get(..n).unwrap_or_default()),
+                _ => {
+                    stdin_open = false;
+                    // End of our input: the run's stdin ends too (a terminal has none).
+                    stdin_write = None;
                 }
-                _ => stdin_open = false,
+            }
+        }
+        if !pending.is_empty() && (fds[2].revents != 0 || fds[6].revents != 0) {
+            match sys::write_fd(input_fd, &pending) {
+                Ok(n) => {
+                    pending.drain(..n.min(pending.len()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => {
+                    // The run closed its stdin: what we read is of no use to it.
+                    pending.clear();
+                    stdin_open = false;
+                    stdin_write = None;
+                }
             }
         }
         if fds[3].revents != 0 {
@@ -662,6 +716,23 @@ pub fn run_in(
                     let _ = sys::write_fd(1, buf.get(..n).unwrap_or_default());
                 }
                 _ => master_open = false,
+            }
+        }
+        for (i, (from, to)) in [(stdout_read.as_raw_fd(), 1), (stderr_read.as_raw_fd(), 2)]
+            .into_iter()
+            .enumerate()
+        {
+            if fds.get(4 + i).is_some_and(|f| f.revents != 0) {
+                match sys::read_raw(from, &mut buf) {
+                    Ok(n) if n > 0 => {
+                        let _ = sys::write_fd(to, buf.get(..n).unwrap_or_default());
+                    }
+                    _ => {
+                        if let Some(open) = outputs_open.get_mut(i) {
+                            *open = false;
+                        }
+                    }
+                }
             }
         }
         if fds[0].revents != 0 {
@@ -673,19 +744,33 @@ pub fn run_in(
                         sys::copy_window_size(0, fd.as_raw_fd());
                         raw = sys::make_raw(0);
                         master = Some(fd);
+                        said.extend_from_slice(buf.get(1..n).unwrap_or_default());
                     }
                     _ => said.extend_from_slice(buf.get(..n).unwrap_or_default()),
                 },
             }
         }
     }
-    // What the workload wrote to its terminal just before it ended.
-    if let Some(fd) = master.as_ref().filter(|_| master_open) {
-        let mut fds = [pollfd(fd.as_raw_fd())];
+    // What the run wrote just before it ended; then nothing more (processes it left
+    // behind may hold these pipes, and are cut off from us now).
+    let sources = [
+        (
+            master
+                .as_ref()
+                .filter(|_| master_open)
+                .map(AsRawFd::as_raw_fd),
+            1,
+        ),
+        (Some(stdout_read.as_raw_fd()).filter(|_| outputs_open[0]), 1),
+        (Some(stderr_read.as_raw_fd()).filter(|_| outputs_open[1]), 2),
+    ];
+    for (from, to) in sources {
+        let Some(from) = from else { continue };
+        let mut fds = [pollfd(from)];
         while sys::poll(&mut fds, 0).unwrap_or(0) > 0 {
-            match sys::read_raw(fd.as_raw_fd(), &mut buf) {
+            match sys::read_raw(from, &mut buf) {
                 Ok(n) if n > 0 => {
-                    let _ = sys::write_fd(1, buf.get(..n).unwrap_or_default());
+                    let _ = sys::write_fd(to, buf.get(..n).unwrap_or_default());
                 }
                 _ => break,
             }

@@ -653,6 +653,17 @@ pub fn send_nosignal(socket: RawFd, mut bytes: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Sets O_NONBLOCK on a descriptor.
+pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
+    // SAFETY: F_GETFL/F_SETFL only read and change the descriptor's status flags.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFL) }.into())?;
+    let flags = flags as libc::c_int | libc::O_NONBLOCK;
+    // SAFETY: as above.
+    let set = unsafe { libc::fcntl(fd, libc::F_SETFL, flags) };
+    check(set.into())?;
+    Ok(())
+}
+
 /// `pidfd_open(2)`: a descriptor for process `pid`, which stays valid (and refers to
 /// that process only) even if the pid is reused.
 pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {

@@ -1,7 +1,7 @@
 //! Creating, running in, restarting and destroying persistent workspaces: the store's
 //! records kept in step with the keepers and their sandboxes.
 
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use phantom_bundle::Bundle;
@@ -197,7 +197,6 @@ pub struct RunOptions<'a> {
     pub env: Vec<(String, String)>,
     /// Shortens the profile's timeout, never lengthens it.
     pub timeout: Option<Duration>,
-    pub stdio: [RawFd; 3],
     /// A signalfd whose signals are forwarded to the run (SIGWINCH resizes its
     /// terminal).
     pub signals: Option<&'a OwnedFd>,
@@ -242,7 +241,6 @@ pub fn exec_in(
         connection,
         run.command,
         run.env,
-        run.stdio,
         timeout,
         run.signals,
         run.tty,

@@ -97,7 +97,6 @@ pub fn exec_in(name: &str, args: RunSettings) -> anyhow::Result<i32> {
             command: args.command,
             env,
             timeout,
-            stdio: [0, 1, 2],
             signals: Some(&signals),
             tty: args.tty,
         },
