@@ -716,3 +716,29 @@ fn a_background_process_does_not_hold_the_callers_stdio() {
     let o = s.sh("bg", "pgrep -x sleep >/dev/null && echo still-there");
     assert_eq!(out(&o), "still-there\n", "{}", err(&o));
 }
+
+/// A create interrupted between starting the keeper and writing the record leaves a
+/// directory without a record: `destroy` still removes it and stops the keeper, which
+/// wrote who it is first thing.
+#[test]
+fn a_workspace_whose_creator_was_interrupted_can_be_destroyed() {
+    let s = States::new();
+    let dir = s.root().join("workspaces/half");
+    std::fs::create_dir_all(dir.join("files")).unwrap();
+    let mut stand_in = Command::new("sleep").arg("300").spawn().unwrap();
+    let pid = stand_in.id();
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let ticks = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(19)
+        .unwrap();
+    std::fs::write(dir.join("keeper.pid"), format!("{pid} {ticks}\n")).unwrap();
+    let o = s.phantom(&["destroy", "half"]);
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(!dir.exists());
+    let status = stand_in.wait().unwrap();
+    assert!(!status.success(), "the stand-in keeper was not stopped");
+}

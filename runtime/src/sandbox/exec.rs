@@ -424,7 +424,15 @@ pub fn run_watching(
     // SAFETY-relevant: `phantom exec` is single-threaded up to here (no thread is spawned
     // before this point), as `clone_into_namespaces` requires.
     let mut lost = Vec::new();
-    let cloned = match sys::clone_into(flags, cgroup_fd) {
+    // A kernel or host that refuses the clone into the cgroup (older than 5.7, say)
+    // gets the usual clone and a move.
+    let mut first = sys::clone_into(flags, cgroup_fd);
+    let mut born_there = cgroup_fd.is_some();
+    if first.is_err() && born_there {
+        born_there = false;
+        first = sys::clone_into(flags, None);
+    }
+    let cloned = match first {
         Err(e) if !direct && fallback::is_userns_refusal(&e) => {
             if !options.allow_degraded {
                 return Err(ExecError::UserNamespaces(e));
@@ -435,7 +443,7 @@ pub fn run_watching(
             prepared.cwd = bundle.process.cwd.clone();
             prepared.landlock = harden::LandlockMode::Required;
             direct = true;
-            sys::clone_into(0, cgroup_fd)
+            sys::clone_into(0, cgroup_fd.filter(|_| born_there))
         }
         other => other,
     };
@@ -468,7 +476,13 @@ pub fn run_watching(
             mark(&prepared, "id maps written, sandbox building its root");
         }
         let cgroup = match born_in.take() {
-            Some((cgroup, _)) => cgroup,
+            Some((cgroup, _)) if born_there => cgroup,
+            Some((cgroup, _)) => {
+                cgroup
+                    .add(child.pid)
+                    .map_err(|e| ExecError::Cgroup(e.to_string()))?;
+                cgroup
+            }
             None => cgroup_for(child.pid, &bundle, options.allow_degraded)?,
         };
         (&go_write).write_all(b"g")?;

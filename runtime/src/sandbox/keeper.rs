@@ -102,6 +102,12 @@ fn keeper_main(
     ready: io::PipeWriter,
 ) -> ! {
     let _ = sys::setsid();
+    // Who keeps this workspace, before anything else: if the command that started us
+    // is interrupted before it records us, `phantom destroy` still finds us here.
+    let me = i32::try_from(std::process::id()).unwrap_or(0);
+    if let Some(ticks) = crate::workspaces::process_start_ticks(me) {
+        let _ = std::fs::write(place.dir.join("keeper.pid"), format!("{me} {ticks}\n"));
+    }
     // `ps` shows what it is, not the command that created it.
     let name = place
         .dir

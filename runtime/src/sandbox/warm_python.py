@@ -150,9 +150,10 @@ def _phantom_main():
         tb = e.__traceback__.tb_next if e.__traceback__ is not None else None
         sys.excepthook(type(e), e.with_traceback(tb), tb)
         if isinstance(e, KeyboardInterrupt):
+            # As the interpreter does: end by SIGINT itself.
             import signal
 
-            _finish()
+            _finish(exit=False)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             os.kill(os.getpid(), signal.SIGINT)
         status = 1
@@ -173,7 +174,7 @@ def _exit_status(e):
     return 1
 
 
-def _finish(status=0):
+def _finish(status=0, exit=True):
     # What the interpreter's shutdown does that a program can see (wait for its
     # threads, run atexit functions, flush stdout and stderr), then exit at once: the
     # teardown of a warm interpreter's many modules would cost milliseconds and shows
@@ -191,9 +192,10 @@ def _finish(status=0):
             stream.flush()
         except BaseException:  # noqa: BLE001
             status = 120
-    import os
+    if exit:
+        import os
 
-    os._exit(status)
+        os._exit(status)
 
 
 _phantom_main()

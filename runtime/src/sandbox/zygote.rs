@@ -68,11 +68,16 @@ pub enum Kind {
 }
 
 /// Whether a command can run in a warm Python interpreter: `python3 -c CODE [ARGS]` or
-/// `python3 FILE [ARGS]`, with no interpreter options and no `PYTHON*` variable in the
-/// run's environment (the interpreter read its options and environment when it
-/// started).
+/// `python3 FILE [ARGS]`, with no interpreter options and none of the variables the
+/// interpreter reads when it starts in the run's environment (`PYTHON*`, the locale,
+/// which decides stdio's encoding, `TZ`, and `PATH`, which decides which `python3`).
 pub fn python_run(command: &[String], env: &[(String, String)]) -> bool {
-    let plain_env = !env.iter().any(|(k, _)| k.starts_with("PYTHON"));
+    let read_at_start = |k: &str| {
+        k.starts_with("PYTHON")
+            || k.starts_with("LC_")
+            || matches!(k, "LANG" | "LANGUAGE" | "TZ" | "PATH")
+    };
+    let plain_env = !env.iter().any(|(k, _)| read_at_start(k));
     let shape = match command {
         [python, flag, _code, ..] if python == "python3" && flag == "-c" => true,
         [python, file, ..] if python == "python3" => !file.starts_with('-') && !file.is_empty(),

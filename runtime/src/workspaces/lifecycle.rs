@@ -109,12 +109,12 @@ fn start(
     bundle: &Bundle,
 ) -> Result<(), WorkspaceError> {
     let started = keeper::spawn(&place(store, &record.name)?, bundle, record.allow_degraded)?;
-    let start_ticks = super::process_start_ticks(started.keeper_pid).ok_or_else(|| {
-        WorkspaceError::Sandbox(format!(
+    let Some(start_ticks) = super::process_start_ticks(started.keeper_pid) else {
+        return Err(WorkspaceError::Sandbox(format!(
             "the workspace's keeper ended at once (see {})",
             store.dir(&record.name).join("keeper.log").display()
-        ))
-    })?;
+        )));
+    };
     record.keeper = Some(Keeper {
         pid: started.keeper_pid,
         start_ticks,
@@ -128,7 +128,12 @@ fn start(
     record.not_enforced = started.not_enforced;
     record.started_ms = Some(now_ms());
     record.stopped = None;
-    store.save(lock, record)
+    let saved = store.save(lock, record);
+    if saved.is_err() {
+        // Not recorded, so no one else could ever stop it.
+        let _ = keeper::stop(started.keeper_pid, start_ticks);
+    }
+    saved
 }
 
 /// The workspace's record with its sandbox running: a stopped one (its keeper died, or
@@ -292,27 +297,49 @@ pub fn exec_in(
 pub fn destroy(store: &Store, name: &str) -> Result<(), WorkspaceError> {
     let lock = store.lock()?;
     let mut record = store.load(name).or_else(|e| match e {
-        // A damaged record still names a directory to remove.
-        WorkspaceError::Damaged { .. } => Ok(Record {
-            name: name.to_string(),
-            profile: String::new(),
-            mode: String::new(),
-            created_ms: 0,
-            keeper: None,
-            cgroup: None,
-            limits: Vec::new(),
-            not_enforced: Vec::new(),
-            allow_degraded: false,
-            started_ms: None,
-            runs: 0,
-            last_exit: None,
-            last_run_ms: None,
-            stopped: None,
-        }),
+        // A damaged record, or none in a directory that exists (its creator was
+        // interrupted), still names a directory to remove.
+        WorkspaceError::Damaged { .. } | WorkspaceError::NotFound { .. }
+            if store.dir(name).is_dir() =>
+        {
+            Ok(Record {
+                name: name.to_string(),
+                profile: String::new(),
+                mode: String::new(),
+                created_ms: 0,
+                keeper: None,
+                cgroup: None,
+                limits: Vec::new(),
+                not_enforced: Vec::new(),
+                allow_degraded: false,
+                started_ms: None,
+                runs: 0,
+                last_exit: None,
+                last_run_ms: None,
+                stopped: None,
+            })
+        }
         other => Err(other),
     })?;
-    if let Some(k) = &record.keeper {
-        keeper::stop(k.pid, k.start_ticks).map_err(|source| WorkspaceError::Io {
+    // The recorded keeper, or one that started without being recorded (its creator
+    // was interrupted): it wrote who it is first thing.
+    let unrecorded = std::fs::read_to_string(store.dir(name).join("keeper.pid"))
+        .ok()
+        .and_then(|t| {
+            let mut parts = t.split_whitespace().map(str::parse::<u64>);
+            match (parts.next(), parts.next()) {
+                (Some(Ok(pid)), Some(Ok(ticks))) => Some((i32::try_from(pid).ok()?, ticks)),
+                _ => None,
+            }
+        });
+    let keepers = record
+        .keeper
+        .as_ref()
+        .map(|k| (k.pid, k.start_ticks))
+        .into_iter()
+        .chain(unrecorded);
+    for (pid, ticks) in keepers {
+        keeper::stop(pid, ticks).map_err(|source| WorkspaceError::Io {
             what: "cannot stop the keeper of",
             path: store.dir(name),
             source,
