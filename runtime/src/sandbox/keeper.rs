@@ -149,7 +149,12 @@ fn keeper_main(
         allow_degraded,
         tty: false,
     };
-    let sandbox = match resident::start(bundle, &options, listener) {
+    let name = place
+        .dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let sandbox = match resident::start(bundle, &options, listener, &name) {
         Ok(sandbox) => sandbox,
         Err(e) => {
             let _ = (&ready).write_all(format!("E {e}").as_bytes());

@@ -3,12 +3,14 @@
 //!
 //! Built exactly like `phantom exec`'s (clone into the namespaces, id maps, cgroup,
 //! the root from the mount plan with the workspace bound, hostname, loopback), but its
-//! init starts no workload. It listens on a Unix socket that was bound on the host
-//! before the sandbox existed: the socket file lives in the workspace's private state
-//! directory, outside the sandbox's root, so only the host's side can connect; the
-//! sandbox's processes never hold the listening descriptor (each workload closes every
-//! descriptor it inherits). Init stays out of the seccomp filter and Landlock, as in
-//! `phantom exec`; each workload hardens itself after the fork, as there.
+//! init starts no workload. The process that started it (the keeper) listens on the
+//! workspace's Unix socket, refuses any peer that is not the user's own process outside
+//! every sandbox (a sandboxed process of theirs could reach the socket file: Landlock
+//! does not govern `connect`), and hands each accepted connection to init over a
+//! private socketpair. No process of the sandbox holds the socketpair's other end or the
+//! listener (each workload closes every descriptor it inherits). Init stays out of the
+//! seccomp filter and Landlock, as in `phantom exec`; each workload hardens itself after
+//! the fork, as there.
 //!
 //! One connection is one run:
 //! - client → init: a `u32` little-endian length, a [`StartMessage`], then three
@@ -37,9 +39,10 @@ use super::sys;
 use super::zygote::StartMessage;
 use crate::cgroup::{CgroupOptions, CgroupSession, RealFs};
 
-/// The first part of a resident sandbox's cgroup names. Not `phantom-<pid>-…`: the
-/// sweep of stale `phantom exec` cgroups removes those whose creator has exited, and a
-/// workspace outlives the command that created it.
+/// The first part of a resident sandbox's cgroup names, followed by the workspace's
+/// name. Not `phantom-<pid>-…`: the sweep of stale `phantom exec` cgroups removes those
+/// whose creator has exited, and a workspace outlives the command that created it. The
+/// name keeps two workspaces' cgroups apart even when a keeper's pid is reused.
 pub const CGROUP_PREFIX: &str = "phantom-ws";
 
 /// Runs at once in one resident sandbox; more are refused until some end.
@@ -77,6 +80,7 @@ pub fn start(
     bundle: &Bundle,
     options: &ExecOptions,
     listener: UnixListener,
+    workspace: &str,
 ) -> Result<Resident, ExecError> {
     if !bundle.mode.uses_namespaces() {
         return Err(ExecError::Override(
@@ -125,7 +129,7 @@ pub fn start(
         (&go_write).write_all(b"m")?;
         let cgroup_options = CgroupOptions {
             allow_degraded: options.allow_degraded,
-            prefix: CGROUP_PREFIX.to_string(),
+            prefix: format!("{CGROUP_PREFIX}-{workspace}"),
             account: true,
             ..CgroupOptions::default()
         };

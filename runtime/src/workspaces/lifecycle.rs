@@ -151,17 +151,21 @@ pub fn ensure_running(
 }
 
 /// Starts a workspace's sandbox again unless (under the lock) it runs; with
-/// `unanswered`, a keeper that lives but whose sandbox refused a run is stopped first.
+/// `unanswered`, the keeper that was running when its sandbox refused a run is stopped
+/// first (only that one: another command may have started a new one meanwhile).
 fn restart(
     store: &Store,
     name: &str,
-    unanswered: Option<&std::io::Error>,
+    unanswered: Option<(&std::io::Error, Option<&Keeper>)>,
 ) -> Result<(Record, Option<String>), WorkspaceError> {
     let lock = store.lock()?;
     let mut record = store.load(name)?;
     let why = match (record.status(), unanswered) {
         (Status::Running, None) => return Ok((record, None)),
-        (Status::Running, Some(e)) => {
+        (Status::Running, Some((_, refused))) if record.keeper.as_ref() != refused => {
+            return Ok((record, None));
+        }
+        (Status::Running, Some((e, _))) => {
             if let Some(k) = &record.keeper {
                 keeper::stop(k.pid, k.start_ticks).map_err(|source| WorkspaceError::Io {
                     what: "cannot stop the keeper of",
@@ -217,7 +221,7 @@ pub fn exec_in(
     name: &str,
     run: RunOptions,
 ) -> Result<(Report, Option<String>), WorkspaceError> {
-    let (_, mut restarted) = ensure_running(store, name)?;
+    let (running, mut restarted) = ensure_running(store, name)?;
     let bundle = load_bundle(store, name)?;
     let socket = store.socket(name)?;
     // The keeper may have died a moment ago (its socket then refuses): once, the
@@ -225,7 +229,9 @@ pub fn exec_in(
     let connection = match resident::connect(&socket) {
         Ok(c) => c,
         Err(e) => {
-            restarted = restart(store, name, Some(&e))?.1.or(restarted);
+            restarted = restart(store, name, Some((&e, running.keeper.as_ref())))?
+                .1
+                .or(restarted);
             resident::connect(&socket).map_err(|source| WorkspaceError::Io {
                 what: "the workspace's sandbox does not answer at",
                 path: socket.clone(),
