@@ -345,6 +345,15 @@ pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
             .map(|(p, m)| (p, *m, Kind::Python)),
     );
     for (profile, mode, kind) in preload {
+        if kind == Kind::Python {
+            match (options.load)(profile, mode) {
+                Ok(bundle) if !zygote::can_warm_python(&bundle) => {
+                    eprintln!("phantom serve: `{profile}`: no warm interpreters: its filter does not let a process restrict itself with Landlock (landlock_add_rule, landlock_restrict_self), which they must; its Python runs use plain sandboxes");
+                    continue;
+                }
+                _ => {}
+            }
+        }
         match pool_for(&mut pools, &options, profile, mode, kind) {
             Ok(Some(pool)) => refill(pool, options.pool_size, &exec_options),
             Ok(None) => {}
@@ -613,11 +622,12 @@ fn handle(
     }
     // A run a warm interpreter can take goes to one; while that pool fills (it is made
     // on the first such run), a plain parked sandbox serves it.
-    let kinds: &[Kind] = if zygote::python_run(&request.command, &request.env) {
-        &[Kind::Python, Kind::Plain]
-    } else {
-        &[Kind::Plain]
-    };
+    let kinds: &[Kind] =
+        if zygote::python_run(&request.command, &request.env) && zygote::can_warm_python(&bundle) {
+            &[Kind::Python, Kind::Plain]
+        } else {
+            &[Kind::Plain]
+        };
     let mut ready = None;
     for &kind in kinds {
         let pool = match pool_for(pools, options, &request.profile, request.mode, kind) {

@@ -86,6 +86,39 @@ pub fn python_run(command: &[String], env: &[(String, String)]) -> bool {
     plain_env && shape
 }
 
+/// Whether this profile's filter lets a process restrict itself with Landlock, as a
+/// warm interpreter must once its workspace is bound (`landlock_add_rule` and
+/// `landlock_restrict_self`, in the stdlib's `@sandbox` set). A profile without them
+/// would have every warm run fail; its Python runs go to plain sandboxes instead.
+pub fn can_warm_python(bundle: &Bundle) -> bool {
+    use phantom_compiler::seccomp::{bpf::RET_ALLOW, interp, Insn};
+    let Some(native) = phantom_bundle::Arch::native() else {
+        return false;
+    };
+    let audit = match native {
+        phantom_bundle::Arch::X86_64 => 0xC000_003E,
+        phantom_bundle::Arch::Aarch64 => 0xC000_00B7,
+    };
+    let Some(filter) = bundle.seccomp.iter().find(|f| f.arch == native) else {
+        return false;
+    };
+    let program: Vec<Insn> = filter
+        .program
+        .chunks_exact(8)
+        .filter_map(|c| <[u8; 8]>::try_from(c).ok().map(Insn::from_bytes))
+        .collect();
+    // landlock_add_rule, landlock_restrict_self: the same numbers on both.
+    [445u32, 446].into_iter().all(|nr| {
+        let data = interp::SeccompData {
+            nr,
+            arch: audit,
+            instruction_pointer: 0,
+            args: [3, 1, 0, 0, 0, 0],
+        };
+        interp::run(&program, &data).is_ok_and(|r| r.ret == RET_ALLOW)
+    })
+}
+
 /// The warm interpreter's program (see the file's header).
 const WARM_PYTHON: &str = include_str!("warm_python.py");
 
