@@ -401,14 +401,7 @@ pub fn run_watching(
     let sigfd = sys::signalfd_for(&signals)?;
 
     let mut direct = !bundle.mode.uses_namespaces();
-    let mut flags = (libc::CLONE_NEWUSER
-        | libc::CLONE_NEWNS
-        | libc::CLONE_NEWPID
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWUTS) as u64;
-    if bundle.network != Network::Host {
-        flags |= libc::CLONE_NEWNET as u64;
-    }
+    let mut flags = namespace_flags(&bundle);
     if direct {
         // No namespaces: the child is the workload itself, on the host's view.
         flags = 0;
@@ -541,6 +534,29 @@ pub fn run_watching(
         outcome,
         limits_hit,
         not_enforced,
+    })
+}
+
+/// The namespaces a sandbox's init is cloned into: user, mount, pid, ipc, uts, and
+/// network unless the bundle says host.
+pub(super) fn namespace_flags(bundle: &Bundle) -> u64 {
+    let mut flags = (libc::CLONE_NEWUSER
+        | libc::CLONE_NEWNS
+        | libc::CLONE_NEWPID
+        | libc::CLONE_NEWIPC
+        | libc::CLONE_NEWUTS) as u64;
+    if bundle.network != Network::Host {
+        flags |= libc::CLONE_NEWNET as u64;
+    }
+    flags
+}
+
+/// The message of the first `E <code> <message>` line of a sandbox's report.
+pub(super) fn first_failure(report: &str) -> Option<String> {
+    report.lines().find_map(|l| {
+        l.strip_prefix("E ")
+            .and_then(|r| r.split_once(' '))
+            .map(|(_, m)| m.to_string())
     })
 }
 

@@ -32,7 +32,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use phantom_bundle::{Bundle, Network};
+use phantom_bundle::Bundle;
 
 use super::exec::{self, ExecError, ExecOptions, Outcome, Prepared, EXIT_SETUP};
 use super::sys;
@@ -101,14 +101,7 @@ pub fn start(
     let (go_read, go_write) = io::pipe()?;
     let (report_read, report_write) = io::pipe()?;
     let (handoff, handoff_init) = UnixStream::pair()?;
-    let mut flags = (libc::CLONE_NEWUSER
-        | libc::CLONE_NEWNS
-        | libc::CLONE_NEWPID
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWUTS) as u64;
-    if bundle.network != Network::Host {
-        flags |= libc::CLONE_NEWNET as u64;
-    }
+    let flags = exec::namespace_flags(&bundle);
     let child = match sys::clone_into_namespaces(flags).map_err(ExecError::Clone)? {
         None => {
             drop(go_write);
@@ -145,7 +138,7 @@ pub fn start(
             let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
             let _ = sys::wait_pidfd(&child.pidfd);
             let said = read_all(&mut report);
-            return Err(first_failure(&said).map_or(e, ExecError::Override));
+            return Err(exec::first_failure(&said).map_or(e, ExecError::Override));
         }
     };
     let mut resident = Resident {
@@ -169,24 +162,16 @@ pub fn start(
     said.push('\n');
     said.push_str(&read_all(&mut resident.report));
     resident.kill();
-    Err(ExecError::Override(first_failure(&said).unwrap_or_else(
-        || "the sandbox's init ended without a report".to_string(),
-    )))
+    Err(ExecError::Override(
+        exec::first_failure(&said)
+            .unwrap_or_else(|| "the sandbox's init ended without a report".to_string()),
+    ))
 }
 
 fn read_all(report: &mut io::PipeReader) -> String {
     let mut said = String::new();
     let _ = report.read_to_string(&mut said);
     said
-}
-
-/// The message of the first `E <code> <message>` line.
-fn first_failure(report: &str) -> Option<String> {
-    report.lines().find_map(|l| {
-        l.strip_prefix("E ")
-            .and_then(|r| r.split_once(' '))
-            .map(|(_, m)| m.to_string())
-    })
 }
 
 impl Resident {

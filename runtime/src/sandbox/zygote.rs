@@ -23,7 +23,7 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use phantom_bundle::{Bundle, Network};
+use phantom_bundle::Bundle;
 
 use super::exec::{self, mark, ExecError, ExecOptions, Prepared, Report, EXIT_SETUP};
 use super::mounts::Deferred;
@@ -155,14 +155,7 @@ pub fn park_kind(bundle: &Bundle, options: &ExecOptions, kind: Kind) -> Result<P
     let (go_read, go_write) = io::pipe()?;
     let (report_read, report_write) = io::pipe()?;
     let (control, control_theirs) = UnixStream::pair()?;
-    let mut flags = (libc::CLONE_NEWUSER
-        | libc::CLONE_NEWNS
-        | libc::CLONE_NEWPID
-        | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWUTS) as u64;
-    if bundle.network != Network::Host {
-        flags |= libc::CLONE_NEWNET as u64;
-    }
+    let flags = exec::namespace_flags(&bundle);
     // The caller must be single-threaded here, as for `exec::run`.
     let child = match sys::clone_into_namespaces(flags).map_err(ExecError::Clone)? {
         None => {
@@ -203,10 +196,7 @@ pub fn park_kind(bundle: &Bundle, options: &ExecOptions, kind: Kind) -> Result<P
             let _ = sys::wait_pidfd(&child.pidfd);
             let mut report = report_read;
             let _ = report.read_to_string(&mut said);
-            return Err(said
-                .lines()
-                .find_map(|l| l.strip_prefix("E ").and_then(|r| r.split_once(' ')))
-                .map_or(e, |(_, m)| ExecError::Override(m.to_string())));
+            return Err(exec::first_failure(&said).map_or(e, ExecError::Override));
         }
     };
     let mut parked = Parked {
@@ -227,13 +217,8 @@ pub fn park_kind(bundle: &Bundle, options: &ExecOptions, kind: Kind) -> Result<P
             let mut said = String::new();
             let _ = sys::pidfd_kill(&parked.child.pidfd, libc::SIGKILL);
             let _ = parked.report.read_to_string(&mut said);
-            let message = said
-                .lines()
-                .find_map(|l| l.strip_prefix("E ").and_then(|r| r.split_once(' ')))
-                .map_or_else(
-                    || "the parked sandbox's init ended without a report".to_string(),
-                    |(_, m)| m.to_string(),
-                );
+            let message = exec::first_failure(&said)
+                .unwrap_or_else(|| "the parked sandbox's init ended without a report".to_string());
             parked.kill();
             Err(ExecError::Override(message))
         }
