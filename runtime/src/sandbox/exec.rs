@@ -410,7 +410,9 @@ pub fn run_watching(
     // born in it: moving a process into a cgroup waits for an RCU grace period after an
     // idle moment (10-17 ms, docs/benchmarks.md); being born there does not. Elsewhere
     // (v1 controllers) the move cannot be avoided and overlaps the root's construction.
-    let mut born_in = unified_session(&bundle, options.allow_degraded)?;
+    // Detected once for the run: which layout decides how init gets into its cgroup.
+    let detection = crate::cgroup::detect().ok();
+    let mut born_in = unified_session(&bundle, options.allow_degraded, detection.as_ref())?;
     let cgroup_fd = born_in
         .as_ref()
         .map(|(_, dir)| std::os::fd::AsFd::as_fd(dir));
@@ -476,7 +478,12 @@ pub fn run_watching(
                     .map_err(|e| ExecError::Cgroup(e.to_string()))?;
                 cgroup
             }
-            None => cgroup_for(child.pid, &bundle, options.allow_degraded)?,
+            None => cgroup_with(
+                child.pid,
+                &bundle,
+                &sandbox_cgroup_options(options.allow_degraded),
+                detection.as_ref(),
+            )?,
         };
         (&go_write).write_all(b"g")?;
         Ok(cgroup)
@@ -566,21 +573,19 @@ pub(super) fn first_failure(report: &str) -> Option<String> {
 fn unified_session(
     bundle: &Bundle,
     allow_degraded: bool,
+    detection: Option<&crate::cgroup::Detection>,
 ) -> Result<Option<(CgroupSession<RealFs>, OwnedFd)>, ExecError> {
-    let Ok(detection) = crate::cgroup::detect() else {
-        return Ok(None); // the usual path reports what is wrong
-    };
-    if detection.layout != crate::cgroup::Layout::Unified {
+    let Some(detection) = detection.filter(|d| d.layout == crate::cgroup::Layout::Unified) else {
         return Ok(None);
-    }
-    let options = CgroupOptions {
-        allow_degraded,
-        move_self_to_leaf: crate::cgroup::scope::in_scope(),
-        ..CgroupOptions::default()
     };
-    let session =
-        CgroupSession::create_detected(RealFs, &detection, &bundle.cgroup, &bundle.name, &options)
-            .map_err(|e| ExecError::Cgroup(e.to_string()))?;
+    let session = CgroupSession::create_detected(
+        RealFs,
+        detection,
+        &bundle.cgroup,
+        &bundle.name,
+        &sandbox_cgroup_options(allow_degraded),
+    )
+    .map_err(|e| ExecError::Cgroup(e.to_string()))?;
     let Some(dir) = session.dirs().first().map(|d| d.path.clone()) else {
         return Ok(None);
     };
@@ -593,30 +598,39 @@ fn unified_session(
     Ok(Some((session, fd.into())))
 }
 
+/// The options of a sandbox's cgroup session.
+fn sandbox_cgroup_options(allow_degraded: bool) -> CgroupOptions {
+    CgroupOptions {
+        allow_degraded,
+        // In a delegated systemd scope phantom's own process sits in the scope's
+        // cgroup; v2 wants it in a leaf before the scope's controllers are enabled.
+        move_self_to_leaf: crate::cgroup::scope::in_scope(),
+        ..CgroupOptions::default()
+    }
+}
+
 /// The sandbox's cgroup session, with `pid` (its init or only process) moved into it.
 pub(super) fn cgroup_for(
     pid: libc::pid_t,
     bundle: &Bundle,
     allow_degraded: bool,
 ) -> Result<CgroupSession<RealFs>, ExecError> {
-    let options = CgroupOptions {
-        allow_degraded,
-        // In a delegated systemd scope phantom's own process sits in the scope's
-        // cgroup; v2 wants it in a leaf before the scope's controllers are enabled.
-        move_self_to_leaf: crate::cgroup::scope::in_scope(),
-        ..CgroupOptions::default()
-    };
-    cgroup_with(pid, bundle, &options)
+    cgroup_with(pid, bundle, &sandbox_cgroup_options(allow_degraded), None)
 }
 
-/// [`cgroup_for`] with other options.
+/// [`cgroup_for`] with other options, and the host's cgroups as detected already
+/// (detected now if `None`).
 pub(super) fn cgroup_with(
     pid: libc::pid_t,
     bundle: &Bundle,
     options: &CgroupOptions,
+    detection: Option<&crate::cgroup::Detection>,
 ) -> Result<CgroupSession<RealFs>, ExecError> {
-    let cgroup = CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, options)
-        .map_err(|e| ExecError::Cgroup(e.to_string()))?;
+    let created = match detection {
+        Some(d) => CgroupSession::create_detected(RealFs, d, &bundle.cgroup, &bundle.name, options),
+        None => CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, options),
+    };
+    let cgroup = created.map_err(|e| ExecError::Cgroup(e.to_string()))?;
     cgroup
         .add(pid)
         .map_err(|e| ExecError::Cgroup(e.to_string()))?;

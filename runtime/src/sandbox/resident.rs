@@ -126,7 +126,7 @@ pub fn start(
             account: true,
             ..CgroupOptions::default()
         };
-        let cgroup = exec::cgroup_with(child.pid, &bundle, &cgroup_options)?;
+        let cgroup = exec::cgroup_with(child.pid, &bundle, &cgroup_options, None)?;
         (&go_write).write_all(b"g")?;
         Ok(cgroup)
     })();
