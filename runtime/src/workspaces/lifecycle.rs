@@ -76,22 +76,12 @@ pub fn create(store: &Store, options: &CreateOptions) -> Result<Record, Workspac
             path,
             source,
         })?;
-        let mut record = Record {
-            name: options.name.to_string(),
-            profile: options.profile.to_string(),
-            mode: bundle.mode.name().to_string(),
-            created_ms: now_ms(),
-            keeper: None,
-            cgroup: None,
-            limits: Vec::new(),
-            not_enforced: Vec::new(),
-            allow_degraded: options.allow_degraded,
-            started_ms: None,
-            runs: 0,
-            last_exit: None,
-            last_run_ms: None,
-            stopped: None,
-        };
+        let mut record = Record::new(
+            options.name,
+            options.profile,
+            bundle.mode.name(),
+            options.allow_degraded,
+        );
         start(store, &lock, &mut record, bundle)?;
         Ok(record)
     })();
@@ -308,22 +298,7 @@ pub fn destroy(store: &Store, name: &str) -> Result<(), WorkspaceError> {
         WorkspaceError::Damaged { .. } | WorkspaceError::NotFound { .. }
             if store.dir(name).is_dir() =>
         {
-            Ok(Record {
-                name: name.to_string(),
-                profile: String::new(),
-                mode: String::new(),
-                created_ms: 0,
-                keeper: None,
-                cgroup: None,
-                limits: Vec::new(),
-                not_enforced: Vec::new(),
-                allow_degraded: false,
-                started_ms: None,
-                runs: 0,
-                last_exit: None,
-                last_run_ms: None,
-                stopped: None,
-            })
+            Ok(Record::new(name, "", "", false))
         }
         other => Err(other),
     })?;

@@ -124,6 +124,26 @@ pub enum Status {
 }
 
 impl Record {
+    /// A workspace's record before its sandbox first starts.
+    pub fn new(name: &str, profile: &str, mode: &str, allow_degraded: bool) -> Record {
+        Record {
+            name: name.to_string(),
+            profile: profile.to_string(),
+            mode: mode.to_string(),
+            created_ms: now_ms(),
+            keeper: None,
+            cgroup: None,
+            limits: Vec::new(),
+            not_enforced: Vec::new(),
+            allow_degraded,
+            started_ms: None,
+            runs: 0,
+            last_exit: None,
+            last_run_ms: None,
+            stopped: None,
+        }
+    }
+
     pub fn status(&self) -> Status {
         match &self.keeper {
             Some(k) if keeper_alive(k) => Status::Running,
@@ -466,22 +486,7 @@ mod tests {
     }
 
     fn record(name: &str) -> Record {
-        Record {
-            name: name.into(),
-            profile: "shell".into(),
-            mode: "sandbox".into(),
-            created_ms: now_ms(),
-            keeper: None,
-            cgroup: None,
-            limits: vec![],
-            not_enforced: vec![],
-            allow_degraded: false,
-            started_ms: None,
-            runs: 0,
-            last_exit: None,
-            last_run_ms: None,
-            stopped: None,
-        }
+        Record::new(name, "shell", "sandbox", false)
     }
 
     #[test]
