@@ -148,22 +148,21 @@ pub fn list(json: bool) -> anyhow::Result<()> {
 
 pub fn monitor(args: MonitorArgs) -> anyhow::Result<()> {
     let store = store()?;
-    let render = |cpu_percent: Option<f64>| -> anyhow::Result<(String, Option<u64>)> {
-        let (record, m) = with_metrics(store.load(&args.name)?);
-        let text = if args.json {
+    let render = |record: &Record, m: &metrics::Metrics, cpu_percent: Option<f64>| {
+        anyhow::Ok(if args.json {
             format!(
                 "{}\n",
-                serde_json::to_string_pretty(&show::json(&record, &m))?
+                serde_json::to_string_pretty(&show::json(record, m))?
             )
         } else if args.metrics {
-            show::prometheus(&record, &m)
+            show::prometheus(record, m)
         } else {
-            show::monitor_text(&record, &m, cpu_percent)
-        };
-        Ok((text, m.cpu_usec))
+            show::monitor_text(record, m, cpu_percent)
+        })
     };
     if !args.watch {
-        print!("{}", render(None)?.0);
+        let (record, m) = with_metrics(store.load(&args.name)?);
+        print!("{}", render(&record, &m, None)?);
         return Ok(());
     }
     if !(args.interval.is_finite() && args.interval >= 0.1) {
@@ -173,20 +172,19 @@ pub fn monitor(args: MonitorArgs) -> anyhow::Result<()> {
     let mut previous: Option<(Instant, u64)> = None;
     loop {
         let now = Instant::now();
-        let (mut text, cpu) = render(None).context("the workspace is gone")?;
-        let percent = match (previous, cpu) {
+        let (record, m) = with_metrics(store.load(&args.name).context("the workspace is gone")?);
+        // CPU use since the previous sample, in percent of one CPU.
+        let percent = match (previous, m.cpu_usec) {
             (Some((then, before)), Some(used)) => {
                 let wall = now.duration_since(then).as_micros() as f64;
                 (wall > 0.0).then(|| used.saturating_sub(before) as f64 * 100.0 / wall)
             }
             _ => None,
         };
-        if percent.is_some() && !args.json && !args.metrics {
-            text = render(percent)?.0;
-        }
-        if let Some(used) = cpu {
+        if let Some(used) = m.cpu_usec {
             previous = Some((now, used));
         }
+        let text = render(&record, &m, percent)?;
         // Home, clear, then the sample: a refresh in place, like top.
         let mut out = std::io::stdout().lock();
         write!(out, "\x1b[H\x1b[2J{text}")?;
