@@ -782,52 +782,46 @@ pub fn send_fd(socket: RawFd, fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Reads bytes from a Unix stream socket, and a descriptor if one came with them (one
-/// sent with [`send_fd`] arrives with its one byte).
-pub fn recv_bytes_and_fd(socket: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+/// One `recvmsg` into `buf`: the bytes read, the descriptors that came with them
+/// (close-on-exec), and whether the kernel had to drop some (MSG_CTRUNC).
+fn recv_with_fds(socket: RawFd, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>, bool)> {
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
     };
+    // Room for a few descriptors, aligned for cmsghdr.
     let mut space = [0u64; 8];
-    // SAFETY: as in send_fd.
+    // SAFETY: msghdr is plain data; zeroed is valid.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = space.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&space);
-    // SAFETY: `msg` points at live buffers; MSG_CMSG_CLOEXEC marks the fd close-on-exec.
+    // SAFETY: `msg` points at live buffers; MSG_CMSG_CLOEXEC marks the fds close-on-exec.
     let n =
         check(unsafe { libc::recvmsg(socket, &mut msg, libc::MSG_CMSG_CLOEXEC) } as libc::c_long)?;
-    let fd = take_fds(&msg).into_iter().next();
-    Ok((n as usize, fd))
+    let truncated = msg.msg_flags & libc::MSG_CTRUNC != 0;
+    Ok((n as usize, take_fds(&msg), truncated))
+}
+
+/// Reads bytes from a Unix stream socket, and a descriptor if one came with them (one
+/// sent with [`send_fd`] arrives with its one byte).
+pub fn recv_bytes_and_fd(socket: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
+    let (n, fds, _) = recv_with_fds(socket, buf)?;
+    Ok((n, fds.into_iter().next()))
 }
 
 /// Receives one fd sent with [`send_fd`].
 pub fn recv_fd(socket: RawFd) -> io::Result<OwnedFd> {
     let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    let mut space = [0u8; 64];
-    // SAFETY: as in send_fd.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = space.as_mut_ptr().cast();
-    msg.msg_controllen = space.len();
-    // SAFETY: `msg` points at live buffers; MSG_CMSG_CLOEXEC marks the fd close-on-exec.
-    let n =
-        check(unsafe { libc::recvmsg(socket, &mut msg, libc::MSG_CMSG_CLOEXEC) } as libc::c_long)?;
+    let (n, mut fds, truncated) = recv_with_fds(socket, &mut byte)?;
     if n == 0 {
         return Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
             "the sandbox closed the console socket",
         ));
     }
-    let mut fds = take_fds(&msg);
-    if msg.msg_flags & libc::MSG_CTRUNC != 0 || fds.len() != 1 {
+    if truncated || fds.len() != 1 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             "expected exactly one descriptor",
@@ -867,22 +861,8 @@ fn take_fds(msg: &libc::msghdr) -> Vec<OwnedFd> {
 /// holding an errno: `Ok(Ok(fd))`, `Ok(Err(errno))`.
 pub fn recv_fd_or_bytes(socket: RawFd) -> io::Result<Result<OwnedFd, i32>> {
     let mut data = [0u8; 4];
-    let mut iov = libc::iovec {
-        iov_base: data.as_mut_ptr().cast(),
-        iov_len: data.len(),
-    };
-    let mut space = [0u8; 64];
-    // SAFETY: as in send_fd.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = space.as_mut_ptr().cast();
-    msg.msg_controllen = space.len();
-    // SAFETY: `msg` points at live buffers; MSG_CMSG_CLOEXEC marks the fd close-on-exec.
-    let n =
-        check(unsafe { libc::recvmsg(socket, &mut msg, libc::MSG_CMSG_CLOEXEC) } as libc::c_long)?;
-    let mut fds = take_fds(&msg);
-    if fds.len() == 1 && msg.msg_flags & libc::MSG_CTRUNC == 0 {
+    let (n, mut fds, truncated) = recv_with_fds(socket, &mut data)?;
+    if fds.len() == 1 && !truncated {
         if let Some(fd) = fds.pop() {
             return Ok(Ok(fd));
         }
