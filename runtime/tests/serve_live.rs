@@ -12,7 +12,10 @@
 )]
 
 mod common;
-use common::{err, is_root, out};
+use common::{alive, err, is_root, out};
+
+use phantom_compiler::{bundle, check, io::MemoryFs, Input};
+use phantom_runtime::sandbox::zygote;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -116,19 +119,6 @@ fn inits_of(server: u32) -> Vec<u32> {
                 .then_some(pid)
         })
         .collect()
-}
-
-/// Running, not a zombie: a sandbox's init killed with its server is reparented and
-/// reaped by whatever reaps orphans here, which may take a moment.
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        !matches!(
-            s.rsplit(')')
-                .next()
-                .and_then(|r| r.split_whitespace().next()),
-            Some("Z" | "X")
-        )
-    })
 }
 
 /// Processes whose command line contains `marker`.
@@ -691,4 +681,26 @@ fn parent_of(pid: u32) -> Option<u32> {
         .lines()
         .find_map(|l| l.strip_prefix("PPid:"))
         .and_then(|p| p.trim().parse().ok())
+}
+
+/// A warm interpreter completes and enforces Landlock itself, so only profiles whose
+/// filter allows that get warm interpreters; python-dev's does (base's `@sandbox`).
+/// (Here, not in zygote_live: that file's test clones from its own process, which must
+/// then have no other thread running, as the library requires.)
+#[test]
+fn warm_interpreters_only_where_the_filter_lets_them_restrict_themselves() {
+    let python_dev = {
+        let checked = check(&Input::Stdlib("python-dev".into()), &MemoryFs::new()).unwrap();
+        bundle::build(checked.policy.as_ref().unwrap(), &checked.sources).unwrap()
+    };
+    assert!(zygote::can_warm_python(&python_dev));
+    let input = Input::Text {
+        name: "strict.pfp".into(),
+        text: "policy \"strict\"\nextends \"python-dev\"\nsyscalls {\n    errno(EPERM) landlock_restrict_self\n}\n".into(),
+        dir: "/".into(),
+    };
+    let checked = check(&input, &MemoryFs::new()).unwrap();
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    let strict = bundle::build(checked.policy.as_ref().unwrap(), &checked.sources).unwrap();
+    assert!(!zygote::can_warm_python(&strict));
 }

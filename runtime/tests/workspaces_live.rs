@@ -13,7 +13,7 @@
 )]
 
 mod common;
-use common::{cgroup_dirs_named, err, is_root, out};
+use common::{alive, cgroup_dirs_named, err, is_root, out};
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -101,17 +101,6 @@ impl Drop for States {
             let _ = self.phantom(&args);
         }
     }
-}
-
-fn alive(pid: i32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-        !matches!(
-            s.rsplit(')')
-                .next()
-                .and_then(|r| r.split_whitespace().next()),
-            Some("Z")
-        )
-    })
 }
 
 /// The pids of the processes whose command line starts with `what`.

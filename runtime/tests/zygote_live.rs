@@ -170,19 +170,3 @@ fn parked_sandboxes_run_one_command_each_with_the_workspace_bound_late() {
         times[times.len() / 2]
     );
 }
-
-/// A warm interpreter completes and enforces Landlock itself, so only profiles whose
-/// filter allows that get warm interpreters; python-dev's does (base's `@sandbox`).
-#[test]
-fn warm_interpreters_only_where_the_filter_lets_them_restrict_themselves() {
-    assert!(zygote::can_warm_python(&python_dev()));
-    let input = Input::Text {
-        name: "strict.pfp".into(),
-        text: "policy \"strict\"\nextends \"python-dev\"\nsyscalls {\n    errno(EPERM) landlock_restrict_self\n}\n".into(),
-        dir: "/".into(),
-    };
-    let checked = check(&input, &MemoryFs::new()).unwrap();
-    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
-    let strict = bundle::build(checked.policy.as_ref().unwrap(), &checked.sources).unwrap();
-    assert!(!zygote::can_warm_python(&strict));
-}

@@ -47,3 +47,16 @@ pub fn cgroup_dirs_named(prefix: &str) -> Vec<PathBuf> {
     }
     found
 }
+
+/// Running, not a zombie: a process killed a moment ago may wait to be reaped by
+/// whatever reaps orphans here.
+pub fn alive(pid: impl std::fmt::Display) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        !matches!(
+            s.rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next()),
+            Some("Z" | "X")
+        )
+    })
+}
