@@ -52,17 +52,28 @@ impl Server {
             .env_remove("PHANTOM_CONFIG_PATH")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null());
+            .stderr(std::fs::File::create(dir.path().join("serve.log")).unwrap());
         if !is_root() {
             c.arg("--allow-degraded");
         }
-        let child = c.spawn().expect("phantom serve starts");
+        let mut child = c.spawn().expect("phantom serve starts");
+        // Ready once it accepts: the socket's file exists a moment before the server
+        // listens on it, and a client connecting in that moment is refused.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !socket.exists() {
-            assert!(Instant::now() < deadline, "no socket after 10 s");
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                let log = std::fs::read_to_string(dir.path().join("serve.log"));
+                panic!("phantom serve ended with {status} before listening: {log:?}");
+            }
+            assert!(Instant::now() < deadline, "not listening after 10 s");
             std::thread::sleep(Duration::from_millis(20));
         }
         Server { child, socket, dir }
+    }
+
+    /// What the server wrote to stderr so far, for failure messages.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
     }
 
     fn run(&self, workspace: &Path, args: &[&str]) -> Output {
@@ -101,7 +112,11 @@ impl Server {
             .arg(self.child.id().to_string())
             .status();
         let status = self.child.wait().unwrap();
-        assert!(status.success(), "phantom serve ended with {status}");
+        assert!(
+            status.success(),
+            "phantom serve ended with {status}; its log:\n{}",
+            self.log()
+        );
         assert!(!self.socket.exists(), "the socket was left behind");
     }
 }
@@ -494,7 +509,13 @@ fn a_warm_run_cannot_outlast_its_profiles_timeout() {
         .env("PHANTOM_SOCKET", &server.socket)
         .env("PHANTOM_CACHE_DIR", server.dir.path().join("cache"));
     let o = c.output().unwrap();
-    assert_eq!(o.status.code(), Some(124), "{}", err(&o));
+    assert_eq!(
+        o.status.code(),
+        Some(124),
+        "{}\nthe server's log:\n{}",
+        err(&o),
+        server.log()
+    );
     server.stop();
 }
 
