@@ -105,6 +105,23 @@ fn a_broken_pipe_ends_the_writer_quietly() {
     assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "{}", out(&o));
 }
 
+/// The sandbox fails by itself before phantom's go-ahead: the error names the cause,
+/// whichever of the two gets there first (it once read "Broken pipe").
+#[test]
+fn a_missing_workspace_is_named_however_early_the_sandbox_fails() {
+    let s = sandbox("");
+    for _ in 0..20 {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_phantom"));
+        c.arg("exec").arg(&s.bundle);
+        if !is_root() {
+            c.arg("--allow-degraded");
+        }
+        let o = c.args(["--", "/bin/true"]).output().expect("phantom runs");
+        assert_eq!(o.status.code(), Some(125), "{}", err(&o));
+        assert!(err(&o).contains("--workspace DIR"), "{}", err(&o));
+    }
+}
+
 #[test]
 fn stdout_streams_large_output() {
     let s = sandbox("");

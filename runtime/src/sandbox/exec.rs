@@ -495,6 +495,21 @@ pub fn run_watching(
         Err(e) => {
             let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
             let _ = sys::waitpid(child.pid, 0);
+            // A sandbox that failed by itself (a variable left unbound, say) closed
+            // the go-ahead pipe before we wrote to it: its report says why, and the
+            // broken pipe is only the symptom. Its processes are gone, so the report
+            // pipe reads to its end at once.
+            if matches!(&e, ExecError::Io(io) if io.kind() == io::ErrorKind::BrokenPipe) {
+                let mut report = String::new();
+                let _ = (&report_read).read_to_string(&mut report);
+                if first_failure(&report).is_some() {
+                    return Ok(Report {
+                        outcome: parse_report(&report, 0),
+                        limits_hit: Vec::new(),
+                        not_enforced: lost,
+                    });
+                }
+            }
             return Err(e);
         }
     };
