@@ -1,11 +1,16 @@
 #!/usr/bin/env python3
 """Cold start of a sandboxed /bin/true (and python3 -c pass): bare, phantom, bwrap, runc.
 
-Run from the repository root after `cargo build --release -p phantom-runtime -p phantomc`:
-    python3 scripts/bench-exec.py [--runs N] [--markdown]
+Run from the repository root after `scripts/build-release.sh` (the static release
+binaries, as shipped; `--bin-dir target/release` measures a plain `cargo build
+--release` instead):
+    python3 scripts/bench-exec.py [--runs N] [--markdown] [--io] [--bin-dir DIR]
 Every tool gets comparable isolation: all namespaces including network, a read-only
 root with /usr, /proc, /dev, a tmpfs /tmp and the workspace; phantom adds its cgroup
-limits and the seccomp filter. Medians and 90th percentiles in milliseconds.
+limits and the seccomp filter. Medians and 90th percentiles in milliseconds. A row for
+unshare(1) creating the same namespaces around /bin/true, with no mounts, shows what
+the kernel's namespaces alone cost here. Then phantom's size: the stripped binary and
+the peak RSS of `phantom exec` (`/usr/bin/time -f %M`, median of 21).
 """
 import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -47,6 +52,19 @@ def measure_io(phantom, bundle, ws, rounds=9, mib=256):
         results.append((f"sequential {name}, {mib} MiB, O_DIRECT", mib / h, mib / p))
     return results
 
+def peak_rss(phantom, bundle, ws):
+    """The stripped size of `phantom` and the median peak RSS (KB) of a run."""
+    with tempfile.TemporaryDirectory() as d:
+        stripped = os.path.join(d, "phantom")
+        subprocess.run(["strip", "-o", stripped, phantom], check=True)
+        size = os.path.getsize(stripped)
+    rss = []
+    for _ in range(21):
+        r = subprocess.run(["/usr/bin/time", "-f", "%M", phantom, "exec", bundle, "--workspace", ws, "--", "/bin/true"],
+                           capture_output=True, text=True)
+        rss.append(int(r.stderr.strip().splitlines()[-1]))
+    return size, statistics.median(rss)
+
 def bwrap_mounts(phantomc, bundle, ws):
     """bubblewrap arguments for the same mount plan as the bundle's, as far as bwrap
     can express it: masks become empty tmpfs or /dev/null binds; the read-only
@@ -86,10 +104,15 @@ def main():
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--io", action="store_true",
                     help="also measure sequential workspace I/O (O_DIRECT, 256 MiB, 9 rounds) on the host and through phantom's bind mount")
+    ap.add_argument("--bin-dir", help="where phantom and phantomc are (default: the static release build of scripts/build-release.sh)")
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    phantom = os.path.join(root, "target/release/phantom")
-    phantomc = os.path.join(root, "target/release/phantomc")
+    host = subprocess.run(["rustc", "-vV"], capture_output=True, text=True, check=True).stdout.split("host: ")[1].split()[0]
+    bin_dir = args.bin_dir or os.path.join(root, "target", host, "release")
+    phantom = os.path.join(bin_dir, "phantom")
+    phantomc = os.path.join(bin_dir, "phantomc")
+    if not os.path.exists(phantom):
+        raise SystemExit(f"no {phantom}: run scripts/build-release.sh first, or pass --bin-dir")
     work = tempfile.mkdtemp(prefix="phantom-bench-")
     ws = os.path.join(work, "ws")
     os.mkdir(ws)
@@ -103,6 +126,9 @@ def main():
         except (SystemExit, FileNotFoundError) as e:
             rows.append((name, None, str(e)[:60]))
     row("bare /bin/true", ["/bin/true"])
+    if shutil.which("unshare"):
+        row("unshare: user, mount, pid, ipc, uts, net, cgroup namespaces; no mounts; /bin/true",
+            ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--ipc", "--uts", "--net", "--cgroup", "/bin/true"])
     row("phantom exec (python-dev bundle) /bin/true", [phantom, "exec", bundle, "--workspace", ws, "--", "/bin/true"])
     bwrap = shutil.which("bwrap")
     if bwrap:
@@ -113,6 +139,7 @@ def main():
     if shutil.which("python3") and os.path.exists("/usr/bin/python3"):
         row("bare python3 -c pass", ["/usr/bin/python3", "-c", "pass"])
         row("phantom exec python3 -c pass", [phantom, "exec", bundle, "--workspace", ws, "--", "/usr/bin/python3", "-c", "pass"])
+    size = peak_rss(phantom, bundle, ws)
     io_rows = measure_io(phantom, bundle, ws) if args.io else []
     shutil.rmtree(work, ignore_errors=True)
     if args.markdown:
@@ -122,6 +149,8 @@ def main():
     else:
         for name, med, p90 in rows:
             print(f"{name:55} median {med:7.2f} ms  p90 {p90:7.2f} ms" if med is not None else f"{name:55} unavailable: {p90}")
+    stripped, rss = size
+    print(f"\nphantom binary, stripped: {stripped / 2**20:.2f} MiB; peak RSS of `phantom exec … /bin/true`: {rss / 1024:.2f} MiB (median of 21)")
     if io_rows:
         print("\n| workspace I/O (median of 9) | host MiB/s | phantom MiB/s | phantom / host |\n|---|---:|---:|---:|")
         for name, host, sandboxed in io_rows:

@@ -79,31 +79,8 @@ pub fn resolve(
     profile_dirs: &[PathBuf],
     configured: &[ProfileRef],
 ) -> Result<ProfileRef, ProfileError> {
-    let path = Path::new(name);
-    let looks_like_path = name.contains('/') || name.ends_with(".pfp") || name.ends_with(".pfb");
-    if looks_like_path {
-        if !path.exists() {
-            return Err(ProfileError::Unreadable {
-                path: path.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
-            });
-        }
-        let is_bundle = name.ends_with(".pfb")
-            || std::fs::File::open(path)
-                .and_then(|mut f| {
-                    let mut magic = [0u8; 8];
-                    std::io::Read::read_exact(&mut f, &mut magic).map(|()| magic)
-                })
-                .is_ok_and(|magic| magic == phantom_bundle::MAGIC);
-        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-        return Ok(if is_bundle {
-            ProfileRef::Bundle(absolute)
-        } else {
-            ProfileRef::Policy(absolute)
-        });
-    }
-    if stdlib::profile(name).is_some() {
-        return Ok(ProfileRef::Stdlib(name.to_string()));
+    if let Some(found) = resolve_path_or_stdlib(name)? {
+        return Ok(found);
     }
     for dir in profile_dirs {
         let candidate = dir.join(format!("{name}.pfp"));
@@ -125,6 +102,35 @@ pub fn resolve(
         name: name.to_string(),
         hint,
     })
+}
+
+/// The first two steps of [`resolve`], which need no configuration: a path, or a
+/// stdlib profile's name; `None` for any other name.
+pub fn resolve_path_or_stdlib(name: &str) -> Result<Option<ProfileRef>, ProfileError> {
+    let path = Path::new(name);
+    let looks_like_path = name.contains('/') || name.ends_with(".pfp") || name.ends_with(".pfb");
+    if looks_like_path {
+        if !path.exists() {
+            return Err(ProfileError::Unreadable {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            });
+        }
+        let is_bundle = name.ends_with(".pfb")
+            || std::fs::File::open(path)
+                .and_then(|mut f| {
+                    let mut magic = [0u8; 8];
+                    std::io::Read::read_exact(&mut f, &mut magic).map(|()| magic)
+                })
+                .is_ok_and(|magic| magic == phantom_bundle::MAGIC);
+        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+        return Ok(Some(if is_bundle {
+            ProfileRef::Bundle(absolute)
+        } else {
+            ProfileRef::Policy(absolute)
+        }));
+    }
+    Ok(stdlib::profile(name).map(|_| ProfileRef::Stdlib(name.to_string())))
 }
 
 /// A profile `phantom profile list` shows.
@@ -195,6 +201,24 @@ pub fn load(
     mode: Option<Mode>,
     cache: &Cache,
 ) -> Result<(Bundle, Source), ProfileError> {
+    if let Some(found) = load_without_compiling(reference, mode, cache)? {
+        return Ok(found);
+    }
+    let mode = mode.unwrap_or_default();
+    let (bundle, bytes, inputs) = compile(reference, mode)?;
+    cache.store(&cache_key(reference, mode), &bytes, &inputs);
+    Ok((bundle, Source::Compiled))
+}
+
+/// [`load`] when no compiling is needed: a `.pfb` as given, or a bundle from the cache;
+/// `None` when the policy would have to be compiled first. This and everything it
+/// calls keep the compiler out of the small `phantom` binary, which runs profiles
+/// found here and hands the rest to `phantom-full`.
+pub fn load_without_compiling(
+    reference: &ProfileRef,
+    mode: Option<Mode>,
+    cache: &Cache,
+) -> Result<Option<(Bundle, Source)>, ProfileError> {
     if let ProfileRef::Bundle(path) = reference {
         let bytes = std::fs::read(path).map_err(|source| ProfileError::Unreadable {
             path: path.clone(),
@@ -212,16 +236,10 @@ pub fn load(
                 wanted: wanted.name(),
             });
         }
-        return Ok((bundle, Source::Given));
+        return Ok(Some((bundle, Source::Given)));
     }
-    let mode = mode.unwrap_or_default();
-    let key = cache_key(reference, mode);
-    if let Some(bundle) = cache.lookup(&key) {
-        return Ok((bundle, Source::CacheHit));
-    }
-    let (bundle, bytes, inputs) = compile(reference, mode)?;
-    cache.store(&key, &bytes, &inputs);
-    Ok((bundle, Source::Compiled))
+    let key = cache_key(reference, mode.unwrap_or_default());
+    Ok(cache.lookup(&key).map(|bundle| (bundle, Source::CacheHit)))
 }
 
 /// Compiles a policy: the bundle, its encoding, and the files it was read from.

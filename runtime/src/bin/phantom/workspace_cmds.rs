@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use phantom_runtime::workspaces::{lifecycle, metrics, show, Record, Store};
 
-use super::{
-    load_profile, parse_duration_ms, settings, CreateArgs, ModeArg, MonitorArgs, RunSettings,
-};
+use crate::cli::{parse_duration_ms, CreateArgs, ModeArg, MonitorArgs, RunSettings};
+use crate::{load_profile, settings};
 
 fn store() -> anyhow::Result<Store> {
     Ok(Store::open()?)

@@ -1,0 +1,101 @@
+//! `phantom`: the command users type, and the process that supervises each cold run.
+//!
+//! Kept small on purpose: its own memory is part of every sandbox's cost (the peak RSS
+//! target in docs/benchmarks.md), and on kernels that map whole large folios of a
+//! cached binary, a process's resident size follows the size of its binary, not the
+//! code it runs. So this binary does only what a run needs — a bundle (`exec`), a
+//! profile whose bundle is at hand without compiling (`run` of a stdlib profile or a
+//! policy in the cache, or of a `.pfb`), a warm run (the client of `phantom serve`) —
+//! and hands everything else to `phantom-full` beside it, with the same arguments: the
+//! other commands, runs governed by a configuration file (`PHANTOM_CONFIG_PATH`), and
+//! runs whose profile must first be compiled. Invariant: the compiler is not linked in
+//! here (`profiles::load_without_compiling` is the only way in to profiles).
+
+use std::process::ExitCode;
+
+mod cli;
+mod fast_args;
+mod runs;
+
+use cli::{ModeArg, RunArgs};
+use fast_args::Parsed;
+
+fn main() -> ExitCode {
+    #[cfg(target_os = "linux")]
+    if phantom_runtime::sandbox::exec::timing_requested() {
+        eprintln!(
+            "phantom timing: client start (clock {})",
+            phantom_runtime::sandbox::exec::wall_clock()
+        );
+    }
+    let result = match fast_args::parse(std::env::args_os()) {
+        Some(Parsed::Exec(args)) => runs::exec(args),
+        Some(Parsed::Run(args)) => run(args).unwrap_or_else(|| Err(delegate())),
+        None => Err(delegate()),
+    };
+    match result {
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(255)),
+        Err(e) => {
+            eprintln!("phantom: {e:#}");
+            ExitCode::from(125)
+        }
+    }
+}
+
+/// `phantom run`, when it needs neither the configuration nor the compiler; `None`
+/// hands it to `phantom-full` (which also words every error about the profile).
+fn run(args: RunArgs) -> Option<anyhow::Result<i32>> {
+    use phantom_runtime::profiles::{self, Cache};
+    if std::env::var_os("PHANTOM_CONFIG_PATH").is_some_and(|p| !p.is_empty()) {
+        return None;
+    }
+    let name = args.profile.clone().or_else(|| {
+        std::env::var("PHANTOM_DEFAULT_PROFILE")
+            .ok()
+            .filter(|p| !p.is_empty())
+    })?;
+    let mode = args.mode.map(ModeArg::mode);
+    if args.warm {
+        return Some(runs::run_warm(&name, mode, args.settings));
+    }
+    let reference = profiles::resolve_path_or_stdlib(&name).ok()??;
+    let cache = if std::env::var_os("PHANTOM_NO_CACHE").is_some() {
+        Cache::disabled()
+    } else {
+        Cache::at(std::env::var_os("PHANTOM_CACHE_DIR").map(std::path::PathBuf::from))
+    };
+    let started = std::time::Instant::now();
+    let (bundle, source) = profiles::load_without_compiling(&reference, mode, &cache).ok()??;
+    #[cfg(target_os = "linux")]
+    if phantom_runtime::sandbox::exec::timing_requested() {
+        // As phantom-full words it, which also says when it compiled.
+        let how = match source {
+            profiles::Source::CacheHit => "from the cache",
+            _ => "read",
+        };
+        eprintln!(
+            "phantom timing: {:8.3} ms {} ({} mode) {how}",
+            started.elapsed().as_secs_f64() * 1000.0,
+            reference.describe(),
+            bundle.mode.name(),
+        );
+    }
+    Some(runs::run_profile(&bundle, args))
+}
+
+/// Continues this command in `phantom-full`; returns only if it cannot be started.
+fn delegate() -> anyhow::Error {
+    use std::os::unix::process::CommandExt;
+    let full = match std::env::current_exe() {
+        Ok(exe) => exe.with_file_name("phantom-full"),
+        Err(e) => return anyhow::anyhow!("cannot tell where phantom is ({e}), so cannot start phantom-full, which runs this command"),
+    };
+    let e = std::process::Command::new(&full)
+        .arg0("phantom")
+        .args(std::env::args_os().skip(1))
+        .exec();
+    anyhow::anyhow!(
+        "cannot start `{}` ({e}), which runs this command: it is built with phantom (`cargo build --release` builds both) and must sit in the same directory",
+        full.display()
+    )
+}
