@@ -65,8 +65,8 @@ pub use detect::{Controller, Detection, Hierarchy, Layout, Version};
 pub use error::CgroupError;
 pub use fs::{CgroupFs, RealFs};
 pub use session::{
-    sweep_stale, sweep_stale_with, CgroupOptions, CgroupSession, LimitEvents, SessionDir,
-    SweepReport, DEFAULT_PREFIX,
+    sweep_stale, sweep_stale_detected, sweep_stale_with, CgroupOptions, CgroupSession, LimitEvents,
+    SessionDir, SweepReport, DEFAULT_PREFIX,
 };
 
 /// What this host offers, from the real `/proc` (see [`Detection::detect`]).

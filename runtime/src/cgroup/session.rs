@@ -1094,6 +1094,12 @@ impl<F: CgroupFs> CgroupSession<F> {
     }
 
     fn teardown(&mut self) -> Result<(), CgroupError> {
+        // The common end of a run: every process gone. A cgroup that rmdir takes had
+        // neither processes nor children, so nothing needed killing; only the others
+        // get the kill and the walk of their tree (a process left in one of ours is
+        // in all of them, so none of them is removed then).
+        let fs = &self.fs;
+        self.dirs.retain(|dir| fs.rmdir(&dir.path).is_err());
         if self.dirs.is_empty() {
             return Ok(());
         }
@@ -1306,7 +1312,15 @@ pub fn sweep_stale(prefix: &str) -> Result<SweepReport, CgroupError> {
 
 /// [`sweep_stale`] through any [`CgroupFs`].
 pub fn sweep_stale_with(fs: &impl CgroupFs, prefix: &str) -> Result<SweepReport, CgroupError> {
-    let detection = Detection::detect(fs)?;
+    sweep_stale_detected(fs, &Detection::detect(fs)?, prefix)
+}
+
+/// [`sweep_stale`] with the host's cgroups already detected (once per run).
+pub fn sweep_stale_detected(
+    fs: &impl CgroupFs,
+    detection: &Detection,
+    prefix: &str,
+) -> Result<SweepReport, CgroupError> {
     let own = own_pid();
     let mut report = SweepReport::default();
     let mut seen = BTreeSet::new();

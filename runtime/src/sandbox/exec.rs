@@ -517,7 +517,13 @@ pub fn run_watching(
     not_enforced.extend_from_slice(cgroup.not_enforced());
     // Directories left by runs whose phantom was killed (SIGKILL) are removed while
     // the sandbox runs, off the critical path.
-    let _ = crate::cgroup::sweep_stale(crate::cgroup::DEFAULT_PREFIX);
+    if let Some(detection) = &detection {
+        let _ = crate::cgroup::sweep_stale_detected(
+            &crate::cgroup::RealFs,
+            detection,
+            crate::cgroup::DEFAULT_PREFIX,
+        );
+    }
     mark(&prepared, "swept stale cgroups");
 
     let timeout = bundle.process.timeout_ms.map(Duration::from_millis);
