@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Warm starts (`phantom serve`, `phantom run --warm`) against cold ones and bare.
 
-Run from the repository root after `cargo build --release -p phantom-runtime`:
-    python3 scripts/bench-warm.py [--runs N] [--gap SECONDS] [--markdown]
+Run from the repository root after `scripts/build-release.sh` (the static release
+binaries; `--bin-dir target/release` for a plain `cargo build --release`):
+    python3 scripts/bench-warm.py [--runs N] [--gap SECONDS] [--markdown] [--bin-dir DIR]
 Starts a `phantom serve` of its own (socket in a temporary directory) with a pool of
 plain python-dev sandboxes and one of warm Python interpreters, then times, from this
 script's spawn of the client to its exit (`end`) and to the first line the user's
@@ -63,9 +64,13 @@ def main():
     ap.add_argument("--runs", type=int, default=60)
     ap.add_argument("--gap", type=float, default=0.1)
     ap.add_argument("--markdown", action="store_true")
+    ap.add_argument("--bin-dir", help="where phantom is (default: the static release build of scripts/build-release.sh)")
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    phantom = os.path.join(root, "target/release/phantom")
+    host = subprocess.run(["rustc", "-vV"], capture_output=True, text=True, check=True).stdout.split("host: ")[1].split()[0]
+    phantom = os.path.join(args.bin_dir or os.path.join(root, "target", host, "release"), "phantom")
+    if not os.path.exists(phantom):
+        raise SystemExit(f"no {phantom}: run scripts/build-release.sh first, or pass --bin-dir")
     work = tempfile.mkdtemp(prefix="phantom-warm-")
     os.chmod(work, 0o700)
     ws = os.path.join(work, "ws")

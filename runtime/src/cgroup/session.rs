@@ -32,6 +32,10 @@ pub struct CgroupOptions {
     /// blkio where no limit needs them, so the session's use can be read (`phantom
     /// monitor`). Nothing is written to them.
     pub account: bool,
+    /// Also join the v2 hierarchy where no limit needs it, for its `cgroup.kill`. Off,
+    /// a hybrid host's session is v1 alone (killing then goes through the v1 freezer),
+    /// so that its processes can move in by themselves ([`CgroupSession::v1_tasks_files`]).
+    pub unified_for_killing: bool,
 }
 
 impl Default for CgroupOptions {
@@ -41,6 +45,7 @@ impl Default for CgroupOptions {
             move_self_to_leaf: false,
             prefix: DEFAULT_PREFIX.to_owned(),
             account: false,
+            unified_for_killing: true,
         }
     }
 }
@@ -432,10 +437,10 @@ impl<F: CgroupFs> CgroupSession<F> {
             }
         }
         // The hierarchies that help killing: the v1 freezer, and v2 (cgroup.kill).
-        let helpers = detection
-            .hierarchies
-            .iter()
-            .filter(|h| h.version == Version::V2 || h.offers(Controller::Freezer));
+        let helpers = detection.hierarchies.iter().filter(|h| {
+            (h.version == Version::V2 && options.unified_for_killing)
+                || h.offers(Controller::Freezer)
+        });
         for h in helpers {
             if !plan.iter().any(|(p, _)| std::ptr::eq(*p, h)) {
                 plan.push((h, Vec::new()));
@@ -959,7 +964,11 @@ impl<F: CgroupFs> CgroupSession<F> {
     /// Moves process `pid` (with all its threads) into the session, in every hierarchy.
     /// Its children, forked afterwards, are in the session too.
     pub fn add(&self, pid: i32) -> Result<(), CgroupError> {
-        for dir in &self.dirs {
+        self.add_where(pid, |_| true)
+    }
+
+    fn add_where(&self, pid: i32, which: impl Fn(&SessionDir) -> bool) -> Result<(), CgroupError> {
+        for dir in self.dirs.iter().filter(|d| which(d)) {
             let path = dir.path.join("cgroup.procs");
             let result = if pid <= 0 {
                 Err(io::Error::from_raw_os_error(libc::EINVAL))
@@ -992,6 +1001,25 @@ impl<F: CgroupFs> CgroupSession<F> {
             }
         }
         Ok(())
+    }
+
+    /// Moves process `pid` into the session's v2 directories only (see
+    /// [`CgroupSession::v1_tasks_files`] for the others).
+    pub fn add_v2(&self, pid: i32) -> Result<(), CgroupError> {
+        self.add_where(pid, |d| d.version == Version::V2)
+    }
+
+    /// The `tasks` file of each v1 directory. A single-threaded process that writes `0`
+    /// to it through a descriptor opened by the session's creator moves itself in, and
+    /// the kernel then skips its global lock for migrations (Linux 5.19+), which after
+    /// an idle moment waits for an RCU grace period (10-17 ms here: docs/benchmarks.md).
+    /// Permission is the opener's: root, or the owner of the moving process.
+    pub fn v1_tasks_files(&self) -> Vec<PathBuf> {
+        self.dirs
+            .iter()
+            .filter(|d| d.version == Version::V1)
+            .map(|d| d.path.join("tasks"))
+            .collect()
     }
 
     /// The processes in the session (all hierarchies, nested cgroups included).

@@ -793,6 +793,77 @@ fn hybrid_uses_v1_controllers_and_the_v2_hierarchy_to_kill() {
     }
 }
 
+/// `phantom exec`'s cold path on a hybrid host: v1 alone, so that init can move itself
+/// in through `tasks` (no global migration lock: no RCU grace period to wait for).
+#[test]
+fn a_hybrid_session_without_the_unified_helper_is_v1_alone_with_its_tasks_files() {
+    let fs = hybrid();
+    let options = CgroupOptions {
+        unified_for_killing: false,
+        ..strict()
+    };
+    let s = create(&fs, &limits(), &options).unwrap();
+    let name = s.name().to_owned();
+    let mut tasks: Vec<String> = s
+        .v1_tasks_files()
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    tasks.sort();
+    assert_eq!(
+        tasks,
+        [
+            format!("/sys/fs/cgroup/cpu/{name}/tasks"),
+            format!("/sys/fs/cgroup/freezer/{name}/tasks"),
+            format!("/sys/fs/cgroup/memory/process_api/abc/{name}/tasks"),
+            format!("/sys/fs/cgroup/pids/{name}/tasks"),
+        ]
+    );
+    assert_eq!(s.dirs().len(), 4, "no v2 directory");
+    fs.spawn(700, "/sys/fs/cgroup/memory/process_api/abc");
+    fs.clear_ops();
+    s.add_v2(700).unwrap();
+    assert!(
+        !attempted(&fs, "cgroup.procs"),
+        "nothing to move into on v2"
+    );
+    // Killing goes through the v1 freezer instead of cgroup.kill.
+    s.add(700).unwrap();
+    s.kill_all().unwrap();
+    assert!(attempted(&fs, "freezer.state"));
+    assert!(!fs.alive(700));
+    s.destroy().unwrap();
+}
+
+#[test]
+fn a_v2_session_has_no_tasks_files_and_add_v2_moves_into_it() {
+    let fs = v2_root();
+    let s = create(&fs, &limits(), &strict()).unwrap();
+    assert!(s.v1_tasks_files().is_empty());
+    fs.spawn(700, "/sys/fs/cgroup");
+    s.add_v2(700).unwrap();
+    let dir = s.dirs()[0].path.display().to_string();
+    assert_eq!(fs.procs(&dir), vec![700]);
+    s.kill_all().unwrap();
+    s.destroy().unwrap();
+}
+
+/// The end of an ordinary run: every process gone, so each directory goes with one
+/// rmdir, and nothing is frozen, killed or listed.
+#[test]
+fn destroying_an_empty_session_only_removes_its_directories() {
+    let fs = hybrid();
+    let s = create(&fs, &limits(), &strict()).unwrap();
+    let dirs: Vec<PathBuf> = s.dirs().iter().map(|d| d.path.clone()).collect();
+    fs.clear_ops();
+    s.destroy().unwrap();
+    assert!(!attempted(&fs, "cgroup.kill"));
+    assert!(!attempted(&fs, "freezer.state"));
+    for d in &dirs {
+        assert!(!fs.cgroups().contains(d), "{}", d.display());
+    }
+}
+
 #[test]
 fn events_are_read_from_v1_and_v2_files() {
     let fs = v2_root();

@@ -388,6 +388,9 @@ pub fn run_watching(
 
     mark(&prepared, "prepared");
     let (go_read, go_write) = io::pipe()?;
+    // The descriptors through which init (or direct mode's child) moves itself into
+    // the v1 cgroups (see `move_in`).
+    let (move_in_ours, move_in_theirs) = std::os::unix::net::UnixStream::pair()?;
     let (report_read, report_write) = io::pipe()?;
     // Signals for the supervisor are read from a signalfd, and blocked meanwhile; the
     // sandbox unblocks them in the workload.
@@ -447,14 +450,16 @@ pub fn run_watching(
             drop(go_write);
             drop(report_read);
             drop(sigfd);
+            drop(move_in_ours);
             if direct {
-                direct_main(&bundle, &prepared, go_read, report_write)
+                direct_main(&bundle, &prepared, go_read, move_in_theirs, report_write)
             }
-            init_main(&bundle, &prepared, go_read, report_write)
+            init_main(&bundle, &prepared, go_read, move_in_theirs, report_write)
         }
         Some(child) => child,
     };
     drop(go_read);
+    drop(move_in_theirs);
     drop(report_write);
     prepared.console = None;
 
@@ -478,17 +483,54 @@ pub fn run_watching(
                     .map_err(|e| ExecError::Cgroup(e.to_string()))?;
                 cgroup
             }
-            None => cgroup_with(
-                child.pid,
-                &bundle,
-                &sandbox_cgroup_options(options.allow_degraded),
-                detection.as_ref(),
-            )?,
+            None => {
+                // v1 directories are entered by the child itself, v2 ones (if any) by
+                // a move from here (see `move_in`); a hybrid host's session has none.
+                let mut cgroup_options = sandbox_cgroup_options(options.allow_degraded);
+                cgroup_options.unified_for_killing = !detection.as_ref().is_some_and(|d| {
+                    d.layout == crate::cgroup::Layout::Hybrid
+                        && d.hierarchies
+                            .iter()
+                            .any(|h| h.offers(crate::cgroup::Controller::Freezer))
+                });
+                let created = match &detection {
+                    Some(d) => CgroupSession::create_detected(
+                        RealFs,
+                        d,
+                        &bundle.cgroup,
+                        &bundle.name,
+                        &cgroup_options,
+                    ),
+                    None => CgroupSession::create_with(
+                        RealFs,
+                        &bundle.cgroup,
+                        &bundle.name,
+                        &cgroup_options,
+                    ),
+                };
+                let cgroup = created.map_err(|e| ExecError::Cgroup(e.to_string()))?;
+                cgroup
+                    .add_v2(child.pid)
+                    .map_err(|e| ExecError::Cgroup(e.to_string()))?;
+                for path in cgroup.v1_tasks_files() {
+                    let file = std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .map_err(|e| {
+                            ExecError::Cgroup(format!("opening `{}`: {e}", path.display()))
+                        })?;
+                    sys::send_fd(move_in_ours.as_raw_fd(), file.as_raw_fd())?;
+                }
+                cgroup
+            }
         };
+        // The end of the descriptors, then the go-ahead.
+        let _ = move_in_ours.shutdown(std::net::Shutdown::Write);
         (&go_write).write_all(b"g")?;
         Ok(cgroup)
     })();
     drop(go_write);
+    drop(move_in_ours);
     mark(&prepared, "cgroup created, sandbox let go");
     let cgroup = match setup {
         Ok(cgroup) => cgroup,
@@ -1009,11 +1051,24 @@ pub(super) fn init_identity(bundle: &Bundle, report: &io::PipeWriter) {
 }
 
 /// Init: builds the sandbox, then supervises the workload. Never returns.
-fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::PipeWriter) -> ! {
+fn init_main(
+    bundle: &Bundle,
+    p: &Prepared,
+    go: io::PipeReader,
+    move_in_from: std::os::unix::net::UnixStream,
+    report: io::PipeWriter,
+) -> ! {
     let fail = |step: &str, e: &dyn std::fmt::Display| -> ! { init_fail(&report, step, e) };
     // Nothing of phantom's caller but stdio: a pipe it passed would otherwise stay open
     // as long as the sandbox runs (the workload closes its own copies anyway).
-    let mut keep = vec![0, 1, 2, go.as_raw_fd(), report.as_raw_fd()];
+    let mut keep = vec![
+        0,
+        1,
+        2,
+        go.as_raw_fd(),
+        move_in_from.as_raw_fd(),
+        report.as_raw_fd(),
+    ];
     keep.extend(p.console.as_ref().map(AsRawFd::as_raw_fd));
     if let Err(e) = harden::close_inherited_fds(&keep) {
         fail("closing the descriptors it inherited", &e);
@@ -1036,6 +1091,8 @@ fn init_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pipe
         sys::exit_now(EXIT_SETUP);
     }
     drop(go);
+    move_in(&move_in_from, &report);
+    drop(move_in_from);
     // The cgroup namespace is made here, once init is in the sandbox's cgroup, so the
     // workload sees that cgroup as its root (`0::/`), not its host path (which would
     // show phantom's pid and the host's hierarchy).
@@ -1091,7 +1148,13 @@ pub(super) fn init_reap(p: &Prepared, workload: libc::pid_t, report: &io::PipeWr
 
 /// Direct mode's child: no init, no namespaces; waits to be let go (it is in the
 /// cgroup then), enters the working directory and becomes the workload. Never returns.
-fn direct_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::PipeWriter) -> ! {
+fn direct_main(
+    bundle: &Bundle,
+    p: &Prepared,
+    go: io::PipeReader,
+    move_in_from: std::os::unix::net::UnixStream,
+    report: io::PipeWriter,
+) -> ! {
     if let Err(e) = sys::set_parent_death_signal(libc::SIGKILL) {
         report_line(
             &report,
@@ -1104,6 +1167,8 @@ fn direct_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pi
         sys::exit_now(EXIT_SETUP);
     }
     drop(go);
+    move_in(&move_in_from, &report);
+    drop(move_in_from);
     if let Err(e) = std::env::set_current_dir(&p.cwd) {
         report_line(
             &report,
@@ -1115,6 +1180,28 @@ fn direct_main(bundle: &Bundle, p: &Prepared, go: io::PipeReader, report: io::Pi
         sys::exit_now(EXIT_SETUP)
     }
     workload_main(bundle, p, &report)
+}
+
+/// The child's side of entering the v1 cgroups: for each `tasks` descriptor phantom
+/// sends (opened by phantom, whose credentials the kernel checks), write `0`, which
+/// moves this thread, the process's only one, in. A process moving itself this way
+/// does not take the kernel's global migration lock, which a move by pid takes and
+/// which, after an idle moment, waits for an RCU grace period (10-17 ms on this kind of
+/// host, against about 40 µs this way: docs/benchmarks.md).
+fn move_in(from: &std::os::unix::net::UnixStream, report: &io::PipeWriter) {
+    let mut byte = [0u8; 1];
+    loop {
+        match sys::recv_bytes_and_fd(from.as_raw_fd(), &mut byte) {
+            Ok((0, _)) => return,
+            Ok((_, Some(tasks))) => {
+                if let Err(e) = std::fs::File::from(tasks).write_all(b"0") {
+                    init_fail(report, "moving into the sandbox's cgroup (v1 `tasks`)", &e);
+                }
+            }
+            Ok((_, None)) => {}
+            Err(e) => init_fail(report, "receiving the sandbox's cgroups", &e),
+        }
+    }
 }
 
 pub(super) fn build_root(bundle: &Bundle, p: &Prepared) -> Result<(), String> {
