@@ -42,13 +42,7 @@ mod workspace_cmds {
 }
 
 fn main() -> ExitCode {
-    #[cfg(target_os = "linux")]
-    if phantom_runtime::sandbox::exec::timing_requested() {
-        eprintln!(
-            "phantom timing: client start (clock {})",
-            phantom_runtime::sandbox::exec::wall_clock()
-        );
-    }
+    runs::mark_client_start();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Exec(mut args) => match args.in_workspace.take() {

@@ -483,46 +483,13 @@ pub fn run_watching(
                     .map_err(|e| ExecError::Cgroup(e.to_string()))?;
                 cgroup
             }
-            None => {
-                // v1 directories are entered by the child itself, v2 ones (if any) by
-                // a move from here (see `move_in`); a hybrid host's session has none.
-                let mut cgroup_options = sandbox_cgroup_options(options.allow_degraded);
-                cgroup_options.unified_for_killing = !detection.as_ref().is_some_and(|d| {
-                    d.layout == crate::cgroup::Layout::Hybrid
-                        && d.hierarchies
-                            .iter()
-                            .any(|h| h.offers(crate::cgroup::Controller::Freezer))
-                });
-                let created = match &detection {
-                    Some(d) => CgroupSession::create_detected(
-                        RealFs,
-                        d,
-                        &bundle.cgroup,
-                        &bundle.name,
-                        &cgroup_options,
-                    ),
-                    None => CgroupSession::create_with(
-                        RealFs,
-                        &bundle.cgroup,
-                        &bundle.name,
-                        &cgroup_options,
-                    ),
-                };
-                let cgroup = created.map_err(|e| ExecError::Cgroup(e.to_string()))?;
-                cgroup
-                    .add_v2(child.pid)
-                    .map_err(|e| ExecError::Cgroup(e.to_string()))?;
-                for path in cgroup.v1_tasks_files() {
-                    let file = std::fs::OpenOptions::new()
-                        .write(true)
-                        .open(&path)
-                        .map_err(|e| {
-                            ExecError::Cgroup(format!("opening `{}`: {e}", path.display()))
-                        })?;
-                    sys::send_fd(move_in_ours.as_raw_fd(), file.as_raw_fd())?;
-                }
-                cgroup
-            }
+            None => cgroup_moved_in(
+                child.pid,
+                &bundle,
+                options.allow_degraded,
+                detection.as_ref(),
+                &move_in_ours,
+            )?,
         };
         // The end of the descriptors, then the go-ahead.
         let _ = move_in_ours.shutdown(std::net::Shutdown::Write);
@@ -672,17 +639,8 @@ fn sandbox_cgroup_options(allow_degraded: bool) -> CgroupOptions {
     }
 }
 
-/// The sandbox's cgroup session, with `pid` (its init or only process) moved into it.
-pub(super) fn cgroup_for(
-    pid: libc::pid_t,
-    bundle: &Bundle,
-    allow_degraded: bool,
-) -> Result<CgroupSession<RealFs>, ExecError> {
-    cgroup_with(pid, bundle, &sandbox_cgroup_options(allow_degraded), None)
-}
-
-/// [`cgroup_for`] with other options, and the host's cgroups as detected already
-/// (detected now if `None`).
+/// The sandbox's cgroup session with these options, `pid` moved into it by a move
+/// from here, and the host's cgroups as detected already (detected now if `None`).
 pub(super) fn cgroup_with(
     pid: libc::pid_t,
     bundle: &Bundle,
@@ -697,6 +655,45 @@ pub(super) fn cgroup_with(
     cgroup
         .add(pid)
         .map_err(|e| ExecError::Cgroup(e.to_string()))?;
+    Ok(cgroup)
+}
+
+/// The sandbox's cgroup session, created now for the child `pid`: its v2 directories
+/// (if any) entered by a move from here, and a descriptor of each v1 directory's
+/// `tasks` file sent over `to`, through which the child moves itself in ([`move_in`],
+/// which waits for no RCU grace period). On a hybrid host the session is v1 alone
+/// where v2 has no limit to hold (killing goes through the v1 freezer then).
+pub(super) fn cgroup_moved_in(
+    pid: libc::pid_t,
+    bundle: &Bundle,
+    allow_degraded: bool,
+    detection: Option<&crate::cgroup::Detection>,
+    to: &std::os::unix::net::UnixStream,
+) -> Result<CgroupSession<RealFs>, ExecError> {
+    let mut options = sandbox_cgroup_options(allow_degraded);
+    options.unified_for_killing = !detection.is_some_and(|d| {
+        d.layout == crate::cgroup::Layout::Hybrid
+            && d.hierarchies
+                .iter()
+                .any(|h| h.offers(crate::cgroup::Controller::Freezer))
+    });
+    let created = match detection {
+        Some(d) => {
+            CgroupSession::create_detected(RealFs, d, &bundle.cgroup, &bundle.name, &options)
+        }
+        None => CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, &options),
+    };
+    let cgroup = created.map_err(|e| ExecError::Cgroup(e.to_string()))?;
+    cgroup
+        .add_v2(pid)
+        .map_err(|e| ExecError::Cgroup(e.to_string()))?;
+    for path in cgroup.v1_tasks_files() {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(|e| ExecError::Cgroup(format!("opening `{}`: {e}", path.display())))?;
+        sys::send_fd(to.as_raw_fd(), file.as_raw_fd())?;
+    }
     Ok(cgroup)
 }
 
@@ -1188,7 +1185,7 @@ fn direct_main(
 /// does not take the kernel's global migration lock, which a move by pid takes and
 /// which, after an idle moment, waits for an RCU grace period (10-17 ms on this kind of
 /// host, against about 40 µs this way: docs/benchmarks.md).
-fn move_in(from: &std::os::unix::net::UnixStream, report: &io::PipeWriter) {
+pub(super) fn move_in(from: &std::os::unix::net::UnixStream, report: &io::PipeWriter) {
     let mut byte = [0u8; 1];
     loop {
         match sys::recv_bytes_and_fd(from.as_raw_fd(), &mut byte) {

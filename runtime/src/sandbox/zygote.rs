@@ -155,6 +155,7 @@ pub fn park_kind(bundle: &Bundle, options: &ExecOptions, kind: Kind) -> Result<P
     let (go_read, go_write) = io::pipe()?;
     let (report_read, report_write) = io::pipe()?;
     let (control, control_theirs) = UnixStream::pair()?;
+    let (move_in_ours, move_in_theirs) = UnixStream::pair()?;
     let flags = exec::namespace_flags(&bundle);
     // The caller must be single-threaded here, as for `exec::run`.
     let child = match sys::clone_into_namespaces(flags).map_err(ExecError::Clone)? {
@@ -162,10 +163,12 @@ pub fn park_kind(bundle: &Bundle, options: &ExecOptions, kind: Kind) -> Result<P
             drop(go_write);
             drop(report_read);
             drop(control);
+            drop(move_in_ours);
             parked_init_main(
                 &bundle,
                 prepared,
                 go_read,
+                move_in_theirs,
                 control_theirs,
                 report_write,
                 kind,
@@ -176,17 +179,27 @@ pub fn park_kind(bundle: &Bundle, options: &ExecOptions, kind: Kind) -> Result<P
     drop(go_read);
     drop(report_write);
     drop(control_theirs);
+    drop(move_in_theirs);
     let timing = prepared.timing;
 
     let setup = (|| -> Result<CgroupSession<RealFs>, ExecError> {
         exec::write_id_maps(child.pid, bundle.process.uid, bundle.process.gid)
             .map_err(ExecError::IdMaps)?;
         (&go_write).write_all(b"m")?;
-        let cgroup = exec::cgroup_for(child.pid, &bundle, options.allow_degraded)?;
+        let detection = crate::cgroup::detect().ok();
+        let cgroup = exec::cgroup_moved_in(
+            child.pid,
+            &bundle,
+            options.allow_degraded,
+            detection.as_ref(),
+            &move_in_ours,
+        )?;
+        let _ = move_in_ours.shutdown(std::net::Shutdown::Write);
         (&go_write).write_all(b"g")?;
         Ok(cgroup)
     })();
     drop(go_write);
+    drop(move_in_ours);
     let cgroup = match setup {
         Ok(cgroup) => cgroup,
         Err(e) => {
@@ -419,6 +432,7 @@ fn parked_init_main(
     bundle: &Bundle,
     mut p: Prepared,
     go: io::PipeReader,
+    move_in_from: UnixStream,
     control: UnixStream,
     report: io::PipeWriter,
     kind: Kind,
@@ -431,6 +445,7 @@ fn parked_init_main(
         1,
         2,
         go.as_raw_fd(),
+        move_in_from.as_raw_fd(),
         control.as_raw_fd(),
         report.as_raw_fd(),
     ];
@@ -451,6 +466,7 @@ fn parked_init_main(
         Ok(0) => {
             drop(portal_ours);
             drop(control);
+            drop(move_in_from);
             portal_main(portal_theirs)
         }
         Ok(pid) => pid,
@@ -469,6 +485,8 @@ fn parked_init_main(
         sys::exit_now(EXIT_SETUP);
     }
     drop(go);
+    exec::move_in(&move_in_from, &report);
+    drop(move_in_from);
     if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
         fail("creating the cgroup namespace", &e);
     }

@@ -246,16 +246,22 @@ pub enum NetworkArg {
     Host,
 }
 
-pub fn parse_size(text: &str) -> anyhow::Result<u64> {
+/// `text` split into its number and its unit (letters), for sizes and durations.
+fn number_and_unit<'a>(text: &'a str, what: &str) -> anyhow::Result<(f64, &'a str)> {
     let split = text
         .find(|c: char| c.is_ascii_alphabetic())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number: f64 = number
+    let number = number
         .trim()
         .parse()
-        .with_context(|| format!("`{text}` is not a size (e.g. 512MiB)"))?;
-    let scale: u64 = match unit.trim() {
+        .with_context(|| format!("`{text}` is not {what}"))?;
+    Ok((number, unit.trim()))
+}
+
+pub fn parse_size(text: &str) -> anyhow::Result<u64> {
+    let (number, unit) = number_and_unit(text, "a size (e.g. 512MiB)")?;
+    let scale: u64 = match unit {
         "" | "B" => 1,
         "k" | "K" | "KiB" => 1 << 10,
         "m" | "M" | "MiB" => 1 << 20,
@@ -267,15 +273,8 @@ pub fn parse_size(text: &str) -> anyhow::Result<u64> {
 }
 
 pub fn parse_duration_ms(text: &str) -> anyhow::Result<u64> {
-    let split = text
-        .find(|c: char| c.is_ascii_alphabetic())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number
-        .trim()
-        .parse()
-        .with_context(|| format!("`{text}` is not a duration (e.g. 30s)"))?;
-    let scale = match unit.trim() {
+    let (number, unit) = number_and_unit(text, "a duration (e.g. 30s)")?;
+    let scale = match unit {
         "ms" => 1.0,
         "" | "s" => 1000.0,
         "m" | "min" => 60_000.0,

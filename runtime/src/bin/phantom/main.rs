@@ -21,13 +21,7 @@ use cli::{ModeArg, RunArgs};
 use fast_args::Parsed;
 
 fn main() -> ExitCode {
-    #[cfg(target_os = "linux")]
-    if phantom_runtime::sandbox::exec::timing_requested() {
-        eprintln!(
-            "phantom timing: client start (clock {})",
-            phantom_runtime::sandbox::exec::wall_clock()
-        );
-    }
+    runs::mark_client_start();
     let result = match fast_args::parse(std::env::args_os()) {
         Some(Parsed::Exec(args)) => runs::exec(args),
         Some(Parsed::Run(args)) => run(args).unwrap_or_else(|| Err(delegate())),

@@ -7,6 +7,17 @@ use anyhow::{bail, Context};
 
 use crate::cli::{parse_duration_ms, parse_size, ExecArgs, NetworkArg, RunArgs, RunSettings};
 
+/// With `PHANTOM_TIMING`, the first mark: when this process's `main` began.
+pub fn mark_client_start() {
+    #[cfg(target_os = "linux")]
+    if phantom_runtime::sandbox::exec::timing_requested() {
+        eprintln!(
+            "phantom timing: client start (clock {})",
+            phantom_runtime::sandbox::exec::wall_clock()
+        );
+    }
+}
+
 #[cfg(target_os = "linux")]
 pub fn exec(args: ExecArgs) -> anyhow::Result<i32> {
     let Some(bundle_path) = args.bundle.clone() else {
