@@ -221,7 +221,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Option<Parsed> {
         || [&r.s.workspace, &r.verify_key, &r.bundle]
             .into_iter()
             .flatten()
-            .any(|p| p.as_os_str().as_encoded_bytes().starts_with(b"-"))
+            .any(|p| {
+                // clap refuses an empty path.
+                let p = p.as_os_str().as_encoded_bytes();
+                p.is_empty() || p.starts_with(b"-")
+            })
         || r.s.env.iter().any(|e| e.starts_with('-'))
     {
         return None;
@@ -322,6 +326,8 @@ mod tests {
             "sh",
         ],
         &["exec", "--verify-key", "k.pub", "b.pfb"],
+        &["exec", ""],
+        &["exec", "--workspace=", "b.pfb"],
         &["exec", "--", "b.pfb", "x", "y"],
         &["exec", "b.pfb", "--", "--", "x"],
         &["exec", "b.pfb", "x", "--", "y"],
@@ -447,6 +453,91 @@ mod tests {
                         Some(takes_value),
                         "`{name} -{short}`"
                     );
+                }
+            }
+        }
+    }
+
+    /// Command lines drawn from the words both parsers care about: wherever the fast
+    /// parser gives an answer, it is clap's.
+    mod generated {
+        use super::*;
+        use proptest::prelude::*;
+
+        const WORDS: &[&str] = &[
+            "--",
+            "-",
+            "-t",
+            "-p",
+            "-x",
+            "-tp",
+            "--tty",
+            "--tty=x",
+            "--warm",
+            "--in",
+            "ws",
+            "--workspace",
+            "--workspace=/w",
+            "/w",
+            "--memory",
+            "--memory=1G",
+            "1G",
+            "--cpu",
+            "0.5",
+            "--pids",
+            "7",
+            "+7",
+            "-7",
+            "--timeout",
+            "1s",
+            "--tmp-size",
+            "--network",
+            "none",
+            "host",
+            "--env",
+            "A=1",
+            "--env=B",
+            "--allow-loosen",
+            "--allow-degraded",
+            "--verify-key",
+            "k",
+            "--profile",
+            "--profile=shell",
+            "shell",
+            "--mode",
+            "sandbox",
+            "--mode=direct",
+            "Sandbox",
+            "b.pfb",
+            "/bin/sh",
+            "-c",
+            "echo",
+            "--help",
+            "-h",
+            "--version",
+            "",
+            "=",
+            "--=",
+        ];
+
+        fn line() -> impl Strategy<Value = Vec<&'static str>> {
+            (
+                prop::sample::select(&["exec", "run"][..]),
+                prop::collection::vec(prop::sample::select(WORDS), 0..8),
+            )
+                .prop_map(|(command, rest)| std::iter::once(command).chain(rest).collect())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig {
+                cases: 20_000,
+                failure_persistence: None,
+                ..ProptestConfig::default()
+            })]
+            #[test]
+            fn agrees_with_clap_wherever_it_answers(line in line()) {
+                if let Some(fast) = parse(words(&line)) {
+                    prop_assert_eq!(Some(format!("{fast:?}")), by_clap(&line), "{:?}", line);
                 }
             }
         }
