@@ -486,7 +486,7 @@ pub fn run_watching(
             None => cgroup_moved_in(
                 child.pid,
                 &bundle,
-                options.allow_degraded,
+                sandbox_cgroup_options(options.allow_degraded),
                 detection.as_ref(),
                 &move_in_ours,
             )?,
@@ -629,7 +629,7 @@ fn unified_session(
 }
 
 /// The options of a sandbox's cgroup session.
-fn sandbox_cgroup_options(allow_degraded: bool) -> CgroupOptions {
+pub(super) fn sandbox_cgroup_options(allow_degraded: bool) -> CgroupOptions {
     CgroupOptions {
         allow_degraded,
         // In a delegated systemd scope phantom's own process sits in the scope's
@@ -637,25 +637,6 @@ fn sandbox_cgroup_options(allow_degraded: bool) -> CgroupOptions {
         move_self_to_leaf: crate::cgroup::scope::in_scope(),
         ..CgroupOptions::default()
     }
-}
-
-/// The sandbox's cgroup session with these options, `pid` moved into it by a move
-/// from here, and the host's cgroups as detected already (detected now if `None`).
-pub(super) fn cgroup_with(
-    pid: libc::pid_t,
-    bundle: &Bundle,
-    options: &CgroupOptions,
-    detection: Option<&crate::cgroup::Detection>,
-) -> Result<CgroupSession<RealFs>, ExecError> {
-    let created = match detection {
-        Some(d) => CgroupSession::create_detected(RealFs, d, &bundle.cgroup, &bundle.name, options),
-        None => CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, options),
-    };
-    let cgroup = created.map_err(|e| ExecError::Cgroup(e.to_string()))?;
-    cgroup
-        .add(pid)
-        .map_err(|e| ExecError::Cgroup(e.to_string()))?;
-    Ok(cgroup)
 }
 
 /// The sandbox's cgroup session, created now for the child `pid`: its v2 directories
@@ -666,11 +647,10 @@ pub(super) fn cgroup_with(
 pub(super) fn cgroup_moved_in(
     pid: libc::pid_t,
     bundle: &Bundle,
-    allow_degraded: bool,
+    mut options: CgroupOptions,
     detection: Option<&crate::cgroup::Detection>,
     to: &std::os::unix::net::UnixStream,
 ) -> Result<CgroupSession<RealFs>, ExecError> {
-    let mut options = sandbox_cgroup_options(allow_degraded);
     options.unified_for_killing = !detection.is_some_and(|d| {
         d.layout == crate::cgroup::Layout::Hybrid
             && d.hierarchies

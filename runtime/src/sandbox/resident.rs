@@ -101,6 +101,7 @@ pub fn start(
     let (go_read, go_write) = io::pipe()?;
     let (report_read, report_write) = io::pipe()?;
     let (handoff, handoff_init) = UnixStream::pair()?;
+    let (move_in_ours, move_in_theirs) = UnixStream::pair()?;
     let flags = exec::namespace_flags(&bundle);
     let child = match sys::clone_into_namespaces(flags).map_err(ExecError::Clone)? {
         None => {
@@ -108,13 +109,22 @@ pub fn start(
             drop(report_read);
             drop(listener);
             drop(handoff);
-            init_main(&bundle, prepared, go_read, handoff_init, report_write)
+            drop(move_in_ours);
+            init_main(
+                &bundle,
+                prepared,
+                go_read,
+                move_in_theirs,
+                handoff_init,
+                report_write,
+            )
         }
         Some(child) => child,
     };
     drop(go_read);
     drop(report_write);
     drop(handoff_init);
+    drop(move_in_theirs);
 
     let setup = (|| -> Result<CgroupSession<RealFs>, ExecError> {
         exec::write_id_maps(child.pid, bundle.process.uid, bundle.process.gid)
@@ -126,11 +136,20 @@ pub fn start(
             account: true,
             ..CgroupOptions::default()
         };
-        let cgroup = exec::cgroup_with(child.pid, &bundle, &cgroup_options, None)?;
+        let detection = crate::cgroup::detect().ok();
+        let cgroup = exec::cgroup_moved_in(
+            child.pid,
+            &bundle,
+            cgroup_options,
+            detection.as_ref(),
+            &move_in_ours,
+        )?;
+        let _ = move_in_ours.shutdown(std::net::Shutdown::Write);
         (&go_write).write_all(b"g")?;
         Ok(cgroup)
     })();
     drop(go_write);
+    drop(move_in_ours);
     let mut report = report_read;
     let cgroup = match setup {
         Ok(cgroup) => cgroup,
@@ -310,6 +329,7 @@ fn init_main(
     bundle: &Bundle,
     p: Prepared,
     go: io::PipeReader,
+    move_in_from: UnixStream,
     handoff: UnixStream,
     report: io::PipeWriter,
 ) -> ! {
@@ -319,6 +339,7 @@ fn init_main(
         1,
         2,
         go.as_raw_fd(),
+        move_in_from.as_raw_fd(),
         handoff.as_raw_fd(),
         report.as_raw_fd(),
     ];
@@ -335,6 +356,8 @@ fn init_main(
         sys::exit_now(EXIT_SETUP);
     }
     drop(go);
+    exec::move_in(&move_in_from, &report);
+    drop(move_in_from);
     if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
         fail("creating the cgroup namespace", &e);
     }

@@ -190,7 +190,7 @@ pub fn park_kind(bundle: &Bundle, options: &ExecOptions, kind: Kind) -> Result<P
         let cgroup = exec::cgroup_moved_in(
             child.pid,
             &bundle,
-            options.allow_degraded,
+            exec::sandbox_cgroup_options(options.allow_degraded),
             detection.as_ref(),
             &move_in_ours,
         )?;
