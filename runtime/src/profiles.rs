@@ -189,9 +189,23 @@ pub fn list(profile_dirs: &[PathBuf], configured: &[ProfileRef]) -> Vec<Listed> 
 pub enum Source {
     /// Read as given (a `.pfb`).
     Given,
+    /// A stdlib profile, compiled when this runtime was built (build.rs).
+    BuiltIn,
     CacheHit,
     /// Compiled now (and cached if a cache directory is usable).
     Compiled,
+}
+
+impl Source {
+    /// How the bundle was obtained, in the words of `PHANTOM_TIMING`'s line.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Source::Given => "read",
+            Source::BuiltIn => "built in",
+            Source::CacheHit => "from the cache",
+            Source::Compiled => "compiled",
+        }
+    }
 }
 
 /// The bundle for `reference` in `mode`. `mode` None: a `.pfb` keeps its own mode,
@@ -238,8 +252,26 @@ pub fn load_without_compiling(
         }
         return Ok(Some((bundle, Source::Given)));
     }
+    if let ProfileRef::Stdlib(name) = reference {
+        if let Some(bundle) = built_in(name, mode.unwrap_or_default()) {
+            return Ok(Some((bundle, Source::BuiltIn)));
+        }
+    }
     let key = cache_key(reference, mode.unwrap_or_default());
     Ok(cache.lookup(&key).map(|bundle| (bundle, Source::CacheHit)))
+}
+
+mod built_in {
+    include!(concat!(env!("OUT_DIR"), "/stdlib_bundles.rs"));
+}
+
+/// The stdlib profile `name` in `mode` as build.rs compiled it; `None` for no such
+/// profile (or, which the tests rule out, a bundle that does not decode).
+pub fn built_in(name: &str, mode: Mode) -> Option<Bundle> {
+    let (_, _, bytes) = built_in::STDLIB_BUNDLES
+        .iter()
+        .find(|(n, m, _)| *n == name && *m == mode.name())?;
+    phantom_bundle::decode(bytes, None).ok()
 }
 
 /// Compiles a policy: the bundle, its encoding, and the files it was read from.
@@ -480,6 +512,27 @@ mod tests {
         ));
     }
 
+    /// build.rs's bundles are what compiling now makes, byte for byte, for every stdlib
+    /// profile in every mode (and none is missing), and `load` takes them.
+    #[test]
+    fn built_in_bundles_are_the_stdlib_compiled() {
+        for name in stdlib::names() {
+            for mode in [Mode::Direct, Mode::Sandbox, Mode::Hardened] {
+                let reference = ProfileRef::Stdlib(name.to_string());
+                let (_, compiled, _) = compile(&reference, mode).unwrap();
+                let built = built_in(name, mode).expect("built in");
+                assert_eq!(
+                    phantom_bundle::encode(&built).unwrap(),
+                    compiled,
+                    "{name} {mode:?}"
+                );
+                let (_, source) = load(&reference, Some(mode), &Cache::disabled()).unwrap();
+                assert_eq!(source, Source::BuiltIn);
+            }
+        }
+        assert!(built_in("no-such-profile", Mode::Sandbox).is_none());
+    }
+
     #[test]
     fn an_unknown_name_suggests_the_closest() {
         let e = resolve("pyhton-dev", &[], &[]).unwrap_err().to_string();
@@ -510,10 +563,15 @@ mod tests {
     #[test]
     fn a_corrupted_cache_entry_is_recompiled() {
         let dir = tempfile::tempdir().unwrap();
-        let cache = Cache::at(Some(dir.path().to_path_buf()));
-        let r = ProfileRef::Stdlib("minimal".into());
-        load(&r, None, &cache).unwrap();
-        for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
+        let cache = Cache::at(Some(dir.path().join("cache")));
+        let policy = dir.path().join("mine.pfp");
+        std::fs::write(&policy, "extends \"minimal\"\n").unwrap();
+        let r = ProfileRef::Policy(policy);
+        assert_eq!(load(&r, None, &cache).unwrap().1, Source::Compiled);
+        for entry in std::fs::read_dir(dir.path().join("cache"))
+            .unwrap()
+            .flatten()
+        {
             if entry.path().extension().is_some_and(|e| e == "entry") {
                 let mut bytes = std::fs::read(entry.path()).unwrap();
                 let last = bytes.len() - 1;

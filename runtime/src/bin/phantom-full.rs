@@ -125,11 +125,7 @@ fn load_profile(
     let reference = profiles::resolve(name, &settings.profile_dirs, &settings.configured)?;
     let (bundle, source) = profiles::load(&reference, mode, &settings.cache)?;
     if debug {
-        let how = match source {
-            profiles::Source::Given => "read",
-            profiles::Source::CacheHit => "from the cache",
-            profiles::Source::Compiled => "compiled",
-        };
+        let how = source.describe();
         eprintln!(
             "phantom timing: {:8.3} ms {} ({} mode) {how}{}",
             started.elapsed().as_secs_f64() * 1000.0,

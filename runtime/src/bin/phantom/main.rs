@@ -62,11 +62,7 @@ fn run(args: RunArgs) -> Option<anyhow::Result<i32>> {
     let (bundle, source) = profiles::load_without_compiling(&reference, mode, &cache).ok()??;
     #[cfg(target_os = "linux")]
     if phantom_runtime::sandbox::exec::timing_requested() {
-        // As phantom-full words it, which also says when it compiled.
-        let how = match source {
-            profiles::Source::CacheHit => "from the cache",
-            _ => "read",
-        };
+        let how = source.describe();
         eprintln!(
             "phantom timing: {:8.3} ms {} ({} mode) {how}",
             started.elapsed().as_secs_f64() * 1000.0,
