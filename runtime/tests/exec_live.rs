@@ -346,6 +346,58 @@ fn killing_phantom_kills_the_sandbox() {
     let _ = s.dir;
 }
 
+/// Seen from the host, the workload sits in the run's own cgroup in every hierarchy
+/// that holds a limit or kills (init moved itself there: `exec::move_in`), and, where
+/// v2 holds no limit beside v1 controllers, in no new v2 cgroup.
+#[test]
+fn the_workload_is_in_the_runs_cgroups() {
+    if !is_root() {
+        return; // without cgroups of its own to write (degraded), nothing to check
+    }
+    let s = sandbox("resources { memory 256MiB pids 64 }");
+    // A second and a bit, the bit unique to this test process.
+    let marker = format!("1.{:06}", std::process::id() % 1_000_000);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_phantom"))
+        .arg("exec")
+        .arg(&s.bundle)
+        .arg("--workspace")
+        .arg(&s.workspace)
+        .args(["--", "/bin/sleep", &marker])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let workload = loop {
+        let found = std::fs::read_dir("/proc").unwrap().flatten().find(|e| {
+            std::fs::read_to_string(e.path().join("cmdline"))
+                .is_ok_and(|c| c == format!("/bin/sleep\0{marker}\0"))
+        });
+        if let Some(e) = found {
+            break e.path();
+        }
+        assert!(std::time::Instant::now() < deadline, "no workload");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let theirs = std::fs::read_to_string(workload.join("cgroup")).unwrap();
+    let run = format!("/phantom-{}-", child.id());
+    let ours = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let hybrid =
+        ours.lines().any(|l| l.starts_with("0::")) && ours.lines().any(|l| l.contains(":memory:"));
+    for line in theirs.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
+        let limited = controllers
+            .split(',')
+            .any(|c| ["memory", "pids", "freezer"].contains(&c));
+        if limited || (controllers.is_empty() && !hybrid) {
+            assert!(path.contains(&run), "{line} (all: {theirs})");
+        } else if controllers.is_empty() {
+            assert!(!path.contains(&run), "joined v2 needlessly: {line}");
+        }
+    }
+    assert!(child.wait().unwrap().success());
+}
+
 /// The cgroup directories of the runs of phantom process `pid`.
 fn cgroup_dirs_of(pid: u32) -> Vec<PathBuf> {
     common::cgroup_dirs_named(&format!("phantom-{pid}-"))
