@@ -220,8 +220,37 @@ pub(crate) fn stale_pid(name: &str, prefix: &str) -> Option<i32> {
     pid.parse().ok().filter(|&p| p > 0)
 }
 
-fn supervisor_name(prefix: &str, pid: i32) -> String {
-    format!("{prefix}-{pid}-supervisor")
+/// The pid namespace a directory's creator lived in, from its name (`None` for names
+/// made before names carried it).
+pub(crate) fn namespace_tag<'a>(name: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = name.strip_prefix(prefix)?.strip_prefix('-')?;
+    let (_pid, tail) = rest.split_once('-')?;
+    let segment = tail.split('-').next()?;
+    segment.split_once('.').map(|(_, tag)| tag)
+}
+
+/// This process's pid namespace, as names carry it: the pids in a name mean something
+/// only in the namespace they were taken in, so a directory made by a runtime in
+/// another pid namespace is never judged (nor swept) by its pid here.
+pub(crate) fn own_namespace_tag() -> &'static str {
+    static TAG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TAG.get_or_init(|| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self/ns/pid")
+            .map_or_else(|_| String::new(), |m| format!("{:x}", m.ino()))
+    })
+}
+
+/// `.TAG` after a name's counter, or nothing where the namespace cannot be read.
+fn tag_suffix() -> String {
+    match own_namespace_tag() {
+        "" => String::new(),
+        tag => format!(".{tag}"),
+    }
+}
+
+pub(crate) fn supervisor_name(prefix: &str, pid: i32) -> String {
+    format!("{prefix}-{pid}-supervisor{}", tag_suffix())
 }
 
 /// Where sessions are created in a hierarchy: our own cgroup, or its parent if we are
@@ -521,7 +550,7 @@ impl<F: CgroupFs> CgroupSession<F> {
         let mut name = String::new();
         for _ in 0..10_000 {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            name = format!("{prefix}-{pid}-{n}{suffix}");
+            name = format!("{prefix}-{pid}-{n}{}{suffix}", tag_suffix());
             if !bases.iter().any(|b| self.fs.exists(&b.join(&name))) {
                 break;
             }
@@ -1368,6 +1397,9 @@ pub fn sweep_stale_detected(
             let Some(pid) = stale_pid(&name, prefix) else {
                 continue;
             };
+            if namespace_tag(&name, prefix).is_some_and(|tag| tag != own_namespace_tag()) {
+                continue; // another pid namespace's: its pid means nothing here
+            }
             if pid == own || fs.process_exists(pid) {
                 continue;
             }

@@ -356,7 +356,10 @@ fn v2_moves_only_its_own_process_into_a_leaf_when_asked() {
         ..CgroupOptions::default()
     };
     let s = create(&fs, &limits(), &options).unwrap();
-    let leaf = format!("{own}/phantom-{}-supervisor", fs.self_pid());
+    let leaf = format!(
+        "{own}/{}",
+        super::session::supervisor_name("phantom", fs.self_pid())
+    );
     assert_eq!(fs.procs(&leaf), vec![fs.self_pid()]);
     assert!(
         position(&fs, &format!("{leaf}/cgroup.procs"))
@@ -961,6 +964,21 @@ fn names_are_unique_sanitized_and_parse_back() {
     assert_eq!(stale_pid("phantom-x1-2", "phantom"), None);
     assert_eq!(stale_pid("phantomx-12-2", "phantom"), None);
     assert_eq!(stale_pid("phantom-0-2", "phantom"), None);
+    use super::session::{namespace_tag, own_namespace_tag};
+    assert_eq!(
+        namespace_tag(a.name(), "phantom"),
+        Some(own_namespace_tag())
+    );
+    assert_eq!(
+        namespace_tag("phantom-12-3.f00d-job", "phantom"),
+        Some("f00d")
+    );
+    assert_eq!(
+        namespace_tag("phantom-12-3-a.b", "phantom"),
+        None,
+        "a dot in the hint"
+    );
+    assert_eq!(namespace_tag("phantom-12-3", "phantom"), None);
     let long = "x".repeat(300);
     let c = CgroupSession::create_with(&fs, &limits(), &long, &strict()).unwrap();
     assert!(c.name().len() < 100);
@@ -975,10 +993,17 @@ fn a_leftover_directory_of_the_same_name_is_skipped() {
     // Recreate directories for the next few counter values, as a dead runtime with
     // our pid might have left them.
     let (head, _) = taken.rsplit_once('-').unwrap();
-    let (head, n) = head.rsplit_once('-').unwrap();
+    let (head, counter) = head.rsplit_once('-').unwrap();
+    // The counter, then this process's pid namespace: `7.effffffc`.
+    let (n, tag) = counter.split_once('.').unwrap_or((counter, ""));
     let n: u64 = n.parse().unwrap();
+    let tag = if tag.is_empty() {
+        String::new()
+    } else {
+        format!(".{tag}")
+    };
     for k in n + 1..n + 40 {
-        fs.mkdir_p(&format!("/sys/fs/cgroup/{head}-{k}-test"), &[]);
+        fs.mkdir_p(&format!("/sys/fs/cgroup/{head}-{k}{tag}-test"), &[]);
     }
     let b = create(&fs, &limits(), &strict()).unwrap();
     assert!(b.dirs()[0].path.ends_with(b.name()));
@@ -1004,7 +1029,19 @@ fn sweep_removes_only_dead_runtimes_directories_killing_members_first() {
         "FROZEN",
     )
     .unwrap();
+    // Named by a runtime of our pid namespace: judged by its pid like the untagged.
+    let ours_tagged = format!(
+        "/sys/fs/cgroup/memory/phantom-{dead}-4.{}-job",
+        super::session::own_namespace_tag()
+    );
+    fs.mkdir_p(&ours_tagged, &[]);
+    // Named by a runtime in another pid namespace, where pid 999999 may well be alive:
+    // not ours to judge, so neither it nor its processes are touched.
+    let foreign = format!("/sys/fs/cgroup/memory/phantom-{dead}-5.1-job");
+    fs.mkdir_p(&foreign, &[]);
+    fs.spawn(31338, &foreign);
     let keep = [
+        foreign.clone(),
         format!("/sys/fs/cgroup/memory/phantom-{live}-1"),
         format!("/sys/fs/cgroup/memory/phantom-{}-7", fs.self_pid()),
         format!("/sys/fs/cgroup/memory/other-{dead}-1"),
@@ -1017,13 +1054,19 @@ fn sweep_removes_only_dead_runtimes_directories_killing_members_first() {
     let report = sweep_stale_with(&fs, "phantom").unwrap();
     let mut removed = report.removed.clone();
     removed.sort();
-    assert_eq!(
-        removed,
-        [PathBuf::from(&stale_freezer), PathBuf::from(&stale)],
-        "{report:#?}"
-    );
+    let mut expected = vec![
+        PathBuf::from(&stale_freezer),
+        PathBuf::from(&stale),
+        PathBuf::from(&ours_tagged),
+    ];
+    expected.sort();
+    assert_eq!(removed, expected, "{report:#?}");
     assert!(report.failed.is_empty(), "{report:#?}");
     assert!(!fs.alive(31337));
+    assert!(
+        fs.alive(31338),
+        "a process of another namespace's runtime was killed"
+    );
     assert!(fs.alive(live));
     for k in &keep {
         assert!(fs.cgroups().contains(&PathBuf::from(k)), "{k}");
