@@ -4,8 +4,9 @@
 //! target in docs/benchmarks.md), and on kernels that map whole large folios of a
 //! cached binary, a process's resident size follows the size of its binary, not the
 //! code it runs. So this binary does only what a run needs — a bundle (`exec`), a
-//! profile whose bundle is at hand without compiling (`run` of a stdlib profile or a
-//! policy in the cache, or of a `.pfb`), a warm run (the client of `phantom serve`) —
+//! profile whose bundle is at hand without compiling (`run` of a stdlib profile, built
+//! in; of a `.pfb`; of a policy in the cache), a warm run (the client of `phantom
+//! serve`) —
 //! and hands everything else to `phantom-full` beside it, with the same arguments: the
 //! other commands, runs governed by a configuration file (`PHANTOM_CONFIG_PATH`), and
 //! runs whose profile must first be compiled. Invariant: the compiler is not linked in
@@ -53,7 +54,10 @@ fn run(args: RunArgs) -> Option<anyhow::Result<i32>> {
         return Some(runs::run_warm(&name, mode, args.settings));
     }
     let reference = profiles::resolve_path_or_stdlib(&name).ok()??;
-    let cache = if std::env::var_os("PHANTOM_NO_CACHE").is_some() {
+    // The stdlib is built in: no cache to open (or create) for it.
+    let cache = if std::env::var_os("PHANTOM_NO_CACHE").is_some()
+        || matches!(reference, profiles::ProfileRef::Stdlib(_))
+    {
         Cache::disabled()
     } else {
         Cache::at(std::env::var_os("PHANTOM_CACHE_DIR").map(std::path::PathBuf::from))
