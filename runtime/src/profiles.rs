@@ -224,8 +224,8 @@ pub fn load(
     Ok((bundle, Source::Compiled))
 }
 
-/// [`load`] when no compiling is needed: a `.pfb` as given, or a bundle from the cache;
-/// `None` when the policy would have to be compiled first. This and everything it
+/// [`load`] when no compiling is needed: a `.pfb` as given, a stdlib profile built in,
+/// or a bundle from the cache; `None` when the policy would have to be compiled first. This and everything it
 /// calls keep the compiler out of the small `phantom` binary, which runs profiles
 /// found here and hands the rest to `phantom-full`.
 pub fn load_without_compiling(

@@ -120,23 +120,14 @@ fn load_profile(
     mode: Option<phantom_bundle::Mode>,
     settings: &Settings,
 ) -> anyhow::Result<phantom_bundle::Bundle> {
-    let debug = phantom_runtime::sandbox::exec::timing_requested();
     let started = std::time::Instant::now();
     let reference = profiles::resolve(name, &settings.profile_dirs, &settings.configured)?;
     let (bundle, source) = profiles::load(&reference, mode, &settings.cache)?;
-    if debug {
-        let how = source.describe();
-        eprintln!(
-            "phantom timing: {:8.3} ms {} ({} mode) {how}{}",
-            started.elapsed().as_secs_f64() * 1000.0,
-            reference.describe(),
-            bundle.mode.name(),
-            settings.cache.dir().map_or_else(
-                || ", no cache".to_string(),
-                |d| format!(", cache {}", d.display())
-            )
-        );
-    }
+    let cache = settings.cache.dir().map_or_else(
+        || ", no cache".to_string(),
+        |d| format!(", cache {}", d.display()),
+    );
+    runs::mark_profile_loaded(started, &reference, &bundle, source, &cache);
     Ok(bundle)
 }
 

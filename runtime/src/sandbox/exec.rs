@@ -410,9 +410,10 @@ pub fn run_watching(
         flags = 0;
     }
     // On a host with cgroup v2 alone, the sandbox's cgroup is made first and init is
-    // born in it: moving a process into a cgroup waits for an RCU grace period after an
-    // idle moment (10-17 ms, docs/benchmarks.md); being born there does not. Elsewhere
-    // (v1 controllers) the move cannot be avoided and overlaps the root's construction.
+    // born in it: a move by pid waits for an RCU grace period after an idle moment
+    // (10-17 ms, docs/benchmarks.md); being born there does not. Elsewhere (v1
+    // controllers) the cgroups are made while init builds its root, and init moves
+    // itself in, which waits for no grace period either (`cgroup_moved_in`).
     // Detected once for the run: which layout decides how init gets into its cgroup.
     let detection = crate::cgroup::detect().ok();
     let mut born_in = unified_session(&bundle, options.allow_degraded, detection.as_ref())?;
@@ -674,6 +675,26 @@ pub(super) fn cgroup_moved_in(
             .map_err(|e| ExecError::Cgroup(format!("opening `{}`: {e}", path.display())))?;
         sys::send_fd(to.as_raw_fd(), file.as_raw_fd())?;
     }
+    Ok(cgroup)
+}
+
+/// The parent's side of starting a parked or resident sandbox once it is cloned: its id
+/// maps written ("m" on `go`: it builds its root meanwhile), its cgroups made and their
+/// descriptors sent over `move_in` ([`cgroup_moved_in`]), then "g".
+pub(super) fn let_go(
+    pid: libc::pid_t,
+    bundle: &Bundle,
+    cgroup_options: CgroupOptions,
+    go: &io::PipeWriter,
+    move_in: std::os::unix::net::UnixStream,
+) -> Result<CgroupSession<RealFs>, ExecError> {
+    write_id_maps(pid, bundle.process.uid, bundle.process.gid).map_err(ExecError::IdMaps)?;
+    (&*go).write_all(b"m")?;
+    let detection = crate::cgroup::detect().ok();
+    let cgroup = cgroup_moved_in(pid, bundle, cgroup_options, detection.as_ref(), &move_in)?;
+    // The end of the descriptors (whoever else holds a copy), then the go-ahead.
+    let _ = move_in.shutdown(std::net::Shutdown::Write);
+    (&*go).write_all(b"g")?;
     Ok(cgroup)
 }
 

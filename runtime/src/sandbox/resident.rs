@@ -126,30 +126,14 @@ pub fn start(
     drop(handoff_init);
     drop(move_in_theirs);
 
-    let setup = (|| -> Result<CgroupSession<RealFs>, ExecError> {
-        exec::write_id_maps(child.pid, bundle.process.uid, bundle.process.gid)
-            .map_err(ExecError::IdMaps)?;
-        (&go_write).write_all(b"m")?;
-        let cgroup_options = CgroupOptions {
-            allow_degraded: options.allow_degraded,
-            prefix: format!("{CGROUP_PREFIX}-{workspace}"),
-            account: true,
-            ..CgroupOptions::default()
-        };
-        let detection = crate::cgroup::detect().ok();
-        let cgroup = exec::cgroup_moved_in(
-            child.pid,
-            &bundle,
-            cgroup_options,
-            detection.as_ref(),
-            &move_in_ours,
-        )?;
-        let _ = move_in_ours.shutdown(std::net::Shutdown::Write);
-        (&go_write).write_all(b"g")?;
-        Ok(cgroup)
-    })();
+    let cgroup_options = CgroupOptions {
+        allow_degraded: options.allow_degraded,
+        prefix: format!("{CGROUP_PREFIX}-{workspace}"),
+        account: true,
+        ..CgroupOptions::default()
+    };
+    let setup = exec::let_go(child.pid, &bundle, cgroup_options, &go_write, move_in_ours);
     drop(go_write);
-    drop(move_in_ours);
     let mut report = report_read;
     let cgroup = match setup {
         Ok(cgroup) => cgroup,

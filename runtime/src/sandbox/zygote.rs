@@ -182,24 +182,14 @@ pub fn park_kind(bundle: &Bundle, options: &ExecOptions, kind: Kind) -> Result<P
     drop(move_in_theirs);
     let timing = prepared.timing;
 
-    let setup = (|| -> Result<CgroupSession<RealFs>, ExecError> {
-        exec::write_id_maps(child.pid, bundle.process.uid, bundle.process.gid)
-            .map_err(ExecError::IdMaps)?;
-        (&go_write).write_all(b"m")?;
-        let detection = crate::cgroup::detect().ok();
-        let cgroup = exec::cgroup_moved_in(
-            child.pid,
-            &bundle,
-            exec::sandbox_cgroup_options(options.allow_degraded),
-            detection.as_ref(),
-            &move_in_ours,
-        )?;
-        let _ = move_in_ours.shutdown(std::net::Shutdown::Write);
-        (&go_write).write_all(b"g")?;
-        Ok(cgroup)
-    })();
+    let setup = exec::let_go(
+        child.pid,
+        &bundle,
+        exec::sandbox_cgroup_options(options.allow_degraded),
+        &go_write,
+        move_in_ours,
+    );
     drop(go_write);
-    drop(move_in_ours);
     let cgroup = match setup {
         Ok(cgroup) => cgroup,
         Err(e) => {

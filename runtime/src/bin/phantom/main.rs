@@ -64,16 +64,7 @@ fn run(args: RunArgs) -> Option<anyhow::Result<i32>> {
     };
     let started = std::time::Instant::now();
     let (bundle, source) = profiles::load_without_compiling(&reference, mode, &cache).ok()??;
-    #[cfg(target_os = "linux")]
-    if phantom_runtime::sandbox::exec::timing_requested() {
-        let how = source.describe();
-        eprintln!(
-            "phantom timing: {:8.3} ms {} ({} mode) {how}",
-            started.elapsed().as_secs_f64() * 1000.0,
-            reference.describe(),
-            bundle.mode.name(),
-        );
-    }
+    runs::mark_profile_loaded(started, &reference, &bundle, source, "");
     Some(runs::run_profile(&bundle, args))
 }
 

@@ -18,6 +18,27 @@ pub fn mark_client_start() {
     }
 }
 
+/// With `PHANTOM_TIMING`, how `run` came by its profile's bundle, since `started`;
+/// `more` is added to the line as it is.
+pub fn mark_profile_loaded(
+    started: std::time::Instant,
+    reference: &phantom_runtime::profiles::ProfileRef,
+    bundle: &phantom_bundle::Bundle,
+    source: phantom_runtime::profiles::Source,
+    more: &str,
+) {
+    #[cfg(target_os = "linux")]
+    if phantom_runtime::sandbox::exec::timing_requested() {
+        eprintln!(
+            "phantom timing: {:8.3} ms {} ({} mode) {}{more}",
+            started.elapsed().as_secs_f64() * 1000.0,
+            reference.describe(),
+            bundle.mode.name(),
+            source.describe(),
+        );
+    }
+}
+
 #[cfg(target_os = "linux")]
 pub fn exec(args: ExecArgs) -> anyhow::Result<i32> {
     let Some(bundle_path) = args.bundle.clone() else {
