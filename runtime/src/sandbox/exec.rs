@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use phantom_bundle::{Bundle, MountStep, Network};
 
 use super::mounts::{self, RealOps};
+use super::netns;
 use super::sys;
 use super::vars::Vars;
 use crate::cgroup::{CgroupOptions, CgroupSession, RealFs};
@@ -66,6 +67,8 @@ pub enum ExecError {
     UserNamespaces(io::Error),
     #[error("writing the sandbox's uid/gid maps failed: {0}")]
     IdMaps(io::Error),
+    #[error("making the sandbox's network namespace failed")]
+    Network(#[from] netns::NetnsError),
     #[error("{0}")]
     Io(#[from] io::Error),
 }
@@ -404,7 +407,7 @@ pub fn run_watching(
     let sigfd = sys::signalfd_for(&signals)?;
 
     let mut direct = !bundle.mode.uses_namespaces();
-    let mut flags = namespace_flags(&bundle);
+    let mut flags = namespace_flags();
     if direct {
         // No namespaces: the child is the workload itself, on the host's view.
         flags = 0;
@@ -470,11 +473,16 @@ pub fn run_watching(
     // "g" once init is in the cgroup, before it starts the workload. Direct mode's
     // child has no root to build and waits for "g" only.
     let setup = (|| -> Result<CgroupSession<RealFs>, ExecError> {
+        let mut network = None;
         if !direct {
+            let user_ns = own_network(&bundle)
+                .then(|| netns::user_namespace_of(child.pid))
+                .transpose()?;
             write_id_maps(child.pid, bundle.process.uid, bundle.process.gid)
                 .map_err(ExecError::IdMaps)?;
             (&go_write).write_all(b"m")?;
             mark(&prepared, "id maps written, sandbox building its root");
+            network = user_ns.as_ref().map(netns::start).transpose()?;
         }
         let cgroup = match born_in.take() {
             Some((cgroup, _)) if born_there => cgroup,
@@ -492,6 +500,11 @@ pub fn run_watching(
                 &move_in_ours,
             )?,
         };
+        if let Some(network) = network {
+            let namespace = network.finish()?;
+            sys::send_fd_tagged(move_in_ours.as_raw_fd(), TAG_NETWORK, namespace.as_raw_fd())?;
+            mark(&prepared, "network namespace made");
+        }
         // The end of the descriptors, then the go-ahead.
         let _ = move_in_ours.shutdown(std::net::Shutdown::Write);
         (&go_write).write_all(b"g")?;
@@ -575,18 +588,21 @@ pub fn run_watching(
     })
 }
 
-/// The namespaces a sandbox's init is cloned into: user, mount, pid, ipc, uts, and
-/// network unless the bundle says host.
-pub(super) fn namespace_flags(bundle: &Bundle) -> u64 {
-    let mut flags = (libc::CLONE_NEWUSER
+/// The namespaces a sandbox's init is cloned into: user, mount, pid, ipc, uts. Its
+/// network namespace (unless the bundle says host) is made beside it and joined before
+/// the workload starts ([`own_network`], `netns`); its cgroup namespace once it is in
+/// its cgroups.
+pub(super) fn namespace_flags() -> u64 {
+    (libc::CLONE_NEWUSER
         | libc::CLONE_NEWNS
         | libc::CLONE_NEWPID
         | libc::CLONE_NEWIPC
-        | libc::CLONE_NEWUTS) as u64;
-    if bundle.network != Network::Host {
-        flags |= libc::CLONE_NEWNET as u64;
-    }
-    flags
+        | libc::CLONE_NEWUTS) as u64
+}
+
+/// Whether the sandbox gets a network namespace of its own (all but `network host`).
+pub(super) fn own_network(bundle: &Bundle) -> bool {
+    bundle.network != Network::Host
 }
 
 /// The message of the first `E <code> <message>` line of a sandbox's report.
@@ -679,19 +695,29 @@ pub(super) fn cgroup_moved_in(
 }
 
 /// The parent's side of starting a parked or resident sandbox once it is cloned: its id
-/// maps written ("m" on `go`: it builds its root meanwhile), its cgroups made and their
-/// descriptors sent over `move_in` ([`cgroup_moved_in`]), then "g".
+/// maps written ("m" on `go`: it builds its root meanwhile), its network namespace made
+/// (`netns`) and its cgroups, their descriptors sent over `move_in`
+/// ([`cgroup_moved_in`]), then "g".
 pub(super) fn let_go(
-    pid: libc::pid_t,
+    child: &sys::Child,
     bundle: &Bundle,
     cgroup_options: CgroupOptions,
     go: &io::PipeWriter,
     move_in: std::os::unix::net::UnixStream,
 ) -> Result<CgroupSession<RealFs>, ExecError> {
+    let pid = child.pid;
+    let user_ns = own_network(bundle)
+        .then(|| netns::user_namespace_of(pid))
+        .transpose()?;
     write_id_maps(pid, bundle.process.uid, bundle.process.gid).map_err(ExecError::IdMaps)?;
     (&*go).write_all(b"m")?;
+    let network = user_ns.as_ref().map(netns::start).transpose()?;
     let detection = crate::cgroup::detect().ok();
     let cgroup = cgroup_moved_in(pid, bundle, cgroup_options, detection.as_ref(), &move_in)?;
+    if let Some(network) = network {
+        let namespace = network.finish()?;
+        sys::send_fd_tagged(move_in.as_raw_fd(), TAG_NETWORK, namespace.as_raw_fd())?;
+    }
     // The end of the descriptors (whoever else holds a copy), then the go-ahead.
     let _ = move_in.shutdown(std::net::Shutdown::Write);
     (&*go).write_all(b"g")?;
@@ -1032,19 +1058,11 @@ pub(super) fn init_begin(go: &io::PipeReader, report: &io::PipeWriter) {
     }
 }
 
-/// The sandbox's hostname and, with its own network namespace, loopback.
+/// The sandbox's hostname. (Its network namespace, loopback up, comes with its
+/// cgroups: [`move_in`].)
 pub(super) fn init_identity(bundle: &Bundle, report: &io::PipeWriter) {
     if let Err(e) = sys::sethostname(&bundle.process.hostname) {
         init_fail(report, "setting the hostname", &e);
-    }
-    if bundle.network != Network::Host {
-        if let Err(e) = sys::loopback_up() {
-            init_fail(
-                report,
-                "bringing loopback up in the new network namespace",
-                &e,
-            );
-        }
     }
 }
 
@@ -1089,7 +1107,7 @@ fn init_main(
         sys::exit_now(EXIT_SETUP);
     }
     drop(go);
-    move_in(&move_in_from, &report);
+    move_in(&move_in_from, &report, own_network(bundle));
     drop(move_in_from);
     // The cgroup namespace is made here, once init is in the sandbox's cgroup, so the
     // workload sees that cgroup as its root (`0::/`), not its host path (which would
@@ -1165,7 +1183,7 @@ fn direct_main(
         sys::exit_now(EXIT_SETUP);
     }
     drop(go);
-    move_in(&move_in_from, &report);
+    move_in(&move_in_from, &report, false);
     drop(move_in_from);
     if let Err(e) = std::env::set_current_dir(&p.cwd) {
         report_line(
@@ -1180,17 +1198,37 @@ fn direct_main(
     workload_main(bundle, p, &report)
 }
 
-/// The child's side of entering the v1 cgroups: for each `tasks` descriptor phantom
-/// sends (opened by phantom, whose credentials the kernel checks), write `0`, which
-/// moves this thread, the process's only one, in. A process moving itself this way
-/// does not take the kernel's global migration lock, which a move by pid takes and
-/// which, after an idle moment, waits for an RCU grace period (10-17 ms on this kind of
-/// host, against about 40 µs this way: docs/benchmarks.md).
-pub(super) fn move_in(from: &std::os::unix::net::UnixStream, report: &io::PipeWriter) {
+/// The tag of the network namespace's descriptor on the move-in socket (each v1
+/// `tasks` descriptor comes with 0).
+pub(super) const TAG_NETWORK: u8 = b'n';
+
+/// The child's side of what phantom sends before the go-ahead, until phantom closes its
+/// end:
+/// - each v1 `tasks` descriptor (opened by phantom, whose credentials the kernel
+///   checks): write `0`, which moves this thread, the process's only one, in. A process
+///   moving itself this way does not take the kernel's global migration lock, which a
+///   move by pid takes and which, after an idle moment, waits for an RCU grace period
+///   (10-17 ms on this kind of host, against about 40 µs this way: docs/benchmarks.md);
+/// - the sandbox's network namespace (`netns`), joined.
+///
+/// With `network`, a run whose namespace never came fails here: the workload must not
+/// start in the host's network.
+pub(super) fn move_in(
+    from: &std::os::unix::net::UnixStream,
+    report: &io::PipeWriter,
+    network: bool,
+) {
     let mut byte = [0u8; 1];
+    let mut joined = false;
     loop {
         match sys::recv_bytes_and_fd(from.as_raw_fd(), &mut byte) {
-            Ok((0, _)) => return,
+            Ok((0, _)) => break,
+            Ok((_, Some(namespace))) if byte == [TAG_NETWORK] => {
+                if let Err(e) = sys::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) {
+                    init_fail(report, "joining the sandbox's network namespace", &e);
+                }
+                joined = true;
+            }
             Ok((_, Some(tasks))) => {
                 if let Err(e) = std::fs::File::from(tasks).write_all(b"0") {
                     init_fail(report, "moving into the sandbox's cgroup (v1 `tasks`)", &e);
@@ -1199,6 +1237,13 @@ pub(super) fn move_in(from: &std::os::unix::net::UnixStream, report: &io::PipeWr
             Ok((_, None)) => {}
             Err(e) => init_fail(report, "receiving the sandbox's cgroups", &e),
         }
+    }
+    if network && !joined {
+        init_fail(
+            report,
+            "joining the sandbox's network namespace",
+            &"phantom sent none",
+        );
     }
 }
 

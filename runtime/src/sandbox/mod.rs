@@ -3,17 +3,18 @@
 //! Three processes, set up in this order (each failure names its step):
 //!
 //! 1. **phantom** (the caller): loads the bundle, binds the run-time variables, clones
-//!    the sandbox's init into new user, mount, pid, ipc, uts, cgroup and (unless the
-//!    bundle says host) network namespaces, writes its uid/gid maps and lets it build
-//!    its root; meanwhile it creates the cgroup, moves init into it, and only then lets
-//!    init start the workload (so every workload process is in the cgroup). It then
+//!    the sandbox's init into new user, mount, pid, ipc and uts namespaces, writes its
+//!    uid/gid maps and lets it build its root; meanwhile it has the sandbox's network
+//!    namespace made (unless the bundle says host; `netns`) and creates the cgroup,
+//!    sends init both, and only then lets init start the workload (so every workload
+//!    process is in the cgroup and the network namespace). It then
 //!    supervises: forwards SIGINT/SIGTERM/SIGHUP, enforces the timeout, reads the
 //!    result, reports which limit ended the run, and removes the cgroup.
 //! 2. **init** (pid 1 of the new pid namespace; dies with phantom through
 //!    PR_SET_PDEATHSIG; waits for its id maps): makes every mount private, captures the bind sources, builds
 //!    the new root from the mount plan on an empty tmpfs, seals it read-only, sets the
-//!    hostname, brings loopback up, pivots into it, waits until it is in the cgroup,
-//!    and forks the workload. It reaps
+//!    hostname, pivots into it, waits until it is in the cgroup and the network
+//!    namespace (loopback up), makes its cgroup namespace, and forks the workload. It reaps
 //!    zombies, forwards signals, and when the workload ends kills whatever is left in
 //!    the namespace and reports the status.
 //! 3. **workload**: new session, rlimits, inherited fds closed, capabilities dropped,
@@ -24,6 +25,7 @@
 
 mod fallback;
 mod mounts;
+mod netns;
 mod sys;
 mod vars;
 

@@ -102,7 +102,7 @@ pub fn start(
     let (report_read, report_write) = io::pipe()?;
     let (handoff, handoff_init) = UnixStream::pair()?;
     let (move_in_ours, move_in_theirs) = UnixStream::pair()?;
-    let flags = exec::namespace_flags(&bundle);
+    let flags = exec::namespace_flags();
     let child = match sys::clone_into_namespaces(flags).map_err(ExecError::Clone)? {
         None => {
             drop(go_write);
@@ -132,7 +132,7 @@ pub fn start(
         account: true,
         ..CgroupOptions::default()
     };
-    let setup = exec::let_go(child.pid, &bundle, cgroup_options, &go_write, move_in_ours);
+    let setup = exec::let_go(&child, &bundle, cgroup_options, &go_write, move_in_ours);
     drop(go_write);
     let mut report = report_read;
     let cgroup = match setup {
@@ -340,7 +340,7 @@ fn init_main(
         sys::exit_now(EXIT_SETUP);
     }
     drop(go);
-    exec::move_in(&move_in_from, &report);
+    exec::move_in(&move_in_from, &report, exec::own_network(bundle));
     drop(move_in_from);
     if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
         fail("creating the cgroup namespace", &e);

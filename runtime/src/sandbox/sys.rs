@@ -345,6 +345,14 @@ pub fn kill(pid: libc::pid_t, signal: libc::c_int) -> io::Result<()> {
     Ok(())
 }
 
+/// `setns(2)`: joins the namespace `fd` refers to (a namespace file, or a pidfd with
+/// `kind` naming which of its process's namespaces).
+pub fn setns(fd: RawFd, kind: libc::c_int) -> io::Result<()> {
+    // SAFETY: integer arguments only; the kernel checks the descriptor.
+    check(i64::from(unsafe { libc::setns(fd, kind) }))?;
+    Ok(())
+}
+
 /// `unshare(2)` with `flags` (`CLONE_NEW*`).
 pub fn unshare(flags: libc::c_int) -> io::Result<()> {
     // SAFETY: integer argument only.
@@ -755,7 +763,13 @@ pub fn open_path_dir(path: &Path) -> io::Result<OwnedFd> {
 
 /// Sends one fd over a unix socket (SCM_RIGHTS).
 pub fn send_fd(socket: RawFd, fd: RawFd) -> io::Result<()> {
-    let mut byte = [0u8; 1];
+    send_fd_tagged(socket, 0, fd)
+}
+
+/// [`send_fd`], the descriptor's one byte set to `tag` (what the receiver is to do
+/// with it).
+pub fn send_fd_tagged(socket: RawFd, tag: u8, fd: RawFd) -> io::Result<()> {
+    let mut byte = [tag];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr().cast(),
         iov_len: 1,

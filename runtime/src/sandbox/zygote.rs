@@ -156,7 +156,7 @@ pub fn park_kind(bundle: &Bundle, options: &ExecOptions, kind: Kind) -> Result<P
     let (report_read, report_write) = io::pipe()?;
     let (control, control_theirs) = UnixStream::pair()?;
     let (move_in_ours, move_in_theirs) = UnixStream::pair()?;
-    let flags = exec::namespace_flags(&bundle);
+    let flags = exec::namespace_flags();
     // The caller must be single-threaded here, as for `exec::run`.
     let child = match sys::clone_into_namespaces(flags).map_err(ExecError::Clone)? {
         None => {
@@ -183,7 +183,7 @@ pub fn park_kind(bundle: &Bundle, options: &ExecOptions, kind: Kind) -> Result<P
     let timing = prepared.timing;
 
     let setup = exec::let_go(
-        child.pid,
+        &child,
         &bundle,
         exec::sandbox_cgroup_options(options.allow_degraded),
         &go_write,
@@ -475,7 +475,7 @@ fn parked_init_main(
         sys::exit_now(EXIT_SETUP);
     }
     drop(go);
-    exec::move_in(&move_in_from, &report);
+    exec::move_in(&move_in_from, &report, exec::own_network(bundle));
     drop(move_in_from);
     if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
         fail("creating the cgroup namespace", &e);
