@@ -171,6 +171,19 @@ fn network_none_has_only_loopback() {
 }
 
 #[test]
+fn landlock_holds_inside_the_sandbox() {
+    // /proc is mounted writable, and a process's own /proc/self/comm is its own to
+    // write; the policy's Landlock rules give /proc read and execute only. The ruleset
+    // is built by init while phantom finishes the cgroups, and enforced by the workload.
+    let s = sandbox("");
+    let o = s.sh("echo renamed > /proc/self/comm && echo written; cat /proc/self/comm");
+    assert!(!out(&o).contains("written"), "{}", out(&o));
+    assert!(err(&o).contains("Permission denied"), "{}", err(&o));
+    // Outside, the same write is allowed: the refusal is Landlock's.
+    std::fs::write("/proc/thread-self/comm", "phantom-test").expect("own comm is writable");
+}
+
+#[test]
 fn network_none_is_a_namespace_of_its_own_with_loopback_up() {
     // The namespace is made beside init and joined before the workload starts
     // (runtime/src/sandbox/netns.rs): the workload must be in it, not in the host's.

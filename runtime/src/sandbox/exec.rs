@@ -1102,6 +1102,13 @@ fn init_main(
     }
 
     mark(p, "init: root built");
+    // The workload's Landlock ruleset is built here, on the sandbox's own paths, while
+    // phantom finishes the cgroups and the network namespace; the workload enforces it.
+    let landlock = match harden::prepare_landlock(&bundle.landlock, p.landlock, &[]) {
+        Ok((ruleset, _)) => ruleset,
+        Err(e) => fail("preparing Landlock", &e),
+    };
+    mark(p, "init: Landlock ruleset built");
     // The workload starts only inside the cgroup (init is moved there first).
     if (&go).read_exact(&mut byte).is_err() {
         sys::exit_now(EXIT_SETUP);
@@ -1117,8 +1124,11 @@ fn init_main(
     }
     mark(p, "init: in the cgroup");
     let workload = match sys::fork() {
-        Ok(0) => workload_main(bundle, p, &report),
-        Ok(pid) => pid,
+        Ok(0) => workload_main_with(bundle, p, &report, Some((landlock, Vec::new()))),
+        Ok(pid) => {
+            drop(landlock);
+            pid
+        }
         Err(e) => fail("starting the workload", &e),
     };
     init_reap(p, workload, &report)

@@ -13,12 +13,14 @@
 //! 2. **init** (pid 1 of the new pid namespace; dies with phantom through
 //!    PR_SET_PDEATHSIG; waits for its id maps): makes every mount private, captures the bind sources, builds
 //!    the new root from the mount plan on an empty tmpfs, seals it read-only, sets the
-//!    hostname, pivots into it, waits until it is in the cgroup and the network
+//!    hostname, pivots into it, builds the workload's Landlock ruleset (phantom is
+//!    still at work on the cgroups then), waits until it is in the cgroup and the network
 //!    namespace (loopback up), makes its cgroup namespace, and forks the workload. It reaps
 //!    zombies, forwards signals, and when the workload ends kills whatever is left in
 //!    the namespace and reports the status.
 //! 3. **workload**: new session, rlimits, inherited fds closed, capabilities dropped,
-//!    no_new_privs, Landlock, the seccomp filter last, then execve.
+//!    no_new_privs, Landlock (init's ruleset, enforced), the seccomp filter last, then
+//!    execve.
 //!
 //! In direct mode (no namespaces) there is no init: phantom's child waits until it is
 //! in the cgroup and becomes the workload itself.
