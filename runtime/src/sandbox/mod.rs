@@ -18,9 +18,10 @@
 //!    namespace (loopback up), makes its cgroup namespace, and forks the workload. It reaps
 //!    zombies, forwards signals, and when the workload ends kills whatever is left in
 //!    the namespace and reports the status.
-//! 3. **workload**: new session, rlimits, inherited fds closed, capabilities dropped,
-//!    no_new_privs, Landlock (init's ruleset, enforced), the seccomp filter last, then
-//!    execve.
+//! 3. **workload**: Landlock (init's ruleset, enforced before the descriptor is closed
+//!    with the rest), new session, rlimits, inherited fds closed, capabilities dropped,
+//!    no_new_privs, the seccomp filter last, then execve. (Direct mode's workload builds
+//!    and enforces its ruleset after no_new_privs.)
 //!
 //! In direct mode (no namespaces) there is no init: phantom's child waits until it is
 //! in the cgroup and becomes the workload itself.
