@@ -12,7 +12,7 @@ use super::mounts::{self, RealOps};
 use super::netns;
 use super::sys;
 use super::vars::Vars;
-use crate::cgroup::{CgroupOptions, CgroupSession, RealFs};
+use crate::cgroup::{CgroupOptions, CgroupSession, LimitEvents, RealFs};
 
 use super::fallback;
 use crate::harden;
@@ -562,6 +562,9 @@ pub fn run_watching(
         None => None,
     };
     let raw = tty_master.as_ref().and_then(|_| sys::make_raw(0));
+    // The cgroups' events are read as soon as init reports the status (every process
+    // but init is gone then), while init's namespaces are torn down.
+    let mut events = None;
     let (outcome, timed_out, notes) = supervise(
         &child,
         report_read,
@@ -571,14 +574,18 @@ pub fn run_watching(
         tty_master.as_ref(),
         direct,
         hangup,
+        Some(&mut || {
+            events = Some(cgroup.events().unwrap_or_default());
+            mark(&prepared, "limit events read");
+        }),
     );
     if let Some(settings) = &raw {
         sys::restore_terminal(0, settings);
     }
     mark(&prepared, "sandbox ended");
     not_enforced.extend(notes);
-    let limits_hit = limits_hit(&cgroup, &bundle, &outcome, timed_out, timeout);
-    mark(&prepared, "limit events read");
+    let events = events.unwrap_or_else(|| cgroup.events().unwrap_or_default());
+    let limits_hit = limits_hit(&events, &bundle, &outcome, timed_out, timeout);
     let _ = cgroup.destroy();
     mark(&prepared, "cgroup removed");
     Ok(Report {
@@ -726,13 +733,12 @@ pub(super) fn let_go(
 
 /// Which limits ended or hurt a run, from the cgroup's events and the outcome.
 pub(super) fn limits_hit(
-    cgroup: &CgroupSession<RealFs>,
+    events: &LimitEvents,
     bundle: &Bundle,
     outcome: &Outcome,
     timed_out: bool,
     timeout: Option<Duration>,
 ) -> Vec<String> {
-    let events = cgroup.events().unwrap_or_default();
     let mut limits_hit = Vec::new();
     if events.oom_kills > 0 {
         limits_hit.push(format!(
@@ -775,7 +781,9 @@ pub(super) fn write_id_maps(pid: libc::pid_t, inside_uid: u32, inside_gid: u32) 
 }
 
 /// Waits for the sandbox; forwards signals, enforces the timeout. Returns the outcome
-/// and whether the timeout ended it.
+/// and whether the timeout ended it. `on_status` runs once, when init has reported the
+/// workload's status (every other process of the sandbox is gone then) but before init
+/// itself has ended.
 #[allow(
     clippy::too_many_arguments,
     reason = "each is one thing the supervision watches; a struct would only rename them"
@@ -789,6 +797,7 @@ pub(super) fn supervise(
     tty: Option<&OwnedFd>,
     direct: bool,
     hangup: Option<RawFd>,
+    mut on_status: Option<&mut dyn FnMut()>,
 ) -> (Outcome, bool, Vec<String>) {
     // `hangup`: a connection whose end (the client of `phantom serve` went away) ends
     // the run, as a signal to phantom would.
@@ -885,7 +894,12 @@ pub(super) fn supervise(
                 match r.read(&mut buf) {
                     Ok(0) | Err(_) => report = None,
                     Ok(n) => {
-                        lines.push_str(&String::from_utf8_lossy(buf.get(..n).unwrap_or_default()))
+                        lines.push_str(&String::from_utf8_lossy(buf.get(..n).unwrap_or_default()));
+                        if on_status.is_some() && reports_status(&lines) {
+                            if let Some(f) = on_status.take() {
+                                f();
+                            }
+                        }
                     }
                 }
             }
@@ -943,6 +957,13 @@ pub(super) fn supervise(
         lines.push_str(&format!("X {status}\n"));
     }
     (parse_report(&lines, status), false, notes)
+}
+
+/// Whether a report holds init's whole `X <status>` line.
+fn reports_status(lines: &str) -> bool {
+    lines
+        .split_inclusive('\n')
+        .any(|l| l.starts_with("X ") && l.ends_with('\n'))
 }
 
 fn sys_poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> io::Result<usize> {
@@ -1423,4 +1444,19 @@ pub(super) fn install_and_exec(p: &Prepared, report: &io::PipeWriter) -> ! {
         _ => EXIT_NOT_EXECUTABLE,
     };
     workload_fail(report, code, &format!("cannot run `{program}`"), &e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_status_counts_only_once_its_line_is_whole() {
+        assert!(!reports_status(""));
+        assert!(!reports_status("N Landlock is PartiallyEnforced\n"));
+        assert!(!reports_status("X 0"), "half a line: more may follow");
+        assert!(reports_status("X 0\n"));
+        assert!(reports_status("N something\nX 256\n"));
+        assert!(!reports_status("E 125 setting the hostname: X 0\n"));
+    }
 }

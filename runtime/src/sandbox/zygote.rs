@@ -317,11 +317,18 @@ impl Parked {
             None,
             false,
             hangup,
+            None,
         );
         let mut not_enforced = std::mem::take(&mut self.not_enforced);
         not_enforced.extend(notes);
         let limits_hit = match &self.cgroup {
-            Some(cgroup) => exec::limits_hit(cgroup, &self.bundle, &outcome, timed_out, timeout),
+            Some(cgroup) => exec::limits_hit(
+                &cgroup.events().unwrap_or_default(),
+                &self.bundle,
+                &outcome,
+                timed_out,
+                timeout,
+            ),
             None => Vec::new(),
         };
         Ok(Report {
