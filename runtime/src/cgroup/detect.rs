@@ -127,7 +127,8 @@ pub struct Detection {
     pub problems: Vec<String>,
     /// systemd is the init system (`/run/systemd/system` exists).
     pub systemd_running: bool,
-    /// Where `systemd-run` is, if installed.
+    /// Where `systemd-run` is, if installed (looked for on the PATH where systemd
+    /// runs, in `/usr/bin` and `/bin` elsewhere).
     pub systemd_run: Option<PathBuf>,
 }
 
@@ -256,9 +257,16 @@ impl Detection {
         };
 
         let systemd_running = fs.exists(Path::new("/run/systemd/system"));
-        let mut search: Vec<PathBuf> = std::env::var_os("PATH")
-            .map(|p| std::env::split_paths(&p).collect())
-            .unwrap_or_default();
+        // Where systemd runs, a scope may be started: systemd-run is looked for on the
+        // PATH. Elsewhere it only adds a hint to an error, and the usual places do
+        // (every run detects: a dozen failed lookups along the PATH are not free).
+        let mut search: Vec<PathBuf> = if systemd_running {
+            std::env::var_os("PATH")
+                .map(|p| std::env::split_paths(&p).collect())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         search.extend(["/usr/bin", "/bin"].map(PathBuf::from));
         let systemd_run = search
             .into_iter()
