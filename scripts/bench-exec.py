@@ -7,7 +7,8 @@ binaries, as shipped; `--bin-dir target/release` measures a plain `cargo build
     python3 scripts/bench-exec.py [--runs N] [--markdown] [--io] [--bin-dir DIR]
 Every tool gets comparable isolation: all namespaces including network, a read-only
 root with /usr, /proc, /dev, a tmpfs /tmp and the workspace; phantom adds its cgroup
-limits and the seccomp filter. Medians and 90th percentiles in milliseconds. A row for
+limits and the seccomp filter, and so does runc (as root only: Docker's default seccomp
+profile from ../shared/corpus if there, cgroups beneath this process's own). Medians and 90th percentiles in milliseconds. A row for
 unshare(1) creating the same namespaces around /bin/true, with no mounts, shows what
 the kernel's namespaces alone cost here. Then phantom's size: the stripped binary and
 the peak RSS of `phantom exec` (`/usr/bin/time -f %M`, median of 21).
@@ -98,6 +99,77 @@ def bwrap_mounts(phantomc, bundle, ws):
         # namespace (--remount-ro fails there); bwrap gets them for free.
     return args
 
+def docker_seccomp(root):
+    """Docker's default seccomp profile (from the corpus beside the repository, if
+    there) as an OCI `linux.seccomp` for x86_64 and a process without capabilities."""
+    import json
+    path = os.path.join(root, "..", "shared", "corpus", "docker-default-seccomp.json")
+    if not os.path.exists(path):
+        return None
+    profile = json.load(open(path))
+    rules = []
+    for rule in profile["syscalls"]:
+        inc, exc = rule.get("includes", {}), rule.get("excludes", {})
+        if inc.get("caps") or ("arches" in inc and "amd64" not in inc["arches"]) or "amd64" in exc.get("arches", []):
+            continue
+        out = {"names": rule["names"], "action": rule["action"]}
+        for key in ("args", "errnoRet"):
+            if key in rule:
+                out[key] = rule[key]
+        rules.append(out)
+    return {"defaultAction": profile["defaultAction"], "defaultErrnoRet": profile.get("defaultErrnoRet", 1),
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"], "syscalls": rules}
+
+def runc_bundle(runc, phantomc, bundle, ws, work, root):
+    """An OCI bundle as close to the phantom bundle as runc's config expresses: user
+    (container root mapped to 100000), mount, pid, ipc, uts, network and cgroup
+    namespaces; a read-only root with the plan's binds, tmpfs mounts and symlinks,
+    runc's /proc and /dev with the same masked and read-only paths; the memory, swap
+    and pids limits, in cgroups beneath this process's own in each hierarchy (a relative
+    `cgroupsPath`); no capabilities, no_new_privs; Docker's default seccomp profile."""
+    import json
+    plan = json.loads(subprocess.run([phantomc, "inspect", "--json", bundle], capture_output=True, check=True).stdout)["mounts"]
+    # The container's root (host uid 100000) must reach the bundle inside `work`.
+    os.chmod(work, 0o755)
+    oci = os.path.join(work, "oci")
+    rootfs = os.path.join(oci, "rootfs")
+    os.makedirs(rootfs)
+    subprocess.run([runc, "spec"], cwd=oci, check=True)
+    config = json.load(open(os.path.join(oci, "config.json")))
+    mounts = [m for m in config["mounts"] if not m["destination"].startswith("/sys")]
+    for step in plan:
+        (kind, v), = step.items()
+        t = v["target"]
+        if kind == "Bind":
+            src = v["source"].replace("${workspace}", ws)
+            if not os.path.exists(src):
+                continue
+            opts = ["rbind", "nosuid", "nodev"] + ([] if v["writable"] else ["ro"])
+            mounts.append({"destination": t, "type": "bind", "source": src, "options": opts})
+        elif kind == "Tmpfs":
+            mounts.append({"destination": t, "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"]})
+        elif kind == "Symlink":
+            os.symlink(v["to"], os.path.join(rootfs, t.lstrip("/")))
+    config["mounts"] = mounts
+    process = config["process"]
+    process.update({"args": ["/bin/true"], "terminal": False, "cwd": "/workspace", "user": {"uid": 1000, "gid": 1000},
+                    "noNewPrivileges": True, "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}]})
+    process["capabilities"] = {k: [] for k in ("bounding", "effective", "permitted", "ambient")}
+    linux = config["linux"]
+    linux["maskedPaths"] = [p for p in linux["maskedPaths"] if not p.startswith("/sys")]
+    linux["namespaces"] += [{"type": "user"}, {"type": "cgroup"}]
+    linux["uidMappings"] = linux["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+    linux["cgroupsPath"] = f"phantom-bench-runc-{os.getpid()}"
+    linux["resources"]["memory"] = {"limit": 2 << 30, "swap": 2 << 30}
+    linux["resources"]["pids"] = {"limit": 512}
+    seccomp = docker_seccomp(root)
+    if seccomp:
+        linux["seccomp"] = seccomp
+    json.dump(config, open(os.path.join(oci, "config.json"), "w"))
+    # The container's root (host uid 100000) creates the mount points.
+    subprocess.run(["chown", "-h", "-R", "100000:100000", rootfs], check=True)
+    return oci
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=200)
@@ -136,6 +208,11 @@ def main():
         row("bwrap --unshare-all, 8 mounts, /bin/true", [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
             "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc",
             "--dev", "/dev", "--tmpfs", "/tmp", "--bind", ws, "/workspace", "--", "/bin/true"])
+    runc = shutil.which("runc")
+    if runc and os.geteuid() == 0:
+        oci = runc_bundle(runc, phantomc, bundle, ws, work, root)
+        row("runc run, the same namespaces, mounts and limits, Docker's seccomp profile, /bin/true",
+            [runc, "--root", os.path.join(work, "runc-state"), "run", "--bundle", oci, f"bench-{os.getpid()}"])
     if shutil.which("python3") and os.path.exists("/usr/bin/python3"):
         row("bare python3 -c pass", ["/usr/bin/python3", "-c", "pass"])
         row("phantom exec python3 -c pass", [phantom, "exec", bundle, "--workspace", ws, "--", "/usr/bin/python3", "-c", "pass"])
