@@ -1051,20 +1051,6 @@ impl<F: CgroupFs> CgroupSession<F> {
             .collect()
     }
 
-    /// The `tasks` files of the parents of the session's directories (the cgroups of
-    /// whoever made the session), if every directory is v1; `None` otherwise (a v2
-    /// directory cannot be left for its parent from inside a cgroup namespace rooted
-    /// at it).
-    pub fn v1_parent_tasks_files(&self) -> Option<Vec<PathBuf>> {
-        self.dirs
-            .iter()
-            .map(|d| match (d.version, d.path.parent()) {
-                (Version::V1, Some(parent)) => Some(parent.join("tasks")),
-                _ => None,
-            })
-            .collect()
-    }
-
     /// The processes in the session (all hierarchies, nested cgroups included).
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
         let mut all = BTreeSet::new();

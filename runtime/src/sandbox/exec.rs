@@ -472,7 +472,7 @@ pub fn run_watching(
     // we create the cgroup (the two take about as long; on two CPUs they overlap), and
     // "g" once init is in the cgroup, before it starts the workload. Direct mode's
     // child has no root to build and waits for "g" only.
-    let setup = (|| -> Result<(CgroupSession<RealFs>, bool), ExecError> {
+    let setup = (|| -> Result<CgroupSession<RealFs>, ExecError> {
         let mut network = None;
         if !direct {
             let user_ns = own_network(&bundle)
@@ -500,7 +500,6 @@ pub fn run_watching(
                 &move_in_ours,
             )?,
         };
-        let leaves = !direct && send_way_out(&cgroup, &move_in_ours);
         if let Some(network) = network {
             let namespace = network.finish()?;
             sys::send_fd_tagged(move_in_ours.as_raw_fd(), TAG_NETWORK, namespace.as_raw_fd())?;
@@ -509,13 +508,13 @@ pub fn run_watching(
         // The end of the descriptors, then the go-ahead.
         let _ = move_in_ours.shutdown(std::net::Shutdown::Write);
         (&go_write).write_all(b"g")?;
-        Ok((cgroup, leaves))
+        Ok(cgroup)
     })();
     drop(go_write);
     drop(move_in_ours);
     mark(&prepared, "cgroup created, sandbox let go");
-    let (cgroup, init_leaves) = match setup {
-        Ok(set_up) => set_up,
+    let cgroup = match setup {
+        Ok(cgroup) => cgroup,
         Err(e) => {
             let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
             let _ = sys::waitpid(child.pid, 0);
@@ -564,9 +563,7 @@ pub fn run_watching(
     };
     let raw = tty_master.as_ref().and_then(|_| sys::make_raw(0));
     // The cgroups' events are read as soon as init reports the status (every process
-    // but init is gone then), while init's namespaces are torn down; the cgroups are
-    // removed then too if init has left them (`move_in`'s way out).
-    let mut cgroup = Some(cgroup);
+    // but init is gone then), while init's namespaces are torn down.
     let mut events = None;
     let (outcome, timed_out, notes) = supervise(
         &child,
@@ -578,12 +575,8 @@ pub fn run_watching(
         direct,
         hangup,
         Some(&mut || {
-            events = cgroup.as_ref().map(|c| c.events().unwrap_or_default());
+            events = Some(cgroup.events().unwrap_or_default());
             mark(&prepared, "limit events read");
-            if let Some(cgroup) = cgroup.take_if(|_| init_leaves) {
-                let _ = cgroup.destroy();
-                mark(&prepared, "cgroup removed");
-            }
         }),
     );
     if let Some(settings) = &raw {
@@ -591,17 +584,10 @@ pub fn run_watching(
     }
     mark(&prepared, "sandbox ended");
     not_enforced.extend(notes);
-    let events = events.unwrap_or_else(|| {
-        cgroup
-            .as_ref()
-            .map(|c| c.events().unwrap_or_default())
-            .unwrap_or_default()
-    });
+    let events = events.unwrap_or_else(|| cgroup.events().unwrap_or_default());
     let limits_hit = limits_hit(&events, &bundle, &outcome, timed_out, timeout);
-    if let Some(cgroup) = cgroup {
-        let _ = cgroup.destroy();
-        mark(&prepared, "cgroup removed");
-    }
+    let _ = cgroup.destroy();
+    mark(&prepared, "cgroup removed");
     Ok(Report {
         outcome,
         limits_hit,
@@ -713,22 +699,6 @@ pub(super) fn cgroup_moved_in(
         sys::send_fd(to.as_raw_fd(), file.as_raw_fd())?;
     }
     Ok(cgroup)
-}
-
-/// Sends init its way out of the v1 cgroups (see [`move_in`]): a descriptor of the
-/// `tasks` file of each directory's parent, which phantom is in. Whether init can leave
-/// them all (none is v2, and phantom could open every file).
-fn send_way_out(cgroup: &CgroupSession<RealFs>, to: &std::os::unix::net::UnixStream) -> bool {
-    let Some(files) = cgroup.v1_parent_tasks_files() else {
-        return false;
-    };
-    files.iter().all(|path| {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(path)
-            .and_then(|file| sys::send_fd_tagged(to.as_raw_fd(), TAG_WAY_OUT, file.as_raw_fd()))
-            .is_ok()
-    })
 }
 
 /// The parent's side of starting a parked or resident sandbox once it is cloned: its id
@@ -1165,7 +1135,7 @@ fn init_main(
         sys::exit_now(EXIT_SETUP);
     }
     drop(go);
-    let way_out = move_in(&move_in_from, &report, own_network(bundle));
+    move_in(&move_in_from, &report, own_network(bundle));
     drop(move_in_from);
     // The cgroup namespace is made here, once init is in the sandbox's cgroup, so the
     // workload sees that cgroup as its root (`0::/`), not its host path (which would
@@ -1182,19 +1152,12 @@ fn init_main(
         }
         Err(e) => fail("starting the workload", &e),
     };
-    init_reap(p, workload, &report, &way_out)
+    init_reap(p, workload, &report)
 }
 
 /// Init once the workload runs: forwards signals to it, reaps every process, and when
-/// the workload ends kills what it left, leaves the sandbox's cgroups through
-/// `way_out` (if phantom gave one: see [`move_in`]) and reports its status. Never
-/// returns.
-pub(super) fn init_reap(
-    p: &Prepared,
-    workload: libc::pid_t,
-    report: &io::PipeWriter,
-    way_out: &[OwnedFd],
-) -> ! {
+/// the workload ends kills what it left and reports its status. Never returns.
+pub(super) fn init_reap(p: &Prepared, workload: libc::pid_t, report: &io::PipeWriter) -> ! {
     let _ = sys::unblock_all_signals();
     if let Err(e) = sys::forward_signals_to(
         workload,
@@ -1224,11 +1187,6 @@ pub(super) fn init_reap(
             Ok(_) => {}
             Err(_) => break, // no children left
         }
-    }
-    // Every other process of the sandbox is reaped: init leaves its cgroups (best
-    // effort: phantom removes them either way, waiting for init's end if need be).
-    for tasks in way_out {
-        let _ = sys::write_fd(tasks.as_raw_fd(), b"0");
     }
     report_line(report, &format!("X {}", workload_status.unwrap_or(0)));
     mark(p, "init: reaped all, exiting");
@@ -1275,10 +1233,6 @@ fn direct_main(
 /// `tasks` descriptor comes with 0).
 pub(super) const TAG_NETWORK: u8 = b'n';
 
-/// The tag of a `tasks` descriptor of a cgroup phantom itself is in: init's way out of
-/// the sandbox's v1 cgroups at the end ([`init_reap`]).
-pub(super) const TAG_WAY_OUT: u8 = b'o';
-
 /// The child's side of what phantom sends before the go-ahead, until phantom closes its
 /// end:
 /// - each v1 `tasks` descriptor (opened by phantom, whose credentials the kernel
@@ -1286,11 +1240,7 @@ pub(super) const TAG_WAY_OUT: u8 = b'o';
 ///   moving itself this way does not take the kernel's global migration lock, which a
 ///   move by pid takes and which, after an idle moment, waits for an RCU grace period
 ///   (10-17 ms on this kind of host, against about 40 µs this way: docs/benchmarks.md);
-/// - the sandbox's network namespace (`netns`), joined;
-/// - `exec`'s way out (returned): for each v1 cgroup, the `tasks` file of its parent,
-///   phantom's own cgroup, through which init leaves once it is the sandbox's last
-///   process, so that phantom removes the cgroups while init's namespaces are torn
-///   down. Close-on-exec, and the workload closes its copies before it runs anything.
+/// - the sandbox's network namespace (`netns`), joined.
 ///
 /// With `network`, a run whose namespace never came fails here: the workload must not
 /// start in the host's network.
@@ -1298,14 +1248,12 @@ pub(super) fn move_in(
     from: &std::os::unix::net::UnixStream,
     report: &io::PipeWriter,
     network: bool,
-) -> Vec<OwnedFd> {
+) {
     let mut byte = [0u8; 1];
     let mut joined = false;
-    let mut way_out = Vec::new();
     loop {
         match sys::recv_bytes_and_fd(from.as_raw_fd(), &mut byte) {
             Ok((0, _)) => break,
-            Ok((_, Some(parent_tasks))) if byte == [TAG_WAY_OUT] => way_out.push(parent_tasks),
             Ok((_, Some(namespace))) if byte == [TAG_NETWORK] => {
                 if let Err(e) = sys::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) {
                     init_fail(report, "joining the sandbox's network namespace", &e);
@@ -1328,7 +1276,6 @@ pub(super) fn move_in(
             &"phantom sent none",
         );
     }
-    way_out
 }
 
 pub(super) fn build_root(bundle: &Bundle, p: &Prepared) -> Result<(), String> {

@@ -17,8 +17,7 @@
 //!    still at work on the cgroups then), waits until it is in the cgroup and the network
 //!    namespace (loopback up), makes its cgroup namespace, and forks the workload. It reaps
 //!    zombies, forwards signals, and when the workload ends kills whatever is left in
-//!    the namespace, leaves its v1 cgroups for phantom's own (so phantom removes them
-//!    while init's namespaces are torn down) and reports the status.
+//!    the namespace and reports the status.
 //! 3. **workload**: Landlock (init's ruleset, enforced before the descriptor is closed
 //!    with the rest), new session, rlimits, inherited fds closed, capabilities dropped,
 //!    no_new_privs, the seccomp filter last, then execve. (Direct mode's workload builds

@@ -596,7 +596,7 @@ fn parked_init_main(
             stdio,
             &report,
         ));
-        exec::init_reap(&p, pid, &report, &[])
+        exec::init_reap(&p, pid, &report)
     }
     p.argv = cstrings(message.command);
     if p.argv.is_empty() {
@@ -619,7 +619,7 @@ fn parked_init_main(
         Err(e) => fail("starting the workload", &e),
     };
     drop(stdio);
-    exec::init_reap(&p, workload, &report, &[])
+    exec::init_reap(&p, workload, &report)
 }
 
 /// Hands the run to the warm interpreter: its command, environment and working
