@@ -531,3 +531,86 @@ fn unprivileged_creation_is_refused_or_degraded() {
         assert!(not_enforced.is_empty(), "{not_enforced:#?}");
     }
 }
+
+/// The descriptors a self-moving child writes `0` to (`exec::move_in`), opened by the
+/// test process before the fork; read by the child with async-signal-safe loads.
+static MOVE_IN_FDS: [std::sync::atomic::AtomicI32; 16] =
+    [const { std::sync::atomic::AtomicI32::new(-1) }; 16];
+
+fn move_in_then_idle() -> ! {
+    for fd in &MOVE_IN_FDS {
+        let fd = fd.load(std::sync::atomic::Ordering::Relaxed);
+        if fd < 0 {
+            break;
+        }
+        // SAFETY: writing one byte from a static to a descriptor the parent opened.
+        if unsafe { libc::write(fd, b"0".as_ptr().cast::<c_void>(), 1) } != 1 {
+            exit(112);
+        }
+    }
+    idle()
+}
+
+/// How a sandbox's process enters its cgroups (`exec::cgroup_moved_in`): phantom
+/// opens each directory's entry file (v1 `tasks`, v2 `cgroup.procs`), and the process
+/// writes `0` to each, moving itself in with phantom's permission. A session that uses
+/// the v2 hierarchy too (for killing), on this hybrid host, shows both kinds.
+#[test]
+fn a_child_moves_itself_in_through_descriptors_its_creator_opened() {
+    if session("probe").is_none() {
+        return;
+    }
+    let options = CgroupOptions {
+        unified_for_killing: true,
+        ..CgroupOptions::default()
+    };
+    let session = CgroupSession::create_with(cgroup::RealFs, &limits(), "selfmove", &options)
+        .expect("session");
+    let files: Vec<_> = session
+        .v1_tasks_files()
+        .into_iter()
+        .chain(session.v2_procs_files())
+        .collect();
+    assert_eq!(files.len(), session.dirs().len());
+    let opened: Vec<std::fs::File> = files
+        .iter()
+        .map(|p| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(p)
+                .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        })
+        .collect();
+    for (slot, file) in MOVE_IN_FDS.iter().zip(&opened) {
+        use std::os::fd::AsRawFd;
+        slot.store(file.as_raw_fd(), std::sync::atomic::Ordering::Relaxed);
+    }
+    let mut child = Child::spawn(move_in_then_idle);
+    child.start();
+    // Every hierarchy, not just one: a v2 move waits for the kernel's migration lock.
+    let everywhere = || {
+        session.dirs().iter().all(|d| {
+            std::fs::read_to_string(d.path.join("cgroup.procs"))
+                .is_ok_and(|procs| procs.trim() == child.pid.to_string())
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !everywhere() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    for dir in session.dirs() {
+        assert_eq!(
+            read(dir, "cgroup.procs"),
+            child.pid.to_string(),
+            "{} ({:?})",
+            dir.path.display(),
+            dir.version
+        );
+    }
+    drop(opened);
+    session.destroy().expect("destroy");
+    assert_eq!(
+        killed_by(child.wait(Duration::from_secs(10))),
+        Some(libc::SIGKILL)
+    );
+}

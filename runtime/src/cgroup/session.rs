@@ -1051,6 +1051,18 @@ impl<F: CgroupFs> CgroupSession<F> {
             .collect()
     }
 
+    /// The `cgroup.procs` file of each v2 directory: a process that writes `0` to it
+    /// through a descriptor opened by the session's creator moves itself in (permission
+    /// is the opener's; unlike v1 `tasks`, this takes the kernel's global lock for
+    /// migrations, as a move by pid does).
+    pub fn v2_procs_files(&self) -> Vec<PathBuf> {
+        self.dirs
+            .iter()
+            .filter(|d| d.version == Version::V2)
+            .map(|d| d.path.join("cgroup.procs"))
+            .collect()
+    }
+
     /// The processes in the session (all hierarchies, nested cgroups included).
     pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
         let mut all = BTreeSet::new();

@@ -493,7 +493,6 @@ pub fn run_watching(
                 cgroup
             }
             None => cgroup_moved_in(
-                child.pid,
                 &bundle,
                 sandbox_cgroup_options(options.allow_degraded),
                 detection.as_ref(),
@@ -562,8 +561,11 @@ pub fn run_watching(
         None => None,
     };
     let raw = tty_master.as_ref().and_then(|_| sys::make_raw(0));
-    // The cgroups' events are read as soon as init reports the status (every process
-    // but init is gone then), while init's namespaces are torn down.
+    // Once init reports the status, every process of the workload is reaped: the
+    // cgroups' events are read then, and, unless init was born in the cgroup (v2
+    // alone), the cgroups removed, while init's namespaces are torn down.
+    let init_outside = !born_there && !direct;
+    let mut cgroup = Some(cgroup);
     let mut events = None;
     let (outcome, timed_out, notes) = supervise(
         &child,
@@ -575,8 +577,12 @@ pub fn run_watching(
         direct,
         hangup,
         Some(&mut || {
-            events = Some(cgroup.events().unwrap_or_default());
+            events = cgroup.as_ref().map(|c| c.events().unwrap_or_default());
             mark(&prepared, "limit events read");
+            if let Some(cgroup) = cgroup.take_if(|_| init_outside) {
+                let _ = cgroup.destroy();
+                mark(&prepared, "cgroup removed");
+            }
         }),
     );
     if let Some(settings) = &raw {
@@ -584,10 +590,17 @@ pub fn run_watching(
     }
     mark(&prepared, "sandbox ended");
     not_enforced.extend(notes);
-    let events = events.unwrap_or_else(|| cgroup.events().unwrap_or_default());
+    let events = events.unwrap_or_else(|| {
+        cgroup
+            .as_ref()
+            .map(|c| c.events().unwrap_or_default())
+            .unwrap_or_default()
+    });
     let limits_hit = limits_hit(&events, &bundle, &outcome, timed_out, timeout);
-    let _ = cgroup.destroy();
-    mark(&prepared, "cgroup removed");
+    if let Some(cgroup) = cgroup {
+        let _ = cgroup.destroy();
+        mark(&prepared, "cgroup removed");
+    }
     Ok(Report {
         outcome,
         limits_hit,
@@ -663,13 +676,13 @@ pub(super) fn sandbox_cgroup_options(allow_degraded: bool) -> CgroupOptions {
     }
 }
 
-/// The sandbox's cgroup session, created now for the child `pid`: its v2 directories
-/// (if any) entered by a move from here, and a descriptor of each v1 directory's
-/// `tasks` file sent over `to`, through which the child moves itself in ([`move_in`],
-/// which waits for no RCU grace period). On a hybrid host the session is v1 alone
-/// where v2 has no limit to hold (killing goes through the v1 freezer then).
+/// The sandbox's cgroup session, created now: a descriptor of each directory's entry
+/// file (v1 `tasks`, v2 `cgroup.procs`) is sent over `to`, through which the process
+/// that is to be in the cgroups moves itself in ([`move_in`]: the workload for exec,
+/// init for parked and resident sandboxes). Through v1 `tasks` that move waits for no
+/// RCU grace period; on a hybrid host the session is therefore v1 alone where v2 has no
+/// limit to hold (killing goes through the v1 freezer then).
 pub(super) fn cgroup_moved_in(
-    pid: libc::pid_t,
     bundle: &Bundle,
     mut options: CgroupOptions,
     detection: Option<&crate::cgroup::Detection>,
@@ -688,10 +701,11 @@ pub(super) fn cgroup_moved_in(
         None => CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, &options),
     };
     let cgroup = created.map_err(|e| ExecError::Cgroup(e.to_string()))?;
-    cgroup
-        .add_v2(pid)
-        .map_err(|e| ExecError::Cgroup(e.to_string()))?;
-    for path in cgroup.v1_tasks_files() {
+    for path in cgroup
+        .v1_tasks_files()
+        .into_iter()
+        .chain(cgroup.v2_procs_files())
+    {
         let file = std::fs::OpenOptions::new()
             .write(true)
             .open(&path)
@@ -720,7 +734,7 @@ pub(super) fn let_go(
     (&*go).write_all(b"m")?;
     let network = user_ns.as_ref().map(netns::start).transpose()?;
     let detection = crate::cgroup::detect().ok();
-    let cgroup = cgroup_moved_in(pid, bundle, cgroup_options, detection.as_ref(), &move_in)?;
+    let cgroup = cgroup_moved_in(bundle, cgroup_options, detection.as_ref(), &move_in)?;
     if let Some(network) = network {
         let namespace = network.finish()?;
         sys::send_fd_tagged(move_in.as_raw_fd(), TAG_NETWORK, namespace.as_raw_fd())?;
@@ -1111,7 +1125,6 @@ fn init_main(
         fail("closing the descriptors it inherited", &e);
     }
     init_begin(&go, &report);
-    let mut byte = [0u8; 1];
 
     mark(p, "init: go");
     if let Err(e) = build_root(bundle, p) {
@@ -1130,29 +1143,55 @@ fn init_main(
         Err(e) => fail("preparing Landlock", &e),
     };
     mark(p, "init: Landlock ruleset built");
-    // The workload starts only inside the cgroup (init is moved there first).
-    if (&go).read_exact(&mut byte).is_err() {
-        sys::exit_now(EXIT_SETUP);
-    }
-    drop(go);
-    move_in(&move_in_from, &report, own_network(bundle));
-    drop(move_in_from);
-    // The cgroup namespace is made here, once init is in the sandbox's cgroup, so the
-    // workload sees that cgroup as its root (`0::/`), not its host path (which would
-    // show phantom's pid and the host's hierarchy).
-    if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
-        fail("creating the cgroup namespace", &e);
-    }
-    mark(p, "init: in the cgroup");
+    // The workload is forked now and gets ready while phantom finishes the cgroups and
+    // the network namespace; it waits for the go-ahead, enters them itself, and only
+    // then drops its capabilities ([`exec_workload_main`]). Init never enters the
+    // cgroups: they hold the workload's processes alone and are empty once init has
+    // reaped them, so phantom removes them while init's namespaces are torn down.
     let workload = match sys::fork() {
-        Ok(0) => workload_main_with(bundle, p, &report, Some((landlock, Vec::new()))),
+        Ok(0) => exec_workload_main(bundle, p, &report, landlock, go, move_in_from),
         Ok(pid) => {
             drop(landlock);
+            drop(go);
+            drop(move_in_from);
             pid
         }
         Err(e) => fail("starting the workload", &e),
     };
     init_reap(p, workload, &report)
+}
+
+/// `phantom exec`'s workload: Landlock (init's ruleset) and its session first, then,
+/// once phantom lets it go ("g"), into the cgroups and the network namespace
+/// ([`move_in`]), its own cgroup namespace (so it sees its cgroup as the root, `0::/`,
+/// not the host's path), the rest of the hardening, seccomp, execve. Never returns.
+fn exec_workload_main(
+    bundle: &Bundle,
+    p: &Prepared,
+    report: &io::PipeWriter,
+    landlock: harden::PreparedLandlock,
+    go: io::PipeReader,
+    move_in_from: std::os::unix::net::UnixStream,
+) -> ! {
+    match landlock.restrict() {
+        Err(e) => workload_fail(report, EXIT_SETUP, "Landlock", &e),
+        Ok(status) => note_landlock(bundle, report, &status),
+    }
+    workload_session(p, report);
+    let mut byte = [0u8; 1];
+    if (&go).read_exact(&mut byte).is_err() {
+        // phantom died or gave up before letting us go.
+        sys::exit_now(EXIT_SETUP);
+    }
+    drop(go);
+    move_in(&move_in_from, report, own_network(bundle));
+    drop(move_in_from);
+    if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
+        workload_fail(report, EXIT_SETUP, "creating the cgroup namespace", &e);
+    }
+    mark(p, "workload: in the cgroup and the network");
+    workload_harden(bundle, p, report, &[]);
+    install_and_exec(p, report)
 }
 
 /// Init once the workload runs: forwards signals to it, reaps every process, and when
@@ -1262,7 +1301,7 @@ pub(super) fn move_in(
             }
             Ok((_, Some(tasks))) => {
                 if let Err(e) = std::fs::File::from(tasks).write_all(b"0") {
-                    init_fail(report, "moving into the sandbox's cgroup (v1 `tasks`)", &e);
+                    init_fail(report, "moving into the sandbox's cgroup", &e);
                 }
             }
             Ok((_, None)) => {}
@@ -1353,15 +1392,20 @@ pub(super) fn workload_fail(
     sys::exit_now(code)
 }
 
-/// A workload's hardening up to Landlock: signals, session, terminal, rlimits, every
-/// inherited descriptor but stdio, the report and `keep` closed, capabilities dropped,
-/// no_new_privs. Ends the process on failure.
+/// A workload's hardening up to Landlock: [`workload_session`], then
+/// [`workload_harden`]. Ends the process on failure.
 pub(super) fn workload_prologue(
     bundle: &Bundle,
     p: &Prepared,
     report: &io::PipeWriter,
     keep: &[std::os::fd::RawFd],
 ) {
+    workload_session(p, report);
+    workload_harden(bundle, p, report, keep);
+}
+
+/// A workload's first steps: signals, session, terminal. Ends the process on failure.
+fn workload_session(p: &Prepared, report: &io::PipeWriter) {
     let fail =
         |step: &str, e: &dyn std::fmt::Display| -> ! { workload_fail(report, EXIT_SETUP, step, e) };
     let _ = sys::unblock_all_signals();
@@ -1384,6 +1428,18 @@ pub(super) fn workload_prologue(
         }
     }
     mark(p, "workload: start");
+}
+
+/// A workload's hardening: rlimits, every inherited descriptor but stdio, the report
+/// and `keep` closed, capabilities dropped, no_new_privs. Ends the process on failure.
+fn workload_harden(
+    bundle: &Bundle,
+    p: &Prepared,
+    report: &io::PipeWriter,
+    keep: &[std::os::fd::RawFd],
+) {
+    let fail =
+        |step: &str, e: &dyn std::fmt::Display| -> ! { workload_fail(report, EXIT_SETUP, step, e) };
     if let Err(e) = harden::apply_rlimits(&bundle.rlimits) {
         fail("rlimits", &e);
     }

@@ -5,23 +5,25 @@
 //! 1. **phantom** (the caller): loads the bundle, binds the run-time variables, clones
 //!    the sandbox's init into new user, mount, pid, ipc and uts namespaces, writes its
 //!    uid/gid maps and lets it build its root; meanwhile it has the sandbox's network
-//!    namespace made (unless the bundle says host; `netns`) and creates the cgroup,
-//!    sends init both, and only then lets init start the workload (so every workload
-//!    process is in the cgroup and the network namespace). It then
-//!    supervises: forwards SIGINT/SIGTERM/SIGHUP, enforces the timeout, reads the
-//!    result, reports which limit ended the run, and removes the cgroup.
+//!    namespace made (unless the bundle says host; `netns`) and creates the cgroups,
+//!    sends the workload both, and only then lets it go (so every workload process is
+//!    in the cgroups and the network namespace before it runs anything of its own). It
+//!    then supervises: forwards SIGINT/SIGTERM/SIGHUP, enforces the timeout, reads the
+//!    result, reports which limit ended the run, and removes the cgroups.
 //! 2. **init** (pid 1 of the new pid namespace; dies with phantom through
-//!    PR_SET_PDEATHSIG; waits for its id maps): makes every mount private, captures the bind sources, builds
-//!    the new root from the mount plan on an empty tmpfs, seals it read-only, sets the
-//!    hostname, pivots into it, builds the workload's Landlock ruleset (phantom is
-//!    still at work on the cgroups then), waits until it is in the cgroup and the network
-//!    namespace (loopback up), makes its cgroup namespace, and forks the workload. It reaps
-//!    zombies, forwards signals, and when the workload ends kills whatever is left in
-//!    the namespace and reports the status.
-//! 3. **workload**: Landlock (init's ruleset, enforced before the descriptor is closed
-//!    with the rest), new session, rlimits, inherited fds closed, capabilities dropped,
-//!    no_new_privs, the seccomp filter last, then execve. (Direct mode's workload builds
-//!    and enforces its ruleset after no_new_privs.)
+//!    PR_SET_PDEATHSIG; waits for its id maps): makes every mount private, captures the
+//!    bind sources, builds the new root from the mount plan on an empty tmpfs, seals it
+//!    read-only, sets the hostname, pivots into it, builds the workload's Landlock
+//!    ruleset and forks the workload, without waiting for phantom. It reaps zombies,
+//!    forwards signals, and when the workload ends kills whatever is left in the
+//!    namespace and reports the status. It never enters the network namespace, nor
+//!    the cgroups (but on a cgroup-v2-only host, where it is born in them), so these
+//!    empty with the workload.
+//! 3. **workload**: Landlock (init's ruleset, enforced), new session, terminal; then,
+//!    once phantom lets it go, into the cgroups and the network namespace, its own
+//!    cgroup namespace; rlimits, inherited fds closed, capabilities dropped,
+//!    no_new_privs, the seccomp filter last, then execve. (Direct mode's workload
+//!    builds and enforces its ruleset after no_new_privs.)
 //!
 //! In direct mode (no namespaces) there is no init: phantom's child waits until it is
 //! in the cgroup and becomes the workload itself.

@@ -8,10 +8,11 @@
 //! helper that joins init's user namespace, creates the network namespace there (so it
 //! is owned by the sandbox's user namespace, exactly as a clone would make it), brings
 //! loopback up, and hands back a descriptor of it. That work runs on phantom's CPU
-//! while init builds its root on the other; init joins the namespace (`setns`) when it
-//! receives the descriptor with its cgroups' (`exec::move_in`), before the workload
-//! exists. The sandbox ends up where a clone would have put it; only the order of the
-//! work changes.
+//! while init builds its root on the other. The process that is to be in it joins it
+//! (`setns`) when it receives the descriptor with its cgroups' (`exec::move_in`):
+//! exec's workload before it runs anything of its own, a parked or resident sandbox's
+//! init before it forks any workload. The sandbox's processes end up where a clone
+//! would have put them; only the order of the work changes.
 //!
 //! The helper is phantom's own child in the host's pid namespace; it exits as soon as
 //! it has sent the descriptor (the descriptor keeps the namespace alive), and phantom
