@@ -973,13 +973,18 @@ impl PreparedLandlock {
 }
 
 /// Whether an `O_PATH` descriptor is a directory; true if it cannot be told (the
-/// crate then checks again, and reports the error).
+/// crate then checks again, and reports the error). One `fstat` on the descriptor
+/// itself (which `O_PATH` allows), not a duplicate to read metadata through.
 fn is_directory(fd: &PathFd) -> bool {
-    fd.as_fd()
-        .try_clone_to_owned()
-        .map(File::from)
-        .and_then(|file| file.metadata())
-        .map_or(true, |meta| meta.is_dir())
+    use std::os::fd::AsRawFd;
+    // SAFETY: `stat` is plain old data, zeroed is a valid value, and fstat writes only
+    // into it; the descriptor is borrowed from `fd` for the call.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(fd.as_fd().as_raw_fd(), &mut stat) } != 0 {
+        return true;
+    }
+    stat.st_mode & libc::S_IFMT == libc::S_IFDIR
 }
 
 #[cfg(test)]

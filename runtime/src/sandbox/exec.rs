@@ -1333,12 +1333,13 @@ pub(super) fn build_private_root(
 ) -> Result<(), String> {
     let root = Path::new("/tmp");
     let mut ops = RealOps;
-    match deferred {
+    // Under umask 0 each directory gets the plan's mode as it is made (`RealOps`).
+    sys::with_umask(0, || match deferred {
         Some(deferred) => {
             mounts::execute_deferring(&bundle.mounts, &p.vars, root, &mut ops, deferred)
         }
         None => mounts::execute_with_root(&bundle.mounts, &p.vars, root, &mut ops),
-    }
+    })
     .map_err(|e| e.to_string())?;
     mark(p, "init: plan executed");
     // The root itself is read-only; the mounts on it keep their own modes.

@@ -391,10 +391,12 @@ impl MountOps for RealOps {
         path.symlink_metadata().ok().map(|m| m.is_dir())
     }
 
+    /// The mode is exact: the plan runs under umask 0 (`exec::build_private_root`),
+    /// so no `chmod` follows.
     fn mkdir(&mut self, path: &Path, mode: u32) -> io::Result<()> {
-        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        use std::os::unix::fs::DirBuilderExt;
         match std::fs::DirBuilder::new().mode(mode).create(path) {
-            Ok(()) => std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)),
+            Ok(()) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
             Err(e) => Err(e),
         }
