@@ -566,11 +566,7 @@ fn a_child_moves_itself_in_through_descriptors_its_creator_opened() {
     };
     let session = CgroupSession::create_with(cgroup::RealFs, &limits(), "selfmove", &options)
         .expect("session");
-    let files: Vec<_> = session
-        .v1_tasks_files()
-        .into_iter()
-        .chain(session.v2_procs_files())
-        .collect();
+    let files = session.entry_files();
     assert_eq!(files.len(), session.dirs().len());
     let opened: Vec<std::fs::File> = files
         .iter()

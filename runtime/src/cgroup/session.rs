@@ -34,7 +34,7 @@ pub struct CgroupOptions {
     pub account: bool,
     /// Also join the v2 hierarchy where no limit needs it, for its `cgroup.kill`. Off,
     /// a hybrid host's session is v1 alone (killing then goes through the v1 freezer),
-    /// so that its processes can move in by themselves ([`CgroupSession::v1_tasks_files`]).
+    /// so that its processes can move in by themselves ([`CgroupSession::entry_files`]).
     pub unified_for_killing: bool,
 }
 
@@ -1033,33 +1033,27 @@ impl<F: CgroupFs> CgroupSession<F> {
     }
 
     /// Moves process `pid` into the session's v2 directories only (see
-    /// [`CgroupSession::v1_tasks_files`] for the others).
+    /// [`CgroupSession::entry_files`] for a move of one's own).
     pub fn add_v2(&self, pid: i32) -> Result<(), CgroupError> {
         self.add_where(pid, |d| d.version == Version::V2)
     }
 
-    /// The `tasks` file of each v1 directory. A single-threaded process that writes `0`
-    /// to it through a descriptor opened by the session's creator moves itself in, and
-    /// the kernel then skips its global lock for migrations (Linux 5.19+), which after
-    /// an idle moment waits for an RCU grace period (10-17 ms here: docs/benchmarks.md).
-    /// Permission is the opener's: root, or the owner of the moving process.
-    pub fn v1_tasks_files(&self) -> Vec<PathBuf> {
+    /// The file of each directory through which a process moves itself in by writing
+    /// `0` to a descriptor the session's creator opened (permission is the opener's:
+    /// root, or the owner of the moving process): v1 `tasks`, v2 `cgroup.procs`. Through
+    /// v1 `tasks` a single-threaded process moves without the kernel's global lock for
+    /// migrations (Linux 5.19+), which after an idle moment waits for an RCU grace
+    /// period (10-17 ms here: docs/benchmarks.md); through v2 `cgroup.procs` the whole
+    /// process moves, under that lock, as a move by pid does.
+    pub fn entry_files(&self) -> Vec<PathBuf> {
         self.dirs
             .iter()
-            .filter(|d| d.version == Version::V1)
-            .map(|d| d.path.join("tasks"))
-            .collect()
-    }
-
-    /// The `cgroup.procs` file of each v2 directory: a process that writes `0` to it
-    /// through a descriptor opened by the session's creator moves itself in (permission
-    /// is the opener's; unlike v1 `tasks`, this takes the kernel's global lock for
-    /// migrations, as a move by pid does).
-    pub fn v2_procs_files(&self) -> Vec<PathBuf> {
-        self.dirs
-            .iter()
-            .filter(|d| d.version == Version::V2)
-            .map(|d| d.path.join("cgroup.procs"))
+            .map(|d| {
+                d.path.join(match d.version {
+                    Version::V1 => "tasks",
+                    Version::V2 => "cgroup.procs",
+                })
+            })
             .collect()
     }
 

@@ -808,7 +808,7 @@ fn a_hybrid_session_without_the_unified_helper_is_v1_alone_with_its_tasks_files(
     let s = create(&fs, &limits(), &options).unwrap();
     let name = s.name().to_owned();
     let mut tasks: Vec<String> = s
-        .v1_tasks_files()
+        .entry_files()
         .iter()
         .map(|p| p.display().to_string())
         .collect();
@@ -823,7 +823,6 @@ fn a_hybrid_session_without_the_unified_helper_is_v1_alone_with_its_tasks_files(
         ]
     );
     assert_eq!(s.dirs().len(), 4, "no v2 directory");
-    assert!(s.v2_procs_files().is_empty());
     fs.spawn(700, "/sys/fs/cgroup/memory/process_api/abc");
     fs.clear_ops();
     s.add_v2(700).unwrap();
@@ -840,15 +839,11 @@ fn a_hybrid_session_without_the_unified_helper_is_v1_alone_with_its_tasks_files(
 }
 
 #[test]
-fn a_v2_session_has_no_tasks_files_and_add_v2_moves_into_it() {
+fn a_v2_sessions_entry_file_is_cgroup_procs_and_add_v2_moves_into_it() {
     let fs = v2_root();
     let s = create(&fs, &limits(), &strict()).unwrap();
-    assert!(s.v1_tasks_files().is_empty());
     // What a process writes `0` to, to move itself in (`exec::move_in`).
-    assert_eq!(
-        s.v2_procs_files(),
-        vec![s.dirs()[0].path.join("cgroup.procs")]
-    );
+    assert_eq!(s.entry_files(), vec![s.dirs()[0].path.join("cgroup.procs")]);
     fs.spawn(700, "/sys/fs/cgroup");
     s.add_v2(700).unwrap();
     let dir = s.dirs()[0].path.display().to_string();

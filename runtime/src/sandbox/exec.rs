@@ -701,11 +701,7 @@ pub(super) fn cgroup_moved_in(
         None => CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, &options),
     };
     let cgroup = created.map_err(|e| ExecError::Cgroup(e.to_string()))?;
-    for path in cgroup
-        .v1_tasks_files()
-        .into_iter()
-        .chain(cgroup.v2_procs_files())
-    {
+    for path in cgroup.entry_files() {
         let file = std::fs::OpenOptions::new()
             .write(true)
             .open(&path)
