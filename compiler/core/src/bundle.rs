@@ -397,11 +397,35 @@ fn landlock(mounts: &[pfb::MountStep], network: &Network) -> pfb::Landlock {
         Network::None | Network::Host => (false, Vec::new(), Vec::new()),
     };
     pfb::Landlock {
-        paths,
+        paths: without_redundant(paths),
         restrict_net,
         connect_ports,
         bind_ports,
     }
+}
+
+/// The rules that grant something: Landlock allows on a path the union of what the
+/// rules on it and on its ancestors allow (across mount points, up to the root), so a
+/// rule whose access an ancestor's rule already grants — every read-execute rule beneath
+/// the root's, a read-write one beneath another read-write one — changes nothing and
+/// would only cost each start a path lookup and a few system calls. Paths with run-time
+/// variables are kept as they are.
+fn without_redundant(paths: Vec<pfb::LandlockPath>) -> Vec<pfb::LandlockPath> {
+    let covers = |have: pfb::Access, want: pfb::Access| {
+        have == pfb::Access::ReadWrite || want == pfb::Access::ReadExecute
+    };
+    let granted = |path: &str, want: pfb::Access| {
+        paths
+            .iter()
+            .any(|rule| rule.path == path && covers(rule.access, want))
+    };
+    paths
+        .iter()
+        .filter(|rule| {
+            rule.path.contains("${") || !ancestors(&rule.path).any(|a| granted(a, rule.access))
+        })
+        .cloned()
+        .collect()
 }
 
 fn variables(
@@ -499,6 +523,41 @@ mod tests {
             bundle.process.env.get("PATH").map(String::as_str),
             Some(DEFAULT_PATH)
         );
+    }
+
+    #[test]
+    fn landlock_rules_that_an_ancestor_already_grants_are_left_out() {
+        let text = "filesystem {\n    ro /usr\n    ro /etc/hosts\n    tmpfs /scratch\n    rw /scratch/inner from /srv/inner\n    rw /data from /srv/data\n    ro /data/readonly from /srv/ro\n}\n";
+        let bytes = compile(Input::Text {
+            name: "t.pfp".into(),
+            text: text.into(),
+            dir: "/".into(),
+        });
+        let bundle = pfb::decode(&bytes, None).expect("loads");
+        let rules: Vec<(&str, pfb::Access)> = bundle
+            .landlock
+            .paths
+            .iter()
+            .map(|r| (r.path.as_str(), r.access))
+            .collect();
+        // Read-execute everywhere beneath the root's rule adds nothing, nor does
+        // read-write beneath a read-write rule; a read-write rule beneath a read-only
+        // one does.
+        assert!(
+            rules.contains(&("/", pfb::Access::ReadExecute)),
+            "{rules:?}"
+        );
+        assert!(
+            rules.contains(&("/scratch", pfb::Access::ReadWrite)),
+            "{rules:?}"
+        );
+        assert!(
+            rules.contains(&("/data", pfb::Access::ReadWrite)),
+            "{rules:?}"
+        );
+        for gone in ["/usr", "/etc/hosts", "/scratch/inner", "/data/readonly"] {
+            assert!(!rules.iter().any(|(p, _)| *p == gone), "{gone}: {rules:?}");
+        }
     }
 
     #[test]
