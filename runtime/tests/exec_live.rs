@@ -189,7 +189,8 @@ fn network_none_is_a_namespace_of_its_own_with_loopback_up() {
     // (runtime/src/sandbox/netns.rs): the workload must be in it, not in the host's.
     let s = sandbox("");
     let host = std::fs::read_link("/proc/self/ns/net").unwrap();
-    let script = "readlink /proc/self/ns/net; python3 -c '
+    let script = "readlink /proc/self/ns/net; \
+                  echo $(tail -n +3 /proc/1/net/dev | cut -d: -f1); python3 -c '
 import socket
 server = socket.socket(); server.bind((\"127.0.0.1\", 0)); server.listen()
 client = socket.create_connection(server.getsockname(), timeout=2)
@@ -197,14 +198,17 @@ print(\"loopback carries\", client.getsockname()[0])'";
     let o = s.sh(script);
     let text = out(&o);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "{text}{}", err(&o));
+    assert_eq!(lines.len(), 3, "{text}{}", err(&o));
     assert!(lines[0].starts_with("net:["), "{text}");
     assert_ne!(
         lines[0],
         host.to_string_lossy(),
         "the workload is in the host's network"
     );
-    assert_eq!(lines[1], "loopback carries 127.0.0.1", "{}", err(&o));
+    // Init (pid 1) is in it too: /proc/1/net, readable to the workload, shows only the
+    // sandbox's loopback, never the host's interfaces.
+    assert_eq!(lines[1], "lo", "{text}");
+    assert_eq!(lines[2], "loopback carries 127.0.0.1", "{}", err(&o));
 }
 
 #[test]

@@ -67,10 +67,18 @@ pub enum ExecError {
     UserNamespaces(io::Error),
     #[error("writing the sandbox's uid/gid maps failed: {0}")]
     IdMaps(io::Error),
-    #[error("making the sandbox's network namespace failed")]
-    Network(#[from] netns::NetnsError),
+    #[error("making the sandbox's network namespace failed: {0}")]
+    Network(netns::NetnsError),
     #[error("{0}")]
     Io(#[from] io::Error),
+}
+
+impl From<netns::NetnsError> for ExecError {
+    fn from(e: netns::NetnsError) -> Self {
+        // Not a `#[source]`: the message already carries the cause, once, whether it
+        // is printed alone or as a chain.
+        ExecError::Network(e)
+    }
 }
 
 /// How a run ended.
@@ -486,10 +494,11 @@ pub fn run_watching(
         }
         let cgroup = match born_in.take() {
             Some((cgroup, _)) if born_there => cgroup,
+            // The clone into it was refused: whoever runs the workload enters it
+            // itself, as on other hosts (init may have forked the workload already, and
+            // a move of init by pid would leave it out).
             Some((cgroup, _)) => {
-                cgroup
-                    .add(child.pid)
-                    .map_err(|e| ExecError::Cgroup(e.to_string()))?;
+                send_entry_files(&cgroup, &move_in_ours)?;
                 cgroup
             }
             None => cgroup_moved_in(
@@ -701,6 +710,16 @@ pub(super) fn cgroup_moved_in(
         None => CgroupSession::create_with(RealFs, &bundle.cgroup, &bundle.name, &options),
     };
     let cgroup = created.map_err(|e| ExecError::Cgroup(e.to_string()))?;
+    send_entry_files(&cgroup, to)?;
+    Ok(cgroup)
+}
+
+/// Sends a descriptor of each of the session's entry files (v1 `tasks`, v2
+/// `cgroup.procs`) over `to`, for [`move_in`].
+fn send_entry_files(
+    cgroup: &CgroupSession<RealFs>,
+    to: &std::os::unix::net::UnixStream,
+) -> Result<(), ExecError> {
     for path in cgroup.entry_files() {
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -708,7 +727,7 @@ pub(super) fn cgroup_moved_in(
             .map_err(|e| ExecError::Cgroup(format!("opening `{}`: {e}", path.display())))?;
         sys::send_fd(to.as_raw_fd(), file.as_raw_fd())?;
     }
-    Ok(cgroup)
+    Ok(())
 }
 
 /// The parent's side of starting a parked or resident sandbox once it is cloned: its id
@@ -1144,16 +1163,38 @@ fn init_main(
     // then drops its capabilities ([`exec_workload_main`]). Init never enters the
     // cgroups: they hold the workload's processes alone and are empty once init has
     // reaped them, so phantom removes them while init's namespaces are torn down.
+    // Init joins the network namespace too, from the workload, before the workload
+    // runs anything of its own: `/proc/1/net` shows init's namespace to whoever can
+    // read `/proc`, and must not show the host's.
+    let (to_init, from_workload) = match std::os::unix::net::UnixStream::pair() {
+        Ok(pair) => pair,
+        Err(e) => fail("creating the socket for the network namespace", &e),
+    };
     let workload = match sys::fork() {
-        Ok(0) => exec_workload_main(bundle, p, &report, landlock, go, move_in_from),
+        Ok(0) => {
+            drop(from_workload);
+            exec_workload_main(bundle, p, &report, landlock, go, move_in_from, to_init)
+        }
         Ok(pid) => {
             drop(landlock);
             drop(go);
             drop(move_in_from);
+            drop(to_init);
             pid
         }
         Err(e) => fail("starting the workload", &e),
     };
+    if own_network(bundle) {
+        // An end without a descriptor: the workload failed first (its report says why).
+        if let Ok(namespace) = sys::recv_fd(from_workload.as_raw_fd()) {
+            if let Err(e) = sys::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) {
+                fail("joining the sandbox's network namespace", &e);
+            }
+            // A workload gone meanwhile has its status reaped below.
+            let _ = (&from_workload).write_all(b"j");
+        }
+    }
+    drop(from_workload);
     init_reap(p, workload, &report)
 }
 
@@ -1168,6 +1209,7 @@ fn exec_workload_main(
     landlock: harden::PreparedLandlock,
     go: io::PipeReader,
     move_in_from: std::os::unix::net::UnixStream,
+    to_init: std::os::unix::net::UnixStream,
 ) -> ! {
     match landlock.restrict() {
         Err(e) => workload_fail(report, EXIT_SETUP, "Landlock", &e),
@@ -1180,13 +1222,33 @@ fn exec_workload_main(
         sys::exit_now(EXIT_SETUP);
     }
     drop(go);
-    move_in(&move_in_from, report, own_network(bundle));
+    let network = move_in(&move_in_from, report, own_network(bundle));
     drop(move_in_from);
+    // Init joins the network namespace too, while this process hardens; it says so
+    // before anything of the workload's runs.
+    if let Some(namespace) = &network {
+        if let Err(e) = sys::send_fd(to_init.as_raw_fd(), namespace.as_raw_fd()) {
+            workload_fail(report, EXIT_SETUP, "handing init the network namespace", &e);
+        }
+    }
+    drop(network);
     if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
         workload_fail(report, EXIT_SETUP, "creating the cgroup namespace", &e);
     }
     mark(p, "workload: in the cgroup and the network");
-    workload_harden(bundle, p, report, &[]);
+    workload_harden(bundle, p, report, &[to_init.as_raw_fd()]);
+    if own_network(bundle) {
+        let mut joined = [0u8; 1];
+        if let Err(e) = (&to_init).read_exact(&mut joined) {
+            workload_fail(
+                report,
+                EXIT_SETUP,
+                "waiting for init to join the network",
+                &e,
+            );
+        }
+    }
+    drop(to_init);
     install_and_exec(p, report)
 }
 
@@ -1283,9 +1345,9 @@ pub(super) fn move_in(
     from: &std::os::unix::net::UnixStream,
     report: &io::PipeWriter,
     network: bool,
-) {
+) -> Option<OwnedFd> {
     let mut byte = [0u8; 1];
-    let mut joined = false;
+    let mut joined = None;
     loop {
         match sys::recv_bytes_and_fd(from.as_raw_fd(), &mut byte) {
             Ok((0, _)) => break,
@@ -1293,24 +1355,39 @@ pub(super) fn move_in(
                 if let Err(e) = sys::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) {
                     init_fail(report, "joining the sandbox's network namespace", &e);
                 }
-                joined = true;
+                joined = Some(namespace);
             }
-            Ok((_, Some(tasks))) => {
-                if let Err(e) = std::fs::File::from(tasks).write_all(b"0") {
-                    init_fail(report, "moving into the sandbox's cgroup", &e);
+            Ok((_, Some(entry))) => {
+                if let Err(e) = std::fs::File::from(entry).write_all(b"0") {
+                    init_fail(
+                        report,
+                        "moving into the sandbox's cgroup (writing 0 to its `tasks` or \
+                         `cgroup.procs`, opened by phantom; on cgroup v2 that needs write \
+                         access to `cgroup.procs` of the common ancestor of phantom's \
+                         cgroup and the sandbox's: run phantom as root, or keep both in \
+                         one delegated subtree)",
+                        &e,
+                    );
                 }
             }
-            Ok((_, None)) => {}
+            // Every message carries one descriptor: one that did not arrive (refused on
+            // the way, or cut off) would leave a cgroup unentered.
+            Ok((_, None)) => init_fail(
+                report,
+                "receiving the sandbox's cgroups",
+                &"a descriptor phantom sent did not arrive",
+            ),
             Err(e) => init_fail(report, "receiving the sandbox's cgroups", &e),
         }
     }
-    if network && !joined {
+    if network && joined.is_none() {
         init_fail(
             report,
             "joining the sandbox's network namespace",
             &"phantom sent none",
         );
     }
+    joined
 }
 
 pub(super) fn build_root(bundle: &Bundle, p: &Prepared) -> Result<(), String> {

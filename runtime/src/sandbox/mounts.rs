@@ -403,7 +403,9 @@ impl MountOps for RealOps {
     }
 
     fn touch(&mut self, path: &Path) -> io::Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
         std::fs::OpenOptions::new()
+            .mode(0o644)
             .create(true)
             .truncate(false)
             .write(true)

@@ -821,7 +821,14 @@ fn recv_with_fds(socket: RawFd, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedF
 /// Reads bytes from a Unix stream socket, and a descriptor if one came with them (one
 /// sent with [`send_fd`] arrives with its one byte).
 pub fn recv_bytes_and_fd(socket: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<OwnedFd>)> {
-    let (n, fds, _) = recv_with_fds(socket, buf)?;
+    let (n, fds, truncated) = recv_with_fds(socket, buf)?;
+    if truncated {
+        // The kernel dropped descriptors (no room, or refused on the way).
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "descriptors sent were dropped on the way (MSG_CTRUNC)",
+        ));
+    }
     Ok((n, fds.into_iter().next()))
 }
 
@@ -892,7 +899,7 @@ pub fn recv_fd_or_bytes(socket: RawFd) -> io::Result<Result<OwnedFd, i32>> {
     } else {
         Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
-            "the portal ended without an answer",
+            "the other end closed without an answer",
         ))
     }
 }
