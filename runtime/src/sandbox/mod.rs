@@ -16,13 +16,15 @@
 //!    read-only, sets the hostname, pivots into it, builds the workload's Landlock
 //!    ruleset and forks the workload, without waiting for phantom. It reaps zombies,
 //!    forwards signals, and when the workload ends kills whatever is left in the
-//!    namespace and reports the status. It never enters the network namespace, nor
-//!    the cgroups (but on a cgroup-v2-only host, where it is born in them), so these
-//!    empty with the workload.
+//!    namespace and reports the status. It joins the network namespace when the
+//!    workload hands it over (`/proc/1/net` is readable to the workload), but never
+//!    enters the cgroups (but on a cgroup-v2-only host, where it is born in them), so
+//!    these empty with the workload.
 //! 3. **workload**: Landlock (init's ruleset, enforced), new session, terminal; then,
-//!    once phantom lets it go, into the cgroups and the network namespace, its own
-//!    cgroup namespace; rlimits, inherited fds closed, capabilities dropped,
-//!    no_new_privs, the seccomp filter last, then execve. (Direct mode's workload
+//!    once phantom lets it go, into the cgroups and the network namespace (handed on
+//!    to init), its own cgroup namespace; rlimits, inherited fds closed, capabilities
+//!    dropped, no_new_privs; once init says it has joined the network namespace, the
+//!    seccomp filter last, then execve. (Direct mode's workload
 //!    builds and enforces its ruleset after no_new_privs.)
 //!
 //! In direct mode (no namespaces) there is no init: phantom's child waits until it is
