@@ -399,8 +399,9 @@ pub fn run_watching(
 
     mark(&prepared, "prepared");
     let (go_read, go_write) = io::pipe()?;
-    // The descriptors through which init (or direct mode's child) moves itself into
-    // the v1 cgroups (see `move_in`).
+    // What phantom hands over before the go-ahead: the descriptors through which the
+    // workload (direct mode's child) enters its cgroups, and its network namespace
+    // (see `move_in`).
     let (move_in_ours, move_in_theirs) = std::os::unix::net::UnixStream::pair()?;
     let (report_read, report_write) = io::pipe()?;
     // Signals for the supervisor are read from a signalfd, and blocked meanwhile; the
@@ -476,48 +477,30 @@ pub fn run_watching(
     prepared.console = None;
 
     let started = Instant::now();
-    // Two go-aheads: "m" once the id maps are written, so init builds the root while
-    // we create the cgroup (the two take about as long; on two CPUs they overlap), and
-    // "g" once init is in the cgroup, before it starts the workload. Direct mode's
-    // child has no root to build and waits for "g" only.
-    let setup = (|| -> Result<CgroupSession<RealFs>, ExecError> {
-        let mut network = None;
-        if !direct {
-            let user_ns = own_network(&bundle)
-                .then(|| netns::user_namespace_of(child.pid))
-                .transpose()?;
-            write_id_maps(child.pid, bundle.process.uid, bundle.process.gid)
-                .map_err(ExecError::IdMaps)?;
-            (&go_write).write_all(b"m")?;
-            mark(&prepared, "id maps written, sandbox building its root");
-            network = user_ns.as_ref().map(netns::start).transpose()?;
-        }
-        let cgroup = match born_in.take() {
-            Some((cgroup, _)) if born_there => cgroup,
+    let setup = hand_over(
+        &child,
+        &bundle,
+        !direct,
+        &prepared,
+        &go_write,
+        &move_in_ours,
+        |to| match born_in.take() {
+            Some((cgroup, _)) if born_there => Ok(cgroup),
             // The clone into it was refused: whoever runs the workload enters it
             // itself, as on other hosts (init may have forked the workload already, and
             // a move of init by pid would leave it out).
             Some((cgroup, _)) => {
-                send_entry_files(&cgroup, &move_in_ours)?;
-                cgroup
+                send_entry_files(&cgroup, to)?;
+                Ok(cgroup)
             }
             None => cgroup_moved_in(
                 &bundle,
                 sandbox_cgroup_options(options.allow_degraded),
                 detection.as_ref(),
-                &move_in_ours,
-            )?,
-        };
-        if let Some(network) = network {
-            let namespace = network.finish()?;
-            sys::send_fd_tagged(move_in_ours.as_raw_fd(), TAG_NETWORK, namespace.as_raw_fd())?;
-            mark(&prepared, "network namespace made");
-        }
-        // The end of the descriptors, then the go-ahead.
-        let _ = move_in_ours.shutdown(std::net::Shutdown::Write);
-        (&go_write).write_all(b"g")?;
-        Ok(cgroup)
-    })();
+                to,
+            ),
+        },
+    );
     drop(go_write);
     drop(move_in_ours);
     mark(&prepared, "cgroup created, sandbox let go");
@@ -599,12 +582,9 @@ pub fn run_watching(
     }
     mark(&prepared, "sandbox ended");
     not_enforced.extend(notes);
-    let events = events.unwrap_or_else(|| {
-        cgroup
-            .as_ref()
-            .map(|c| c.events().unwrap_or_default())
-            .unwrap_or_default()
-    });
+    let events = events
+        .or_else(|| cgroup.as_ref().map(|c| c.events().unwrap_or_default()))
+        .unwrap_or_default();
     let limits_hit = limits_hit(&events, &bundle, &outcome, timed_out, timeout);
     if let Some(cgroup) = cgroup {
         let _ = cgroup.destroy();
@@ -730,34 +710,59 @@ fn send_entry_files(
     Ok(())
 }
 
-/// The parent's side of starting a parked or resident sandbox once it is cloned: its id
-/// maps written ("m" on `go`: it builds its root meanwhile), its network namespace made
-/// (`netns`) and its cgroups, their descriptors sent over `move_in`
-/// ([`cgroup_moved_in`]), then "g".
-pub(super) fn let_go(
+/// The parent's side of starting a sandbox once its init is cloned. With `namespaces`
+/// (all but direct mode): its id maps written ("m" on `go`: it builds its root
+/// meanwhile) and its network namespace made beside it (`netns`, unless the bundle says
+/// host). Then its cgroups, from `cgroups`, which sends their entry files over
+/// `move_in` ([`cgroup_moved_in`]); the network namespace after them; the end of what
+/// is sent; "g".
+pub(super) fn hand_over(
     child: &sys::Child,
     bundle: &Bundle,
-    cgroup_options: CgroupOptions,
+    namespaces: bool,
+    p: &Prepared,
     go: &io::PipeWriter,
-    move_in: std::os::unix::net::UnixStream,
+    move_in: &std::os::unix::net::UnixStream,
+    cgroups: impl FnOnce(&std::os::unix::net::UnixStream) -> Result<CgroupSession<RealFs>, ExecError>,
 ) -> Result<CgroupSession<RealFs>, ExecError> {
-    let pid = child.pid;
-    let user_ns = own_network(bundle)
-        .then(|| netns::user_namespace_of(pid))
-        .transpose()?;
-    write_id_maps(pid, bundle.process.uid, bundle.process.gid).map_err(ExecError::IdMaps)?;
-    (&*go).write_all(b"m")?;
-    let network = user_ns.as_ref().map(netns::start).transpose()?;
-    let detection = crate::cgroup::detect().ok();
-    let cgroup = cgroup_moved_in(bundle, cgroup_options, detection.as_ref(), &move_in)?;
+    let mut network = None;
+    if namespaces {
+        // Opened while init may still be inspected: it makes itself non-dumpable once
+        // it has its maps.
+        let user_ns = own_network(bundle)
+            .then(|| netns::user_namespace_of(child.pid))
+            .transpose()?;
+        write_id_maps(child.pid, bundle.process.uid, bundle.process.gid)
+            .map_err(ExecError::IdMaps)?;
+        (&*go).write_all(b"m")?;
+        mark(p, "id maps written, sandbox building its root");
+        network = user_ns.as_ref().map(netns::start).transpose()?;
+    }
+    let cgroup = cgroups(move_in)?;
     if let Some(network) = network {
         let namespace = network.finish()?;
         sys::send_fd_tagged(move_in.as_raw_fd(), TAG_NETWORK, namespace.as_raw_fd())?;
+        mark(p, "network namespace made");
     }
     // The end of the descriptors (whoever else holds a copy), then the go-ahead.
     let _ = move_in.shutdown(std::net::Shutdown::Write);
     (&*go).write_all(b"g")?;
     Ok(cgroup)
+}
+
+/// [`hand_over`] for a parked or resident sandbox: cgroups with `cgroup_options`.
+pub(super) fn let_go(
+    child: &sys::Child,
+    bundle: &Bundle,
+    p: &Prepared,
+    cgroup_options: CgroupOptions,
+    go: &io::PipeWriter,
+    move_in: &std::os::unix::net::UnixStream,
+) -> Result<CgroupSession<RealFs>, ExecError> {
+    hand_over(child, bundle, true, p, go, move_in, |to| {
+        let detection = crate::cgroup::detect().ok();
+        cgroup_moved_in(bundle, cgroup_options, detection.as_ref(), to)
+    })
 }
 
 /// Which limits ended or hurt a run, from the cgroup's events and the outcome.
@@ -1326,17 +1331,18 @@ fn direct_main(
     workload_main(bundle, p, &report)
 }
 
-/// The tag of the network namespace's descriptor on the move-in socket (each v1
-/// `tasks` descriptor comes with 0).
+/// The tag of the network namespace's descriptor on the move-in socket (each cgroup
+/// entry file's descriptor comes with 0).
 pub(super) const TAG_NETWORK: u8 = b'n';
 
 /// The child's side of what phantom sends before the go-ahead, until phantom closes its
 /// end:
-/// - each v1 `tasks` descriptor (opened by phantom, whose credentials the kernel
-///   checks): write `0`, which moves this thread, the process's only one, in. A process
-///   moving itself this way does not take the kernel's global migration lock, which a
-///   move by pid takes and which, after an idle moment, waits for an RCU grace period
-///   (10-17 ms on this kind of host, against about 40 µs this way: docs/benchmarks.md);
+/// - each cgroup entry file's descriptor (v1 `tasks`, v2 `cgroup.procs`; opened by
+///   phantom, whose credentials the kernel checks): write `0`, which moves this process
+///   in. Through v1 `tasks` a single thread moving itself does not take the kernel's
+///   global migration lock, which a move by pid takes and which, after an idle moment,
+///   waits for an RCU grace period (10-17 ms on this kind of host, against about 40 µs
+///   this way: docs/benchmarks.md);
 /// - the sandbox's network namespace (`netns`), joined.
 ///
 /// With `network`, a run whose namespace never came fails here: the workload must not

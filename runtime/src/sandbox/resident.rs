@@ -132,8 +132,16 @@ pub fn start(
         account: true,
         ..CgroupOptions::default()
     };
-    let setup = exec::let_go(&child, &bundle, cgroup_options, &go_write, move_in_ours);
+    let setup = exec::let_go(
+        &child,
+        &bundle,
+        &prepared,
+        cgroup_options,
+        &go_write,
+        &move_in_ours,
+    );
     drop(go_write);
+    drop(move_in_ours);
     let mut report = report_read;
     let cgroup = match setup {
         Ok(cgroup) => cgroup,

@@ -185,11 +185,13 @@ pub fn park_kind(bundle: &Bundle, options: &ExecOptions, kind: Kind) -> Result<P
     let setup = exec::let_go(
         &child,
         &bundle,
+        &prepared,
         exec::sandbox_cgroup_options(options.allow_degraded),
         &go_write,
-        move_in_ours,
+        &move_in_ours,
     );
     drop(go_write);
+    drop(move_in_ours);
     let cgroup = match setup {
         Ok(cgroup) => cgroup,
         Err(e) => {
