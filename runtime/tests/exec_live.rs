@@ -161,6 +161,10 @@ fn host_files_and_processes_are_invisible() {
     let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
     let o = s.sh("cat /proc/sys/kernel/hostname");
     assert_eq!(out(&o).trim(), "sandbox", "host name {host}");
+    // The host's root, which init detaches while the workload gets ready, is gone from
+    // the mount table before the workload runs: one mount at `/`, the sandbox's tmpfs.
+    let o = s.sh("cut -d' ' -f5,9 /proc/self/mountinfo | grep '^/ '");
+    assert_eq!(out(&o).trim(), "/ tmpfs", "{}", out(&o));
 }
 
 #[test]

@@ -1147,30 +1147,22 @@ fn init_main(
     init_begin(&go, &report);
 
     mark(p, "init: go");
-    if let Err(e) = build_root(bundle, p) {
+    if let Err(e) = build_root(bundle, p, OldRoot::Stacked) {
         fail("building the sandbox's filesystem", &e);
     }
-    init_identity(bundle, &report);
-    if let Err(e) = std::env::set_current_dir(&p.cwd) {
-        fail(&format!("entering the working directory `{}`", p.cwd), &e);
-    }
-
     mark(p, "init: root built");
-    // The workload's Landlock ruleset is built here, on the sandbox's own paths, while
-    // phantom finishes the cgroups and the network namespace; the workload enforces it.
-    let landlock = match harden::prepare_landlock(&bundle.landlock, p.landlock, &[]) {
-        Ok((ruleset, _)) => ruleset,
-        Err(e) => fail("preparing Landlock", &e),
-    };
-    mark(p, "init: Landlock ruleset built");
     // The workload is forked now and gets ready while phantom finishes the cgroups and
-    // the network namespace; it waits for the go-ahead, enters them itself, and only
-    // then drops its capabilities ([`exec_workload_main`]). Init never enters the
-    // cgroups: they hold the workload's processes alone and are empty once init has
-    // reaped them, so phantom removes them while init's namespaces are torn down.
-    // Init joins the network namespace too, from the workload, before the workload
-    // runs anything of its own: `/proc/1/net` shows init's namespace to whoever can
-    // read `/proc`, and must not show the host's.
+    // the network namespace and init detaches the host's root (which waits for an RCU
+    // grace period): it builds and enforces its Landlock ruleset, waits for the
+    // go-ahead, enters the cgroups and the network namespace itself, and drops its
+    // capabilities ([`exec_workload_main`]); then it waits for init's word ("j") that
+    // the host's root is gone and init is in the network namespace too, and only then
+    // runs anything of the workload's. Until then it runs this code alone, with the
+    // new root as its root: no path from there crosses the old root stacked on it.
+    // Init never enters the cgroups: they hold the workload's processes alone and are
+    // empty once init has reaped them, so phantom removes them while init's namespaces
+    // are torn down. Init joins the network namespace because `/proc/1/net` shows
+    // init's namespace to whoever can read `/proc`, and must not show the host's.
     let (to_init, from_workload) = match std::os::unix::net::UnixStream::pair() {
         Ok(pair) => pair,
         Err(e) => fail("creating the socket for the network namespace", &e),
@@ -1178,10 +1170,9 @@ fn init_main(
     let workload = match sys::fork() {
         Ok(0) => {
             drop(from_workload);
-            exec_workload_main(bundle, p, &report, landlock, go, move_in_from, to_init)
+            exec_workload_main(bundle, p, &report, go, move_in_from, to_init)
         }
         Ok(pid) => {
-            drop(landlock);
             drop(go);
             drop(move_in_from);
             drop(to_init);
@@ -1189,33 +1180,55 @@ fn init_main(
         }
         Err(e) => fail("starting the workload", &e),
     };
+    // A failure from here on ends init, and with it (pid 1 of its namespace) the
+    // workload, which has run nothing of its own yet.
+    if let Err(e) = sys::detach_old_root() {
+        fail("detaching the host's root", &e);
+    }
+    init_identity(bundle, &report);
+    mark(p, "init: host's root detached");
     if own_network(bundle) {
         // An end without a descriptor: the workload failed first (its report says why).
         if let Ok(namespace) = sys::recv_fd(from_workload.as_raw_fd()) {
             if let Err(e) = sys::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) {
                 fail("joining the sandbox's network namespace", &e);
             }
-            // A workload gone meanwhile has its status reaped below.
-            let _ = (&from_workload).write_all(b"j");
         }
     }
+    // A workload gone meanwhile has its status reaped below.
+    let _ = (&from_workload).write_all(b"j");
     drop(from_workload);
     init_reap(p, workload, &report)
 }
 
-/// `phantom exec`'s workload: Landlock (init's ruleset) and its session first, then,
-/// once phantom lets it go ("g"), into the cgroups and the network namespace
+/// `phantom exec`'s workload: its working directory, Landlock and its session first,
+/// then, once phantom lets it go ("g"), into the cgroups and the network namespace
 /// ([`move_in`]), its own cgroup namespace (so it sees its cgroup as the root, `0::/`,
-/// not the host's path), the rest of the hardening, seccomp, execve. Never returns.
+/// not the host's path), the rest of the hardening; once init says the host's root is
+/// detached ("j"), seccomp and execve. Never returns.
 fn exec_workload_main(
     bundle: &Bundle,
     p: &Prepared,
     report: &io::PipeWriter,
-    landlock: harden::PreparedLandlock,
     go: io::PipeReader,
     move_in_from: std::os::unix::net::UnixStream,
     to_init: std::os::unix::net::UnixStream,
 ) -> ! {
+    if let Err(e) = std::env::set_current_dir(&p.cwd) {
+        workload_fail(
+            report,
+            EXIT_SETUP,
+            &format!("entering the working directory `{}`", p.cwd),
+            &e,
+        );
+    }
+    // Built on the sandbox's own paths (rules name inodes), while init detaches the
+    // host's root.
+    let landlock = match harden::prepare_landlock(&bundle.landlock, p.landlock, &[]) {
+        Ok((ruleset, _)) => ruleset,
+        Err(e) => workload_fail(report, EXIT_SETUP, "preparing Landlock", &e),
+    };
+    mark(p, "workload: Landlock ruleset built");
     match landlock.restrict() {
         Err(e) => workload_fail(report, EXIT_SETUP, "Landlock", &e),
         Ok(status) => note_landlock(bundle, report, &status),
@@ -1242,16 +1255,14 @@ fn exec_workload_main(
     }
     mark(p, "workload: in the cgroup and the network");
     workload_harden(bundle, p, report, &[to_init.as_raw_fd()]);
-    if own_network(bundle) {
-        let mut joined = [0u8; 1];
-        if let Err(e) = (&to_init).read_exact(&mut joined) {
-            workload_fail(
-                report,
-                EXIT_SETUP,
-                "waiting for init to join the network",
-                &e,
-            );
-        }
+    let mut ready = [0u8; 1];
+    if let Err(e) = (&to_init).read_exact(&mut ready) {
+        workload_fail(
+            report,
+            EXIT_SETUP,
+            "waiting for init to detach the host's root and join the network",
+            &e,
+        );
     }
     drop(to_init);
     install_and_exec(p, report)
@@ -1396,10 +1407,20 @@ pub(super) fn move_in(
     joined
 }
 
-pub(super) fn build_root(bundle: &Bundle, p: &Prepared) -> Result<(), String> {
+pub(super) fn build_root(bundle: &Bundle, p: &Prepared, old: OldRoot) -> Result<(), String> {
     sys::make_rprivate_root().map_err(|e| format!("making mounts private: {e}"))?;
     mark(p, "init: mounts private");
-    build_private_root(bundle, p, None)
+    build_private_root(bundle, p, None, old)
+}
+
+/// What becomes of the host's root once the sandbox's is pivoted into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum OldRoot {
+    /// Detached at once.
+    Detach,
+    /// Left stacked on the new root for the caller to detach
+    /// ([`sys::detach_old_root`]) before anything of the workload's runs.
+    Stacked,
 }
 
 /// The root from the plan (mounts already private), sealed, pivoted into. With
@@ -1409,6 +1430,7 @@ pub(super) fn build_private_root(
     bundle: &Bundle,
     p: &Prepared,
     deferred: Option<&mut Vec<mounts::Deferred>>,
+    old: OldRoot,
 ) -> Result<(), String> {
     let root = Path::new("/tmp");
     let mut ops = RealOps;
@@ -1428,7 +1450,11 @@ pub(super) fn build_private_root(
         false,
     )
     .map_err(|e| format!("sealing the root read-only: {e}"))?;
-    sys::pivot_into(root).map_err(|e| format!("pivot_root: {e}"))
+    match old {
+        OldRoot::Detach => sys::pivot_into(root),
+        OldRoot::Stacked => sys::pivot_stacked(root),
+    }
+    .map_err(|e| format!("pivot_root: {e}"))
 }
 
 /// The workload: the last hardening steps, then execve. Never returns.

@@ -339,7 +339,7 @@ fn init_main(
         fail("closing the descriptors it inherited", &e);
     }
     exec::init_begin(&go, &report);
-    if let Err(e) = exec::build_root(bundle, &p) {
+    if let Err(e) = exec::build_root(bundle, &p, exec::OldRoot::Detach) {
         fail("building the sandbox's filesystem", &e);
     }
     exec::init_identity(bundle, &report);

@@ -215,9 +215,26 @@ pub fn make_rprivate_root() -> io::Result<()> {
 /// `pivot_root(".", ".")` in `new_root`, then detach the old root: the classic way to
 /// swap roots without a spare directory.
 pub fn pivot_into(new_root: &Path) -> io::Result<()> {
+    pivot_stacked(new_root)?;
+    detach_old_root()
+}
+
+/// `pivot_root` into `new_root` with the old root stacked on top of it, where
+/// [`detach_old_root`] finds it. Every process of the mount namespace has the new root
+/// as its root and working directory then; the old root is reachable only through the
+/// mount stacked on the working directory, which no path from the root crosses.
+pub fn pivot_stacked(new_root: &Path) -> io::Result<()> {
     std::env::set_current_dir(new_root)?;
     // SAFETY: static NUL-terminated strings.
     check(unsafe { libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) })?;
+    Ok(())
+}
+
+/// Detaches the old root [`pivot_stacked`] left on the working directory (which must
+/// still be the new root), then enters `/`. The kernel waits for an RCU grace period
+/// before it returns (0.03-0.4 ms here), which is why `phantom exec`'s init does this
+/// while the workload gets ready.
+pub fn detach_old_root() -> io::Result<()> {
     // SAFETY: static NUL-terminated string.
     check(unsafe { libc::umount2(c".".as_ptr(), libc::MNT_DETACH) }.into())?;
     std::env::set_current_dir("/")
@@ -245,7 +262,7 @@ pub fn loopback_up() -> io::Result<()> {
     req.ifr_ifru.ifru_flags = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
     use std::os::fd::AsRawFd;
     // SAFETY: `req` is a valid ifreq for SIOCSIFFLAGS; the fd is a socket.
-    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) }.into())?;
+    check(unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS as _, &req) }.into())?;
     Ok(())
 }
 
@@ -702,14 +719,14 @@ pub fn send_with_fds(socket: RawFd, data: &[u8], fds: &[RawFd]) -> io::Result<()
         let bytes = std::mem::size_of_val(fds) as u32;
         msg.msg_control = space.as_mut_ptr().cast();
         // SAFETY: CMSG_SPACE is a pure size computation.
-        msg.msg_controllen = unsafe { libc::CMSG_SPACE(bytes) } as usize;
+        msg.msg_controllen = unsafe { libc::CMSG_SPACE(bytes) } as _;
         // SAFETY: the control buffer (128 bytes) holds one cmsg with up to MAX_FDS
         // descriptors, and CMSG_FIRSTHDR of a msghdr with that buffer is non-null.
         unsafe {
             let cmsg = libc::CMSG_FIRSTHDR(&msg);
             (*cmsg).cmsg_level = libc::SOL_SOCKET;
             (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-            (*cmsg).cmsg_len = libc::CMSG_LEN(bytes) as usize;
+            (*cmsg).cmsg_len = libc::CMSG_LEN(bytes) as _;
             std::ptr::copy_nonoverlapping(
                 fds.as_ptr(),
                 libc::CMSG_DATA(cmsg).cast::<RawFd>(),
@@ -781,14 +798,14 @@ pub fn send_fd_tagged(socket: RawFd, tag: u8, fd: RawFd) -> io::Result<()> {
     msg.msg_iovlen = 1;
     msg.msg_control = space.as_mut_ptr().cast();
     // SAFETY: CMSG_SPACE is a pure size computation.
-    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as usize;
+    msg.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) } as _;
     // SAFETY: the control buffer is large enough for one cmsg with one fd, and
     // CMSG_FIRSTHDR of a msghdr with that buffer is non-null.
     unsafe {
         let cmsg = libc::CMSG_FIRSTHDR(&msg);
         (*cmsg).cmsg_level = libc::SOL_SOCKET;
         (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as usize;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
         std::ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<RawFd>(), fd);
     }
     // SAFETY: `msg` points at live buffers for the call.
@@ -810,7 +827,7 @@ fn recv_with_fds(socket: RawFd, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedF
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = space.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&space);
+    msg.msg_controllen = std::mem::size_of_val(&space) as _;
     // SAFETY: `msg` points at live buffers; MSG_CMSG_CLOEXEC marks the fds close-on-exec.
     let n =
         check(unsafe { libc::recvmsg(socket, &mut msg, libc::MSG_CMSG_CLOEXEC) } as libc::c_long)?;

@@ -476,7 +476,8 @@ fn parked_init_main(
         fail("entering a mount namespace of the sandbox's own", &e);
     }
     let mut deferred: Vec<Deferred> = Vec::new();
-    if let Err(e) = exec::build_private_root(bundle, &p, Some(&mut deferred)) {
+    if let Err(e) = exec::build_private_root(bundle, &p, Some(&mut deferred), exec::OldRoot::Detach)
+    {
         fail("building the sandbox's filesystem", &e);
     }
     exec::init_identity(bundle, &report);
