@@ -403,6 +403,9 @@ pub fn run_watching(
     // workload (direct mode's child) enters its cgroups, and its network namespace
     // (see `move_in`).
     let (move_in_ours, move_in_theirs) = std::os::unix::net::UnixStream::pair()?;
+    // The network namespace again, for init (`init_main`), which joins it while the
+    // workload hardens.
+    let (net_ours, net_theirs) = std::os::unix::net::UnixStream::pair()?;
     let (report_read, report_write) = io::pipe()?;
     // Signals for the supervisor are read from a signalfd, and blocked meanwhile; the
     // sandbox unblocks them in the workload.
@@ -464,15 +467,24 @@ pub fn run_watching(
             drop(report_read);
             drop(sigfd);
             drop(move_in_ours);
+            drop(net_ours);
             if direct {
                 direct_main(&bundle, &prepared, go_read, move_in_theirs, report_write)
             }
-            init_main(&bundle, &prepared, go_read, move_in_theirs, report_write)
+            init_main(
+                &bundle,
+                &prepared,
+                go_read,
+                move_in_theirs,
+                net_theirs,
+                report_write,
+            )
         }
         Some(child) => child,
     };
     drop(go_read);
     drop(move_in_theirs);
+    drop(net_theirs);
     drop(report_write);
     prepared.console = None;
 
@@ -484,6 +496,7 @@ pub fn run_watching(
         &prepared,
         &go_write,
         &move_in_ours,
+        Some(&net_ours),
         |to| match born_in.take() {
             Some((cgroup, _)) if born_there => Ok(cgroup),
             // The clone into it was refused: whoever runs the workload enters it
@@ -503,6 +516,7 @@ pub fn run_watching(
     );
     drop(go_write);
     drop(move_in_ours);
+    drop(net_ours);
     mark(&prepared, "cgroup created, sandbox let go");
     let cgroup = match setup {
         Ok(cgroup) => cgroup,
@@ -715,7 +729,12 @@ fn send_entry_files(
 /// meanwhile) and its network namespace made beside it (`netns`, unless the bundle says
 /// host). Then its cgroups, from `cgroups`, which sends their entry files over
 /// `move_in` ([`cgroup_moved_in`]); the network namespace after them; the end of what
-/// is sent; "g".
+/// is sent; "g". With `init_network`, the network namespace is sent over it too (exec's
+/// init joins it from there).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "each is one channel or fact of the hand-over; a struct would only rename them"
+)]
 pub(super) fn hand_over(
     child: &sys::Child,
     bundle: &Bundle,
@@ -723,6 +742,7 @@ pub(super) fn hand_over(
     p: &Prepared,
     go: &io::PipeWriter,
     move_in: &std::os::unix::net::UnixStream,
+    init_network: Option<&std::os::unix::net::UnixStream>,
     cgroups: impl FnOnce(&std::os::unix::net::UnixStream) -> Result<CgroupSession<RealFs>, ExecError>,
 ) -> Result<CgroupSession<RealFs>, ExecError> {
     let mut network = None;
@@ -742,6 +762,9 @@ pub(super) fn hand_over(
     if let Some(network) = network {
         let namespace = network.finish()?;
         sys::send_fd_tagged(move_in.as_raw_fd(), TAG_NETWORK, namespace.as_raw_fd())?;
+        if let Some(init) = init_network {
+            sys::send_fd(init.as_raw_fd(), namespace.as_raw_fd())?;
+        }
         mark(p, "network namespace made");
     }
     // The end of the descriptors (whoever else holds a copy), then the go-ahead.
@@ -759,7 +782,7 @@ pub(super) fn let_go(
     go: &io::PipeWriter,
     move_in: &std::os::unix::net::UnixStream,
 ) -> Result<CgroupSession<RealFs>, ExecError> {
-    hand_over(child, bundle, true, p, go, move_in, |to| {
+    hand_over(child, bundle, true, p, go, move_in, None, |to| {
         let detection = crate::cgroup::detect().ok();
         cgroup_moved_in(bundle, cgroup_options, detection.as_ref(), to)
     })
@@ -1127,6 +1150,7 @@ fn init_main(
     p: &Prepared,
     go: io::PipeReader,
     move_in_from: std::os::unix::net::UnixStream,
+    network_from: std::os::unix::net::UnixStream,
     report: io::PipeWriter,
 ) -> ! {
     let fail = |step: &str, e: &dyn std::fmt::Display| -> ! { init_fail(&report, step, e) };
@@ -1138,6 +1162,7 @@ fn init_main(
         2,
         go.as_raw_fd(),
         move_in_from.as_raw_fd(),
+        network_from.as_raw_fd(),
         report.as_raw_fd(),
     ];
     keep.extend(p.console.as_ref().map(AsRawFd::as_raw_fd));
@@ -1161,21 +1186,23 @@ fn init_main(
     // new root as its root: no path from there crosses the old root stacked on it.
     // Init never enters the cgroups: they hold the workload's processes alone and are
     // empty once init has reaped them, so phantom removes them while init's namespaces
-    // are torn down. Init joins the network namespace because `/proc/1/net` shows
-    // init's namespace to whoever can read `/proc`, and must not show the host's.
-    let (to_init, from_workload) = match std::os::unix::net::UnixStream::pair() {
+    // are torn down. Init joins the network namespace, which phantom sends it with the
+    // go-ahead, because `/proc/1/net` shows init's namespace to whoever can read
+    // `/proc`, and must not show the host's.
+    let (ready_read, ready_write) = match io::pipe() {
         Ok(pair) => pair,
-        Err(e) => fail("creating the socket for the network namespace", &e),
+        Err(e) => fail("creating the pipe for init's word", &e),
     };
     let workload = match sys::fork() {
         Ok(0) => {
-            drop(from_workload);
-            exec_workload_main(bundle, p, &report, go, move_in_from, to_init)
+            drop(ready_write);
+            drop(network_from);
+            exec_workload_main(bundle, p, &report, go, move_in_from, ready_read)
         }
         Ok(pid) => {
             drop(go);
             drop(move_in_from);
-            drop(to_init);
+            drop(ready_read);
             pid
         }
         Err(e) => fail("starting the workload", &e),
@@ -1188,16 +1215,21 @@ fn init_main(
     init_identity(bundle, &report);
     mark(p, "init: host's root detached");
     if own_network(bundle) {
-        // An end without a descriptor: the workload failed first (its report says why).
-        if let Ok(namespace) = sys::recv_fd(from_workload.as_raw_fd()) {
-            if let Err(e) = sys::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) {
-                fail("joining the sandbox's network namespace", &e);
+        match sys::recv_fd(network_from.as_raw_fd()) {
+            Ok(namespace) => {
+                if let Err(e) = sys::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) {
+                    fail("joining the sandbox's network namespace", &e);
+                }
             }
+            // phantom gave up before the go-ahead (it kills init then) or died (which
+            // kills init too); the workload never runs.
+            Err(e) => fail("receiving the sandbox's network namespace", &e),
         }
     }
+    drop(network_from);
     // A workload gone meanwhile has its status reaped below.
-    let _ = (&from_workload).write_all(b"j");
-    drop(from_workload);
+    let _ = (&ready_write).write_all(b"j");
+    drop(ready_write);
     init_reap(p, workload, &report)
 }
 
@@ -1212,7 +1244,7 @@ fn exec_workload_main(
     report: &io::PipeWriter,
     go: io::PipeReader,
     move_in_from: std::os::unix::net::UnixStream,
-    to_init: std::os::unix::net::UnixStream,
+    init_ready: io::PipeReader,
 ) -> ! {
     if let Err(e) = std::env::set_current_dir(&p.cwd) {
         workload_fail(
@@ -1240,23 +1272,17 @@ fn exec_workload_main(
         sys::exit_now(EXIT_SETUP);
     }
     drop(go);
-    let network = move_in(&move_in_from, report, own_network(bundle));
+    // Init joins the network namespace too (phantom sends it there), while this process
+    // hardens; it says so before anything of the workload's runs.
+    drop(move_in(&move_in_from, report, own_network(bundle)));
     drop(move_in_from);
-    // Init joins the network namespace too, while this process hardens; it says so
-    // before anything of the workload's runs.
-    if let Some(namespace) = &network {
-        if let Err(e) = sys::send_fd(to_init.as_raw_fd(), namespace.as_raw_fd()) {
-            workload_fail(report, EXIT_SETUP, "handing init the network namespace", &e);
-        }
-    }
-    drop(network);
     if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
         workload_fail(report, EXIT_SETUP, "creating the cgroup namespace", &e);
     }
     mark(p, "workload: in the cgroup and the network");
-    workload_harden(bundle, p, report, &[to_init.as_raw_fd()]);
+    workload_harden(bundle, p, report, &[init_ready.as_raw_fd()]);
     let mut ready = [0u8; 1];
-    if let Err(e) = (&to_init).read_exact(&mut ready) {
+    if let Err(e) = (&init_ready).read_exact(&mut ready) {
         workload_fail(
             report,
             EXIT_SETUP,
@@ -1264,7 +1290,8 @@ fn exec_workload_main(
             &e,
         );
     }
-    drop(to_init);
+    drop(init_ready);
+    mark(p, "workload: init ready");
     install_and_exec(p, report)
 }
 
