@@ -197,6 +197,16 @@ pub fn mount_fs(
 }
 
 /// Makes every mount below `/` private, so nothing we do propagates to the host.
+/// Creates an empty regular file with `mode` (under the caller's umask), failing with
+/// `AlreadyExists` if something is there.
+pub fn make_file(path: &Path, mode: u32) -> io::Result<()> {
+    let c = cstr(path)?;
+    // SAFETY: `c` is a valid NUL-terminated path for the duration of the call; a
+    // regular file needs no device number.
+    check(unsafe { libc::mknod(c.as_ptr(), libc::S_IFREG | mode, 0) }.into())?;
+    Ok(())
+}
+
 pub fn make_rprivate_root() -> io::Result<()> {
     // SAFETY: static strings; a null source and fstype are allowed for propagation changes.
     let ret = unsafe {
