@@ -255,6 +255,36 @@ pub(crate) fn supervisor_name(prefix: &str, pid: i32) -> String {
 
 /// Where sessions are created in a hierarchy: our own cgroup, or its parent if we are
 /// in the leaf `move_self_to_leaf` made.
+/// The v1 controllers whose hierarchies an accounting session (`CgroupOptions::account`)
+/// joins; cpuacct (cpu time) is often a hierarchy of its own, apart from cpu.
+const ACCOUNTING: [&str; 5] = ["memory", "cpu", "cpuacct", "pids", "blkio"];
+
+/// Whether an accounting session makes a directory in this hierarchy.
+fn accounts(h: &Hierarchy) -> bool {
+    h.version == Version::V1
+        && h.controllers
+            .iter()
+            .any(|c| ACCOUNTING.contains(&c.as_str()))
+}
+
+/// Whether a session ever makes a directory in this hierarchy: v2, one that offers a
+/// controller a limit or killing needs, or one an accounting session joins. The
+/// others (devices, cpuset, perf_event, named hierarchies…) cannot hold one of ours,
+/// and the sweep does not list them.
+fn may_hold_sessions(h: &Hierarchy) -> bool {
+    h.version == Version::V2
+        || [
+            Controller::Memory,
+            Controller::Cpu,
+            Controller::Pids,
+            Controller::Io,
+            Controller::Freezer,
+        ]
+        .into_iter()
+        .any(|c| h.offers(c))
+        || accounts(h)
+}
+
 fn base_dir(h: &Hierarchy, prefix: &str, pid: i32) -> PathBuf {
     if h.version == Version::V2
         && h.own_dir.file_name().and_then(|n| n.to_str()) == Some(&supervisor_name(prefix, pid))
@@ -476,14 +506,7 @@ impl<F: CgroupFs> CgroupSession<F> {
             }
         }
         if options.account {
-            // cpuacct (cpu time) is often a hierarchy of its own, apart from cpu.
-            const ACCOUNTING: [&str; 5] = ["memory", "cpu", "cpuacct", "pids", "blkio"];
-            for h in detection.hierarchies.iter().filter(|h| {
-                h.version == Version::V1
-                    && h.controllers
-                        .iter()
-                        .any(|c| ACCOUNTING.contains(&c.as_str()))
-            }) {
+            for h in detection.hierarchies.iter().filter(|h| accounts(h)) {
                 if !plan.iter().any(|(p, _)| std::ptr::eq(*p, h)) {
                     plan.push((h, Vec::new()));
                 }
@@ -1387,7 +1410,11 @@ pub fn sweep_stale_detected(
     let own = own_pid();
     let mut report = SweepReport::default();
     let mut seen = BTreeSet::new();
-    for h in &detection.hierarchies {
+    for h in detection
+        .hierarchies
+        .iter()
+        .filter(|h| may_hold_sessions(h))
+    {
         let base = base_dir(h, prefix, own);
         if !seen.insert(base.clone()) {
             continue;

@@ -1015,6 +1015,23 @@ fn a_leftover_directory_of_the_same_name_is_skipped() {
 }
 
 #[test]
+fn sweep_skips_hierarchies_no_session_uses() {
+    // devices and cpuset offer nothing a session asks for, so no phantom directory
+    // can be there: the sweep does not list them (it runs after every sandbox).
+    let fs = legacy();
+    fs.mount_v1("/sys/fs/cgroup/devices", &["devices"]);
+    fs.mount_v1("/sys/fs/cgroup/blkio", &["blkio"]);
+    let dead = 999_999;
+    let odd = format!("/sys/fs/cgroup/devices/phantom-{dead}-3-job");
+    let stale = format!("/sys/fs/cgroup/blkio/phantom-{dead}-3-job");
+    fs.mkdir_p(&odd, &[]);
+    fs.mkdir_p(&stale, &[]);
+    let report = sweep_stale_with(&fs, "phantom").unwrap();
+    assert_eq!(report.removed, vec![PathBuf::from(&stale)], "{report:#?}");
+    assert!(fs.cgroups().contains(&PathBuf::from(&odd)));
+}
+
+#[test]
 fn sweep_removes_only_dead_runtimes_directories_killing_members_first() {
     let fs = legacy();
     let dead = 999_999;
