@@ -9,7 +9,7 @@ Each round runs `phantom run --profile python-dev --workspace DIR -- CMD` (defau
 in the order B A (whichever runs second after the other pays for what the first left
 the kernel to finish), spaced `--gap` seconds. Medians and 90th percentiles in
 milliseconds, per order and overall. Keep a copy of the old binary before rebuilding
-(`cp target/<host>/release/phantom /tmp/phantom-before`).
+(`cp target/release-static/phantom /tmp/phantom-before`).
 """
 import argparse, os, statistics, subprocess, sys, tempfile, time
 

@@ -179,8 +179,7 @@ def main():
     ap.add_argument("--bin-dir", help="where phantom and phantomc are (default: the static release build of scripts/build-release.sh)")
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    host = subprocess.run(["rustc", "-vV"], capture_output=True, text=True, check=True).stdout.split("host: ")[1].split()[0]
-    bin_dir = args.bin_dir or os.path.join(root, "target", host, "release")
+    bin_dir = args.bin_dir or os.path.join(root, "target", "release-static")
     phantom = os.path.join(bin_dir, "phantom")
     phantomc = os.path.join(bin_dir, "phantomc")
     if not os.path.exists(phantom):

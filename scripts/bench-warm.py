@@ -67,8 +67,7 @@ def main():
     ap.add_argument("--bin-dir", help="where phantom is (default: the static release build of scripts/build-release.sh)")
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    host = subprocess.run(["rustc", "-vV"], capture_output=True, text=True, check=True).stdout.split("host: ")[1].split()[0]
-    phantom = os.path.join(args.bin_dir or os.path.join(root, "target", host, "release"), "phantom")
+    phantom = os.path.join(args.bin_dir or os.path.join(root, "target", "release-static"), "phantom")
     if not os.path.exists(phantom):
         raise SystemExit(f"no {phantom}: run scripts/build-release.sh first, or pass --bin-dir")
     work = tempfile.mkdtemp(prefix="phantom-warm-")

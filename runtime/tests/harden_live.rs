@@ -368,11 +368,15 @@ fn refusing(syscall: &str, errno: &str) -> Filter {
 // ---------------------------------------------------------------------------------
 // Resource limits
 
-const RLIMITS: [libc::__rlimit_resource_t; 4] = [
-    libc::RLIMIT_CPU,
-    libc::RLIMIT_FSIZE,
-    libc::RLIMIT_NOFILE,
-    libc::RLIMIT_CORE,
+#[allow(
+    clippy::unnecessary_cast,
+    reason = "glibc types the resources as u32, musl as i32; `as _` at the call fits either"
+)]
+const RLIMITS: [u32; 4] = [
+    libc::RLIMIT_CPU as u32,
+    libc::RLIMIT_FSIZE as u32,
+    libc::RLIMIT_NOFILE as u32,
+    libc::RLIMIT_CORE as u32,
 ];
 
 /// Reports soft and hard limit of each of `RLIMITS`.
@@ -383,7 +387,7 @@ fn put_rlimits(out: Out) {
             rlim_max: 0,
         };
         // SAFETY: getrlimit fills a live local struct.
-        assert_eq!(unsafe { libc::getrlimit(resource, &mut limit) }, 0);
+        assert_eq!(unsafe { libc::getrlimit(resource as _, &mut limit) }, 0);
         out.put(limit.rlim_cur as i64);
         out.put(limit.rlim_max as i64);
     }

@@ -971,7 +971,12 @@ fn python_dev_verdicts() {
             nr(libc::SYS_socket),
             &[libc::AF_NETLINK as u64, libc::SOCK_RAW as u64, 0],
         ));
-        out.put(sys(nr(libc::SYS_ioctl), &[0, libc::TIOCSTI, 0]));
+        #[allow(
+            clippy::unnecessary_cast,
+            reason = "TIOCSTI is a u64 in glibc's libc, an i32 in musl's"
+        )]
+        let tiocsti = libc::TIOCSTI as u64;
+        out.put(sys(nr(libc::SYS_ioctl), &[0, tiocsti, 0]));
         out.put(sys(1000, &[]));
         out.put(1);
         sys(nr(libc::SYS_ptrace), &[libc::PTRACE_TRACEME as u64]);
