@@ -543,6 +543,17 @@ pub fn run_watching(
     };
     let mut not_enforced = lost;
     not_enforced.extend_from_slice(cgroup.not_enforced());
+    // Directories left by runs whose phantom was killed (SIGKILL) are removed while the
+    // workload starts, when phantom would only wait. (After the run, phantom's own
+    // steps are the ones the caller waits for: init has exited by the time they end.)
+    if let Some(detection) = &detection {
+        let _ = crate::cgroup::sweep_stale_detected(
+            &crate::cgroup::RealFs,
+            detection,
+            crate::cgroup::DEFAULT_PREFIX,
+        );
+    }
+    mark(&prepared, "swept stale cgroups");
 
     let timeout = bundle.process.timeout_ms.map(Duration::from_millis);
     // The workload opens its terminal once the sandbox stands, and sends us the master.
@@ -579,17 +590,6 @@ pub fn run_watching(
                 let _ = cgroup.destroy();
                 mark(&prepared, "cgroup removed");
             }
-            // Directories left by runs whose phantom was killed (SIGKILL) are removed
-            // now, while init's namespaces are torn down, when phantom would only wait;
-            // at the start the CPU time went to the sandbox's own setup.
-            if let Some(detection) = &detection {
-                let _ = crate::cgroup::sweep_stale_detected(
-                    &crate::cgroup::RealFs,
-                    detection,
-                    crate::cgroup::DEFAULT_PREFIX,
-                );
-            }
-            mark(&prepared, "swept stale cgroups");
         }),
     );
     if let Some(settings) = &raw {
