@@ -58,13 +58,6 @@ pub struct LimitEvents {
     pub oom_kills: u64,
     /// Forks refused because of the pids limit (`pids.events` `max`).
     pub pids_max_hits: u64,
-    /// Highest memory use in bytes, where the kernel tracks it (v2 `memory.peak`, v1
-    /// `memory.max_usage_in_bytes`).
-    pub memory_peak: Option<u64>,
-    /// Times memory use hit the limit (v2 `memory.events` `max`, v1 `memory.failcnt`).
-    /// Not reliable on v1: Linux 6.18's v1 `memory.failcnt` stays 0 even when the
-    /// limit leads to an OOM kill.
-    pub memory_max_hits: u64,
 }
 
 /// One directory a session created.
@@ -1102,22 +1095,12 @@ impl<F: CgroupFs> CgroupSession<F> {
                     Version::V2 => {
                         if let Some(text) = read("memory.events")? {
                             events.oom_kills += keyed(&text, "oom_kill").unwrap_or(0);
-                            events.memory_max_hits += keyed(&text, "max").unwrap_or(0);
                         }
-                        events.memory_peak = read("memory.peak")?
-                            .and_then(|t| t.trim().parse().ok())
-                            .or(events.memory_peak);
                     }
                     Version::V1 => {
                         if let Some(text) = read("memory.oom_control")? {
                             events.oom_kills += keyed(&text, "oom_kill").unwrap_or(0);
                         }
-                        if let Some(text) = read("memory.failcnt")? {
-                            events.memory_max_hits += text.trim().parse::<u64>().unwrap_or(0);
-                        }
-                        events.memory_peak = read("memory.max_usage_in_bytes")?
-                            .and_then(|t| t.trim().parse().ok())
-                            .or(events.memory_peak);
                     }
                 }
             }

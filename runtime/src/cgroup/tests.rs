@@ -878,14 +878,11 @@ fn events_are_read_from_v1_and_v2_files() {
         "low 0\nhigh 0\nmax 7\noom 2\noom_kill 2\noom_group_kill 0\n",
     );
     fs.set_file(&format!("{dir}/pids.events"), "max 3\n");
-    fs.set_file(&format!("{dir}/memory.peak"), "1234\n");
     assert_eq!(
         s.events().unwrap(),
         LimitEvents {
             oom_kills: 2,
             pids_max_hits: 3,
-            memory_peak: Some(1234),
-            memory_max_hits: 7
         }
     );
 
@@ -907,16 +904,12 @@ fn events_are_read_from_v1_and_v2_files() {
         &format!("{m}/memory.oom_control"),
         "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n",
     );
-    fs.set_file(&format!("{m}/memory.failcnt"), "12\n");
-    fs.set_file(&format!("{m}/memory.max_usage_in_bytes"), "67108864\n");
     fs.set_file(&format!("{p}/pids.events"), "max 9\n");
     assert_eq!(
         s.events().unwrap(),
         LimitEvents {
             oom_kills: 1,
             pids_max_hits: 9,
-            memory_peak: Some(64 * MIB),
-            memory_max_hits: 12
         }
     );
 }
