@@ -306,11 +306,14 @@ fn execute<O: MountOps>(
                 if is_dir {
                     ops.tmpfs(&target, Some(0), 0o000, true)
                         .map_err(step_err(index, "mask", &target))?;
-                } else if let Some(null) = ops.capture(Path::new("/dev/null")).ok().flatten() {
-                    // After the pivot `/dev/null` is the sandbox's own bind of the host's.
+                } else if let Some(null) = ops
+                    .capture_restricted(Path::new("/dev/null"), true)
+                    .ok()
+                    .flatten()
+                {
+                    // Read-only, nosuid and nodev before it is attached (one step less
+                    // per mask): opening the mask fails.
                     ops.attach(null, &target)
-                        .map_err(step_err(index, "mask", &target))?;
-                    ops.restrict(&target, true)
                         .map_err(step_err(index, "mask", &target))?;
                 } else {
                     ops.tmpfs(&target, Some(0), 0o000, true)
