@@ -32,8 +32,6 @@ pub trait MountOps {
     fn mkdir(&mut self, path: &Path, mode: u32) -> io::Result<()>;
     fn touch(&mut self, path: &Path) -> io::Result<()>;
     fn attach(&mut self, tree: Self::Tree, target: &Path) -> io::Result<()>;
-    /// Read-only (and nosuid, nodev) or just nosuid/nodev, recursively.
-    fn restrict(&mut self, target: &Path, read_only: bool) -> io::Result<()>;
     fn tmpfs(
         &mut self,
         target: &Path,
@@ -411,15 +409,6 @@ impl MountOps for RealOps {
         super::sys::move_mount(&tree, target)
     }
 
-    fn restrict(&mut self, target: &Path, read_only: bool) -> io::Result<()> {
-        use super::sys::*;
-        let mut set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-        if read_only {
-            set |= MOUNT_ATTR_RDONLY;
-        }
-        mount_setattr(target, set, true)
-    }
-
     fn tmpfs(
         &mut self,
         target: &Path,
@@ -541,11 +530,6 @@ mod tests {
         fn attach(&mut self, tree: Self::Tree, target: &Path) -> io::Result<()> {
             self.calls
                 .push(format!("attach {} {}", tree.0, target.display()));
-            Ok(())
-        }
-        fn restrict(&mut self, target: &Path, ro: bool) -> io::Result<()> {
-            self.calls
-                .push(format!("restrict {} ro={ro}", target.display()));
             Ok(())
         }
         fn tmpfs(
