@@ -640,7 +640,7 @@ fn run_import_config(
 
 // In a musl build (the static release build of scripts/build-release.sh) the allocator
 // is dlmalloc's: with musl's own, this program's many small allocations make a start
-// slower than glibc's (docs/benchmarks.md, "Size and start"). It suits a
+// slower than glibc's (docs/benchmarks.md, "Cold start"). It suits a
 // single-threaded process, as this one is: one global lock, and no `fork` handlers.
 #[cfg(target_env = "musl")]
 #[global_allocator]
