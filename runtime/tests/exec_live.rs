@@ -122,6 +122,22 @@ fn a_missing_workspace_is_named_however_early_the_sandbox_fails() {
     }
 }
 
+/// The workload enters its working directory itself, early, before phantom's go-ahead:
+/// a missing one is a setup failure that names it, every time.
+#[test]
+fn a_missing_working_directory_is_named() {
+    let s = sandbox("process {\n    cwd /nowhere\n}");
+    for _ in 0..5 {
+        let o = s.run(&[], &["/bin/true"]);
+        assert_eq!(o.status.code(), Some(125), "{}", err(&o));
+        assert!(
+            err(&o).contains("entering the working directory `/nowhere`"),
+            "{}",
+            err(&o)
+        );
+    }
+}
+
 #[test]
 fn stdout_streams_large_output() {
     let s = sandbox("");
