@@ -41,5 +41,7 @@ case "$target" in
 esac
 export RUSTFLAGS
 cargo build --release --target "$target" "$@"
-ln -sfn "$target/release" target/release-static
-echo "scripts/build-release.sh: binaries in target/$target/release/ = target/release-static/ (phantom, phantom-full, phantom-mcp, phantomc)"
+# (Where CARGO_TARGET_DIR moves the output, the link follows it.)
+out=${CARGO_TARGET_DIR:-target}
+ln -sfnT "$target/release" "$out/release-static"
+echo "scripts/build-release.sh: binaries in $out/$target/release/ = $out/release-static/ (phantom, phantom-full, phantom-mcp, phantomc)"

@@ -138,6 +138,53 @@ fn a_missing_working_directory_is_named() {
     }
 }
 
+/// A working directory reached through a `..` (here a symlink in the workspace,
+/// `src -> ..`, which a cloned repository or an earlier run can plant) is the
+/// sandbox's `/`, never the host's root: the workload resolves no path before init has
+/// detached the host's root, which is stacked on the new `/` until then and which a
+/// `..` there would step into. Runs under CPU load, where the race showed (185 of 300
+/// runs landed on the host's root filesystem before the fix).
+#[test]
+fn a_working_directory_through_dotdot_is_never_the_hosts_root() {
+    let s = sandbox("process {\n    cwd /workspace/src\n}");
+    std::os::unix::fs::symlink("..", s.workspace.join("src")).expect("symlink");
+    let host_root_dev = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/").expect("host root").dev()
+    };
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hogs: Vec<_> = (0..2)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    let mut seen = Vec::new();
+    for _ in 0..60 {
+        let o = s.sh("stat -c '%d %D' . /");
+        assert!(o.status.success(), "{}", err(&o));
+        seen.push(out(&o));
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for h in hogs {
+        let _ = h.join();
+    }
+    for shown in &seen {
+        let mut lines = shown.lines();
+        let (cwd, root) = (lines.next().unwrap_or(""), lines.next().unwrap_or(""));
+        assert_eq!(
+            cwd, root,
+            "the working directory is not the sandbox's /: {shown}"
+        );
+        let cwd_dev: u64 = cwd.split(' ').next().unwrap_or("0").parse().unwrap_or(0);
+        assert_ne!(cwd_dev, host_root_dev, "the host's root: {shown}");
+    }
+}
+
 #[test]
 fn stdout_streams_large_output() {
     let s = sandbox("");

@@ -246,8 +246,6 @@ pub(crate) fn supervisor_name(prefix: &str, pid: i32) -> String {
     format!("{prefix}-{pid}-supervisor{}", tag_suffix())
 }
 
-/// Where sessions are created in a hierarchy: our own cgroup, or its parent if we are
-/// in the leaf `move_self_to_leaf` made.
 /// The v1 controllers whose hierarchies an accounting session (`CgroupOptions::account`)
 /// joins; cpuacct (cpu time) is often a hierarchy of its own, apart from cpu.
 const ACCOUNTING: [&str; 5] = ["memory", "cpu", "cpuacct", "pids", "blkio"];
@@ -278,6 +276,8 @@ fn may_hold_sessions(h: &Hierarchy) -> bool {
         || accounts(h)
 }
 
+/// Where sessions are created in a hierarchy: our own cgroup, or its parent if we are
+/// in the leaf `move_self_to_leaf` made.
 fn base_dir(h: &Hierarchy, prefix: &str, pid: i32) -> PathBuf {
     if h.version == Version::V2
         && h.own_dir.file_name().and_then(|n| n.to_str()) == Some(&supervisor_name(prefix, pid))

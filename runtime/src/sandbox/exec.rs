@@ -514,15 +514,15 @@ pub fn run_watching(
             ),
         },
     );
-    drop(go_write);
-    drop(move_in_ours);
-    drop(net_ours);
     mark(&prepared, "cgroup created, sandbox let go");
     let cgroup = match setup {
         Ok(cgroup) => cgroup,
         Err(e) => {
+            // Killed before its channels close, so init does not report their end as
+            // a failure of its own.
             let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
             let _ = sys::waitpid(child.pid, 0);
+            drop((go_write, move_in_ours, net_ours));
             // A sandbox that failed by itself (a variable left unbound, say) closed
             // the go-ahead pipe before we wrote to it: its report says why, and the
             // broken pipe is only the symptom. Its processes are gone, so the report
@@ -541,6 +541,7 @@ pub fn run_watching(
             return Err(e);
         }
     };
+    drop((go_write, move_in_ours, net_ours));
     let mut not_enforced = lost;
     not_enforced.extend_from_slice(cgroup.not_enforced());
     // Directories left by runs whose phantom was killed (SIGKILL) are removed while the
@@ -1177,15 +1178,12 @@ fn init_main(
         fail("building the sandbox's filesystem", &e);
     }
     mark(p, "init: root built");
-    // The workload is forked now and gets ready while phantom finishes the cgroups and
-    // the network namespace and init detaches the host's root (which waits for an RCU
-    // grace period): it builds and enforces its Landlock ruleset, waits for the
-    // go-ahead, enters the cgroups and the network namespace itself, and drops its
-    // capabilities ([`exec_workload_main`]); then it waits for init's word ("j") that
-    // the host's root is gone and init is in the network namespace too, and only then
-    // runs anything of the workload's. Until then it runs this code alone, with the
-    // new root as its root: no path from there crosses the old root stacked on it.
-    // Init never enters the cgroups: they hold the workload's processes alone and are
+    // The workload is forked now, while init detaches the host's root (which waits for
+    // an RCU grace period): it waits for phantom's go-ahead and enters the cgroups and
+    // the network namespace itself ([`exec_workload_main`]), then waits for init's word
+    // ("j") that the host's root is gone and init is in the network namespace too.
+    // Until then it resolves no path: a `..` reaching the new root's `/` would step
+    // into the old root stacked on it. Init never enters the cgroups: they hold the workload's processes alone and are
     // empty once init has reaped them, so phantom removes them while init's namespaces
     // are torn down. Init joins the network namespace, which phantom sends it with the
     // go-ahead, because `/proc/1/net` shows init's namespace to whoever can read
@@ -1237,8 +1235,9 @@ fn init_main(
 /// `phantom exec`'s workload: its working directory, Landlock and its session first,
 /// then, once phantom lets it go ("g"), into the cgroups and the network namespace
 /// ([`move_in`]), its own cgroup namespace (so it sees its cgroup as the root, `0::/`,
-/// not the host's path), the rest of the hardening; once init says the host's root is
-/// detached ("j"), seccomp and execve. Never returns.
+/// not the host's path); once init says the host's root is detached ("j"), its session
+/// and terminal, its working directory, Landlock, the rest of the hardening, seccomp
+/// and execve. Never returns.
 fn exec_workload_main(
     bundle: &Bundle,
     p: &Prepared,
@@ -1247,6 +1246,28 @@ fn exec_workload_main(
     move_in_from: std::os::unix::net::UnixStream,
     init_ready: io::PipeReader,
 ) -> ! {
+    let mut byte = [0u8; 1];
+    if (&go).read_exact(&mut byte).is_err() {
+        // phantom died or gave up before letting us go.
+        sys::exit_now(EXIT_SETUP);
+    }
+    drop(go);
+    drop(move_in(&move_in_from, report, own_network(bundle)));
+    drop(move_in_from);
+    mark(p, "workload: in the cgroup and the network");
+    // Until init has detached the host's root, this process resolves no path at all:
+    // the old root is mounted on the new root's `/`, and a `..` that reaches `/` (a
+    // working directory through a symlink in the workspace, say) steps up into it —
+    // onto the host's root filesystem, a working directory the detach would not take
+    // back. Init's word comes once the root is detached and init has joined the
+    // network namespace.
+    if (&init_ready).read_exact(&mut byte).is_err() {
+        // Init is gone (killed, or failed and said why); the run's report says which.
+        sys::exit_now(EXIT_SETUP);
+    }
+    drop(init_ready);
+    mark(p, "workload: init ready");
+    workload_session(p, report);
     if let Err(e) = std::env::set_current_dir(&p.cwd) {
         workload_fail(
             report,
@@ -1255,44 +1276,20 @@ fn exec_workload_main(
             &e,
         );
     }
-    // Built on the sandbox's own paths (rules name inodes), while init detaches the
-    // host's root.
+    // Built on the sandbox's own paths (rules name inodes).
     let landlock = match harden::prepare_landlock(&bundle.landlock, p.landlock, &[]) {
         Ok((ruleset, _)) => ruleset,
         Err(e) => workload_fail(report, EXIT_SETUP, "preparing Landlock", &e),
     };
-    mark(p, "workload: Landlock ruleset built");
     match landlock.restrict() {
         Err(e) => workload_fail(report, EXIT_SETUP, "Landlock", &e),
         Ok(status) => note_landlock(bundle, report, &status),
     }
-    workload_session(p, report);
-    let mut byte = [0u8; 1];
-    if (&go).read_exact(&mut byte).is_err() {
-        // phantom died or gave up before letting us go.
-        sys::exit_now(EXIT_SETUP);
-    }
-    drop(go);
-    // Init joins the network namespace too (phantom sends it there), while this process
-    // hardens; it says so before anything of the workload's runs.
-    drop(move_in(&move_in_from, report, own_network(bundle)));
-    drop(move_in_from);
+    mark(p, "workload: Landlock");
     if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
         workload_fail(report, EXIT_SETUP, "creating the cgroup namespace", &e);
     }
-    mark(p, "workload: in the cgroup and the network");
-    workload_harden(bundle, p, report, &[init_ready.as_raw_fd()]);
-    let mut ready = [0u8; 1];
-    if let Err(e) = (&init_ready).read_exact(&mut ready) {
-        workload_fail(
-            report,
-            EXIT_SETUP,
-            "waiting for init to detach the host's root and join the network",
-            &e,
-        );
-    }
-    drop(init_ready);
-    mark(p, "workload: init ready");
+    workload_harden(bundle, p, report, &[]);
     install_and_exec(p, report)
 }
 

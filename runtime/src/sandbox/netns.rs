@@ -10,9 +10,10 @@
 //! loopback up, and hands back a descriptor of it. That work runs on phantom's CPU
 //! while init builds its root on the other. The process that is to be in it joins it
 //! (`setns`) when it receives the descriptor with its cgroups' (`exec::move_in`):
-//! exec's workload before it runs anything of its own (it hands the descriptor on to
-//! init, which joins too, since `/proc/1/net` shows init's namespace to the workload),
-//! a parked or resident sandbox's init before it forks any workload. The sandbox's
+//! exec's workload before it runs anything of its own (phantom sends init a copy too,
+//! and init joins before it lets the workload go on, since `/proc/1/net` shows init's
+//! namespace to the workload), a parked or resident sandbox's init before it forks
+//! any workload. The sandbox's
 //! processes end up where a clone would have put them; only the order of the work
 //! changes.
 //!

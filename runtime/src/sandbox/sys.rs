@@ -196,7 +196,6 @@ pub fn mount_fs(
     Ok(())
 }
 
-/// Makes every mount below `/` private, so nothing we do propagates to the host.
 /// Creates an empty regular file with `mode` (under the caller's umask), failing with
 /// `AlreadyExists` if something is there.
 pub fn make_file(path: &Path, mode: u32) -> io::Result<()> {
@@ -207,6 +206,7 @@ pub fn make_file(path: &Path, mode: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Makes every mount below `/` private, so nothing we do propagates to the host.
 pub fn make_rprivate_root() -> io::Result<()> {
     // SAFETY: static strings; a null source and fstype are allowed for propagation changes.
     let ret = unsafe {
@@ -231,8 +231,9 @@ pub fn pivot_into(new_root: &Path) -> io::Result<()> {
 
 /// `pivot_root` into `new_root` with the old root stacked on top of it, where
 /// [`detach_old_root`] finds it. Every process of the mount namespace has the new root
-/// as its root and working directory then; the old root is reachable only through the
-/// mount stacked on the working directory, which no path from the root crosses.
+/// as its root and working directory then, but the old root is still reachable: a `..`
+/// that reaches `/` steps up into the mount stacked there. Until the detach, resolve
+/// no path that could hold a `..` (`phantom exec`'s workload resolves none at all).
 pub fn pivot_stacked(new_root: &Path) -> io::Result<()> {
     std::env::set_current_dir(new_root)?;
     // SAFETY: static NUL-terminated strings.
@@ -309,7 +310,11 @@ pub struct Child {
 /// Forks into new namespaces (`flags`: `CLONE_NEW*`), fork-style (no new stack).
 /// Returns `Ok(None)` in the child and `Ok(Some(child))` in the parent.
 ///
-/// The caller must be single-threaded: the child is a copy of this thread only.
+/// The caller must be single-threaded: the child is a copy of this thread only. The
+/// child is not made by the C library's `fork`, which musl needs to learn the new
+/// thread's id: there `raise` and `abort` in the child would signal the parent's id
+/// (in direct mode, phantom itself). The child's code never calls them; an abort
+/// (allocation failure) there is the one way left.
 pub fn clone_into_namespaces(flags: u64) -> io::Result<Option<Child>> {
     clone_into(flags, None)
 }
@@ -866,7 +871,7 @@ pub fn recv_fd(socket: RawFd) -> io::Result<OwnedFd> {
     if n == 0 {
         return Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
-            "the sandbox closed the console socket",
+            "the other end closed the socket without sending a descriptor",
         ));
     }
     if truncated || fds.len() != 1 {
