@@ -404,8 +404,11 @@ pub fn run_watching(
     // (see `move_in`).
     let (move_in_ours, move_in_theirs) = std::os::unix::net::UnixStream::pair()?;
     // The network namespace again, for init (`init_main`), which joins it while the
-    // workload hardens.
-    let (net_ours, net_theirs) = std::os::unix::net::UnixStream::pair()?;
+    // workload waits for its word; only where the sandbox gets one of its own.
+    let (net_ours, net_theirs) = (own_network(&bundle) && bundle.mode.uses_namespaces())
+        .then(std::os::unix::net::UnixStream::pair)
+        .transpose()?
+        .unzip();
     let (report_read, report_write) = io::pipe()?;
     // Signals for the supervisor are read from a signalfd, and blocked meanwhile; the
     // sandbox unblocks them in the workload.
@@ -469,6 +472,7 @@ pub fn run_watching(
             drop(move_in_ours);
             drop(net_ours);
             if direct {
+                drop(net_theirs);
                 direct_main(&bundle, &prepared, go_read, move_in_theirs, report_write)
             }
             init_main(
@@ -496,7 +500,7 @@ pub fn run_watching(
         &prepared,
         &go_write,
         &move_in_ours,
-        Some(&net_ours),
+        net_ours.as_ref(),
         |to| match born_in.take() {
             Some((cgroup, _)) if born_there => Ok(cgroup),
             // The clone into it was refused: whoever runs the workload enters it
@@ -1152,7 +1156,7 @@ fn init_main(
     p: &Prepared,
     go: io::PipeReader,
     move_in_from: std::os::unix::net::UnixStream,
-    network_from: std::os::unix::net::UnixStream,
+    network_from: Option<std::os::unix::net::UnixStream>,
     report: io::PipeWriter,
 ) -> ! {
     let fail = |step: &str, e: &dyn std::fmt::Display| -> ! { init_fail(&report, step, e) };
@@ -1164,9 +1168,9 @@ fn init_main(
         2,
         go.as_raw_fd(),
         move_in_from.as_raw_fd(),
-        network_from.as_raw_fd(),
         report.as_raw_fd(),
     ];
+    keep.extend(network_from.as_ref().map(AsRawFd::as_raw_fd));
     keep.extend(p.console.as_ref().map(AsRawFd::as_raw_fd));
     if let Err(e) = harden::close_inherited_fds(&keep) {
         fail("closing the descriptors it inherited", &e);
@@ -1183,11 +1187,11 @@ fn init_main(
     // the network namespace itself ([`exec_workload_main`]), then waits for init's word
     // ("j") that the host's root is gone and init is in the network namespace too.
     // Until then it resolves no path: a `..` reaching the new root's `/` would step
-    // into the old root stacked on it. Init never enters the cgroups: they hold the workload's processes alone and are
-    // empty once init has reaped them, so phantom removes them while init's namespaces
-    // are torn down. Init joins the network namespace, which phantom sends it with the
-    // go-ahead, because `/proc/1/net` shows init's namespace to whoever can read
-    // `/proc`, and must not show the host's.
+    // into the old root stacked on it. Init never enters the cgroups: they hold the
+    // workload's processes alone and are empty once init has reaped them, so phantom
+    // removes them while init's namespaces are torn down. Init joins the network
+    // namespace, which phantom sends it with the go-ahead, because `/proc/1/net` shows
+    // init's namespace to whoever can read `/proc`, and must not show the host's.
     let (ready_read, ready_write) = match io::pipe() {
         Ok(pair) => pair,
         Err(e) => fail("creating the pipe for init's word", &e),
@@ -1213,7 +1217,7 @@ fn init_main(
     }
     init_identity(bundle, &report);
     mark(p, "init: host's root detached");
-    if own_network(bundle) {
+    if let Some(network_from) = network_from {
         match sys::recv_fd(network_from.as_raw_fd()) {
             Ok(namespace) => {
                 if let Err(e) = sys::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) {
@@ -1225,19 +1229,17 @@ fn init_main(
             Err(e) => fail("receiving the sandbox's network namespace", &e),
         }
     }
-    drop(network_from);
     // A workload gone meanwhile has its status reaped below.
     let _ = (&ready_write).write_all(b"j");
     drop(ready_write);
     init_reap(p, workload, &report)
 }
 
-/// `phantom exec`'s workload: its working directory, Landlock and its session first,
-/// then, once phantom lets it go ("g"), into the cgroups and the network namespace
-/// ([`move_in`]), its own cgroup namespace (so it sees its cgroup as the root, `0::/`,
-/// not the host's path); once init says the host's root is detached ("j"), its session
-/// and terminal, its working directory, Landlock, the rest of the hardening, seccomp
-/// and execve. Never returns.
+/// `phantom exec`'s workload: once phantom lets it go ("g"), into the cgroups and the
+/// network namespace ([`move_in`]); once init says the host's root is detached ("j"),
+/// its session and terminal, its working directory, Landlock, its own cgroup namespace
+/// (so it sees its cgroup as the root, `0::/`, not the host's path), the rest of the
+/// hardening, seccomp and execve. Never returns.
 fn exec_workload_main(
     bundle: &Bundle,
     p: &Prepared,
@@ -1252,7 +1254,7 @@ fn exec_workload_main(
         sys::exit_now(EXIT_SETUP);
     }
     drop(go);
-    drop(move_in(&move_in_from, report, own_network(bundle)));
+    move_in(&move_in_from, report, own_network(bundle));
     drop(move_in_from);
     mark(p, "workload: in the cgroup and the network");
     // Until init has detached the host's root, this process resolves no path at all:
@@ -1387,9 +1389,9 @@ pub(super) fn move_in(
     from: &std::os::unix::net::UnixStream,
     report: &io::PipeWriter,
     network: bool,
-) -> Option<OwnedFd> {
+) {
     let mut byte = [0u8; 1];
-    let mut joined = None;
+    let mut joined = false;
     loop {
         match sys::recv_bytes_and_fd(from.as_raw_fd(), &mut byte) {
             Ok((0, _)) => break,
@@ -1397,7 +1399,7 @@ pub(super) fn move_in(
                 if let Err(e) = sys::setns(namespace.as_raw_fd(), libc::CLONE_NEWNET) {
                     init_fail(report, "joining the sandbox's network namespace", &e);
                 }
-                joined = Some(namespace);
+                joined = true;
             }
             Ok((_, Some(entry))) => {
                 if let Err(e) = std::fs::File::from(entry).write_all(b"0") {
@@ -1422,14 +1424,13 @@ pub(super) fn move_in(
             Err(e) => init_fail(report, "receiving the sandbox's cgroups", &e),
         }
     }
-    if network && joined.is_none() {
+    if network && !joined {
         init_fail(
             report,
             "joining the sandbox's network namespace",
             &"phantom sent none",
         );
     }
-    joined
 }
 
 pub(super) fn build_root(bundle: &Bundle, p: &Prepared, old: OldRoot) -> Result<(), String> {

@@ -13,18 +13,20 @@
 //! 2. **init** (pid 1 of the new pid namespace; dies with phantom through
 //!    PR_SET_PDEATHSIG; waits for its id maps): makes every mount private, captures the
 //!    bind sources, builds the new root from the mount plan on an empty tmpfs, seals it
-//!    read-only, sets the hostname, pivots into it, builds the workload's Landlock
-//!    ruleset and forks the workload, without waiting for phantom. It reaps zombies,
-//!    forwards signals, and when the workload ends kills whatever is left in the
-//!    namespace and reports the status. It joins the network namespace when the
-//!    workload hands it over (`/proc/1/net` is readable to the workload), but never
-//!    enters the cgroups (but on a cgroup-v2-only host, where it is born in them), so
-//!    these empty with the workload.
-//! 3. **workload**: Landlock (init's ruleset, enforced), new session, terminal; then,
-//!    once phantom lets it go, into the cgroups and the network namespace (handed on
-//!    to init), its own cgroup namespace; rlimits, inherited fds closed, capabilities
-//!    dropped, no_new_privs; once init says it has joined the network namespace, the
-//!    seccomp filter last, then execve. (Direct mode's workload
+//!    read-only and pivots into it, the host's root left stacked on it; forks the
+//!    workload without waiting for phantom, then detaches the host's root (the umount
+//!    waits for an RCU grace period, now beside the workload's wait), sets the
+//!    hostname, joins the network namespace phantom sends it with the go-ahead
+//!    (`/proc/1/net` is readable to the workload) and tells the workload. It reaps
+//!    zombies, forwards signals, and when the workload ends kills whatever is left in
+//!    the namespace and reports the status. It never enters the cgroups (but on a
+//!    cgroup-v2-only host, where it is born in them), so these empty with the workload.
+//! 3. **workload**: once phantom lets it go, into the cgroups and the network
+//!    namespace; once init has said the host's root is gone (until then it resolves no
+//!    path: a `..` reaching `/` would step into the old root stacked there), new
+//!    session, terminal, working directory, Landlock (built and enforced), its own
+//!    cgroup namespace; rlimits, inherited fds closed, capabilities dropped,
+//!    no_new_privs, the seccomp filter last, then execve. (Direct mode's workload
 //!    builds and enforces its ruleset after no_new_privs.)
 //!
 //! In direct mode (no namespaces) there is no init: phantom's child waits until it is

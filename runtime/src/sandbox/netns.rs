@@ -13,9 +13,8 @@
 //! exec's workload before it runs anything of its own (phantom sends init a copy too,
 //! and init joins before it lets the workload go on, since `/proc/1/net` shows init's
 //! namespace to the workload), a parked or resident sandbox's init before it forks
-//! any workload. The sandbox's
-//! processes end up where a clone would have put them; only the order of the work
-//! changes.
+//! any workload. The sandbox's processes end up where a clone would have put them;
+//! only the order of the work changes.
 //!
 //! The helper is phantom's own child in the host's pid namespace; it exits as soon as
 //! it has sent the descriptor (the descriptor keeps the namespace alive), and phantom
