@@ -455,8 +455,9 @@ fn killing_phantom_kills_the_sandbox() {
 }
 
 /// Seen from the host, the workload sits in the run's own cgroup in every hierarchy
-/// that holds a limit or kills (init moved itself there: `exec::move_in`), and, where
-/// v2 holds no limit beside v1 controllers, in no new v2 cgroup.
+/// that holds a limit (it moved itself there: `exec::move_in`); where v2 holds no limit
+/// beside v1 controllers, in no new v2 cgroup; and in no freezer cgroup of the run's,
+/// which could only repeat what the pid namespace does when its init ends.
 #[test]
 fn the_workload_is_in_the_runs_cgroups() {
     if !is_root() {
@@ -496,11 +497,16 @@ fn the_workload_is_in_the_runs_cgroups() {
         let (_, controllers, path) = (parts.next(), parts.next().unwrap(), parts.next().unwrap());
         let limited = controllers
             .split(',')
-            .any(|c| ["memory", "pids", "freezer"].contains(&c));
+            .any(|c| ["memory", "pids"].contains(&c));
         if limited || (controllers.is_empty() && !hybrid) {
             assert!(path.contains(&run), "{line} (all: {theirs})");
         } else if controllers.is_empty() {
             assert!(!path.contains(&run), "joined v2 needlessly: {line}");
+        } else if controllers == "freezer" {
+            assert!(
+                !path.contains(&run),
+                "joined the freezer needlessly: {line}"
+            );
         }
     }
     assert!(child.wait().unwrap().success());

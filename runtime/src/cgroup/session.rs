@@ -36,6 +36,11 @@ pub struct CgroupOptions {
     /// a hybrid host's session is v1 alone (killing then goes through the v1 freezer),
     /// so that its processes can move in by themselves ([`CgroupSession::entry_files`]).
     pub unified_for_killing: bool,
+    /// Also join the v1 freezer where no limit needs it, so that a kill freezes the
+    /// session first and no process forks past it. Off where a pid namespace ends every
+    /// process of the session with its init (a sandbox's), which the freezer could
+    /// only repeat: a directory fewer to make, enter and remove on every run.
+    pub freezer_for_killing: bool,
 }
 
 impl Default for CgroupOptions {
@@ -46,6 +51,7 @@ impl Default for CgroupOptions {
             prefix: DEFAULT_PREFIX.to_owned(),
             account: false,
             unified_for_killing: true,
+            freezer_for_killing: true,
         }
     }
 }
@@ -491,7 +497,7 @@ impl<F: CgroupFs> CgroupSession<F> {
         // The hierarchies that help killing: the v1 freezer, and v2 (cgroup.kill).
         let helpers = detection.hierarchies.iter().filter(|h| {
             (h.version == Version::V2 && options.unified_for_killing)
-                || h.offers(Controller::Freezer)
+                || (h.offers(Controller::Freezer) && options.freezer_for_killing)
         });
         for h in helpers {
             if !plan.iter().any(|(p, _)| std::ptr::eq(*p, h)) {

@@ -838,6 +838,34 @@ fn a_hybrid_session_without_the_unified_helper_is_v1_alone_with_its_tasks_files(
     s.destroy().unwrap();
 }
 
+/// A sandbox's session (its processes in a pid namespace of their own): no freezer
+/// directory where no limit needs one, and killing still ends every process.
+#[test]
+fn a_session_without_the_freezer_helper_has_no_freezer_directory_and_still_kills() {
+    let fs = hybrid();
+    let options = CgroupOptions {
+        unified_for_killing: false,
+        freezer_for_killing: false,
+        ..strict()
+    };
+    let s = create(&fs, &limits(), &options).unwrap();
+    let name = s.name().to_owned();
+    assert!(
+        !fs.cgroups()
+            .contains(&PathBuf::from(format!("/sys/fs/cgroup/freezer/{name}"))),
+        "{:?}",
+        fs.cgroups()
+    );
+    assert_eq!(s.dirs().len(), 3, "cpu, memory and pids: {:?}", s.dirs());
+    fs.spawn(700, "/sys/fs/cgroup/memory/process_api/abc");
+    s.add(700).unwrap();
+    fs.clear_ops();
+    s.kill_all().unwrap();
+    assert!(!attempted(&fs, "freezer.state"));
+    assert!(!fs.alive(700));
+    s.destroy().unwrap();
+}
+
 #[test]
 fn a_v2_sessions_entry_file_is_cgroup_procs_and_add_v2_moves_into_it() {
     let fs = v2_root();

@@ -512,7 +512,7 @@ pub fn run_watching(
             }
             None => cgroup_moved_in(
                 &bundle,
-                sandbox_cgroup_options(options.allow_degraded),
+                sandbox_cgroup_options(options.allow_degraded, !direct),
                 detection.as_ref(),
                 to,
             ),
@@ -659,7 +659,8 @@ fn unified_session(
         detection,
         &bundle.cgroup,
         &bundle.name,
-        &sandbox_cgroup_options(allow_degraded),
+        // (v2 has no freezer hierarchy of its own: the flag changes nothing here.)
+        &sandbox_cgroup_options(allow_degraded, bundle.mode.uses_namespaces()),
     )
     .map_err(|e| ExecError::Cgroup(e.to_string()))?;
     let Some(dir) = session.dirs().first().map(|d| d.path.clone()) else {
@@ -674,13 +675,15 @@ fn unified_session(
     Ok(Some((session, fd.into())))
 }
 
-/// The options of a sandbox's cgroup session.
-pub(super) fn sandbox_cgroup_options(allow_degraded: bool) -> CgroupOptions {
+/// The options of a sandbox's cgroup session; `pid_namespace`: its processes are in a
+/// pid namespace of their own, all killed when its init ends.
+pub(super) fn sandbox_cgroup_options(allow_degraded: bool, pid_namespace: bool) -> CgroupOptions {
     CgroupOptions {
         allow_degraded,
         // In a delegated systemd scope phantom's own process sits in the scope's
         // cgroup; v2 wants it in a leaf before the scope's controllers are enabled.
         move_self_to_leaf: crate::cgroup::scope::in_scope(),
+        freezer_for_killing: !pid_namespace,
         ..CgroupOptions::default()
     }
 }

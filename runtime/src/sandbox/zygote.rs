@@ -186,7 +186,7 @@ pub fn park_kind(bundle: &Bundle, options: &ExecOptions, kind: Kind) -> Result<P
         &child,
         &bundle,
         &prepared,
-        exec::sandbox_cgroup_options(options.allow_degraded),
+        exec::sandbox_cgroup_options(options.allow_degraded, true),
         &go_write,
         &move_in_ours,
     );
