@@ -410,6 +410,10 @@ pub fn run_watching(
         .transpose()?
         .unzip();
     let (report_read, report_write) = io::pipe()?;
+    // Closed by the workload before its last steps (hardening, seccomp, execve): the
+    // work of phantom's that the run does not wait for starts then, on a CPU the
+    // sandbox's setup no longer needs, instead of competing with that setup.
+    let (setup_done_read, setup_done_write) = io::pipe()?;
     // Signals for the supervisor are read from a signalfd, and blocked meanwhile; the
     // sandbox unblocks them in the workload.
     let signals = [
@@ -471,8 +475,10 @@ pub fn run_watching(
             drop(sigfd);
             drop(move_in_ours);
             drop(net_ours);
+            drop(setup_done_read);
             if direct {
                 drop(net_theirs);
+                drop(setup_done_write);
                 direct_main(&bundle, &prepared, go_read, move_in_theirs, report_write)
             }
             init_main(
@@ -482,6 +488,7 @@ pub fn run_watching(
                 move_in_theirs,
                 net_theirs,
                 report_write,
+                setup_done_write,
             )
         }
         Some(child) => child,
@@ -490,6 +497,7 @@ pub fn run_watching(
     drop(move_in_theirs);
     drop(net_theirs);
     drop(report_write);
+    drop(setup_done_write);
     prepared.console = None;
 
     let started = Instant::now();
@@ -548,17 +556,20 @@ pub fn run_watching(
     drop((go_write, move_in_ours, net_ours));
     let mut not_enforced = lost;
     not_enforced.extend_from_slice(cgroup.not_enforced());
-    // Directories left by runs whose phantom was killed (SIGKILL) are removed while the
-    // workload starts, when phantom would only wait. (After the run, phantom's own
-    // steps are the ones the caller waits for: init has exited by the time they end.)
-    if let Some(detection) = &detection {
-        let _ = crate::cgroup::sweep_stale_detected(
-            &crate::cgroup::RealFs,
-            detection,
-            crate::cgroup::DEFAULT_PREFIX,
-        );
-    }
-    mark(&prepared, "swept stale cgroups");
+    // Directories left by runs whose phantom was killed (SIGKILL) are removed once the
+    // workload has set itself up, while it execs and runs and phantom would only wait.
+    // (Before, the sweep competed with the setup for the CPUs; after the run, it would
+    // be among the steps the caller waits for.)
+    let mut sweep = || {
+        if let Some(detection) = &detection {
+            let _ = crate::cgroup::sweep_stale_detected(
+                &crate::cgroup::RealFs,
+                detection,
+                crate::cgroup::DEFAULT_PREFIX,
+            );
+        }
+        mark(&prepared, "swept stale cgroups");
+    };
 
     let timeout = bundle.process.timeout_ms.map(Duration::from_millis);
     // The workload opens its terminal once the sandbox stands, and sends us the master.
@@ -588,6 +599,7 @@ pub fn run_watching(
         tty_master.as_ref(),
         direct,
         hangup,
+        Some((setup_done_read, &mut sweep)),
         Some(&mut || {
             events = cgroup.as_ref().map(|c| c.events().unwrap_or_default());
             mark(&prepared, "limit events read");
@@ -847,9 +859,10 @@ pub(super) fn write_id_maps(pid: libc::pid_t, inside_uid: u32, inside_gid: u32) 
 }
 
 /// Waits for the sandbox; forwards signals, enforces the timeout. Returns the outcome
-/// and whether the timeout ended it. `on_status` runs once, when init has reported the
-/// workload's status (every other process of the sandbox is gone then) but before init
-/// itself has ended.
+/// and whether the timeout ended it. `setup_done`'s callback runs once, when every
+/// writer of its pipe has closed it (the workload, past its setup, or the sandbox's end),
+/// or at the end. `on_status` runs once, when init has reported the workload's status
+/// (every other process of the sandbox is gone then) but before init itself has ended.
 #[allow(
     clippy::too_many_arguments,
     reason = "each is one thing the supervision watches; a struct would only rename them"
@@ -863,6 +876,7 @@ pub(super) fn supervise(
     tty: Option<&OwnedFd>,
     direct: bool,
     hangup: Option<RawFd>,
+    mut setup_done: Option<(io::PipeReader, &mut dyn FnMut())>,
     mut on_status: Option<&mut dyn FnMut()>,
 ) -> (Outcome, bool, Vec<String>) {
     // `hangup`: a connection whose end (the client of `phantom serve` went away) ends
@@ -913,6 +927,12 @@ pub(super) fn supervise(
         let hangup_index = fds.len();
         fds.push(libc::pollfd {
             fd: hangup.unwrap_or(-1),
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        let setup_done_index = fds.len();
+        fds.push(libc::pollfd {
+            fd: setup_done.as_ref().map_or(-1, |(r, _)| r.as_raw_fd()),
             events: libc::POLLIN,
             revents: 0,
         });
@@ -970,6 +990,12 @@ pub(super) fn supervise(
                 }
             }
         }
+        // Its end (nobody writes to it): the workload is past its setup, or gone.
+        if revents(setup_done_index) != 0 {
+            if let Some((_, f)) = setup_done.take() {
+                f();
+            }
+        }
         if hangup.is_some() && revents(hangup_index) != 0 {
             hangup = None;
             let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
@@ -1007,6 +1033,9 @@ pub(super) fn supervise(
         // The workload's session goes with it (the cgroup, destroyed later, catches
         // the rest). Its id cannot have been reused: the workload is not reaped yet.
         let _ = sys::kill(-child.pid, libc::SIGKILL);
+    }
+    if let Some((_, f)) = setup_done.take() {
+        f();
     }
     let status = sys::waitpid(child.pid, 0).map(|(_, s)| s).unwrap_or(0);
     // `N <text>`: something the sandbox could not enforce (reported, not fatal).
@@ -1161,6 +1190,7 @@ fn init_main(
     move_in_from: std::os::unix::net::UnixStream,
     network_from: Option<std::os::unix::net::UnixStream>,
     report: io::PipeWriter,
+    setup_done: io::PipeWriter,
 ) -> ! {
     let fail = |step: &str, e: &dyn std::fmt::Display| -> ! { init_fail(&report, step, e) };
     // Nothing of phantom's caller but stdio: a pipe it passed would otherwise stay open
@@ -1172,6 +1202,7 @@ fn init_main(
         go.as_raw_fd(),
         move_in_from.as_raw_fd(),
         report.as_raw_fd(),
+        setup_done.as_raw_fd(),
     ];
     keep.extend(network_from.as_ref().map(AsRawFd::as_raw_fd));
     keep.extend(p.console.as_ref().map(AsRawFd::as_raw_fd));
@@ -1203,12 +1234,13 @@ fn init_main(
         Ok(0) => {
             drop(ready_write);
             drop(network_from);
-            exec_workload_main(bundle, p, &report, go, move_in_from, ready_read)
+            exec_workload_main(bundle, p, &report, go, move_in_from, ready_read, setup_done)
         }
         Ok(pid) => {
             drop(go);
             drop(move_in_from);
             drop(ready_read);
+            drop(setup_done);
             pid
         }
         Err(e) => fail("starting the workload", &e),
@@ -1250,6 +1282,7 @@ fn exec_workload_main(
     go: io::PipeReader,
     move_in_from: std::os::unix::net::UnixStream,
     init_ready: io::PipeReader,
+    setup_done: io::PipeWriter,
 ) -> ! {
     let mut byte = [0u8; 1];
     if (&go).read_exact(&mut byte).is_err() {
@@ -1294,6 +1327,7 @@ fn exec_workload_main(
     if let Err(e) = sys::unshare(libc::CLONE_NEWCGROUP) {
         workload_fail(report, EXIT_SETUP, "creating the cgroup namespace", &e);
     }
+    drop(setup_done);
     workload_harden(bundle, p, report, &[]);
     install_and_exec(p, report)
 }

@@ -320,6 +320,7 @@ impl Parked {
             false,
             hangup,
             None,
+            None,
         );
         let mut not_enforced = std::mem::take(&mut self.not_enforced);
         not_enforced.extend(notes);
