@@ -282,6 +282,18 @@ impl Detection {
         })
     }
 
+    /// Whether this host may have cgroup v2 alone, from `/proc/self/cgroup` only (one
+    /// small read, where [`detect`](Self::detect) also reads the mount table and the v2
+    /// controllers): `false` once a v1 hierarchy with controllers holds this process,
+    /// `true` where the file cannot be read (the full detection then says why).
+    pub fn may_be_unified(fs: &impl CgroupFs) -> bool {
+        fs.read(Path::new(PROC_CGROUP)).map_or(true, |text| {
+            !parse_proc_cgroup(&text).iter().any(|line| {
+                line.id != 0 && line.controllers.iter().any(|c| !c.starts_with("name="))
+            })
+        })
+    }
+
     /// The hierarchy that provides `controller` beneath our cgroup: a v1 hierarchy bound
     /// to it, else the v2 hierarchy if our cgroup may hand it on.
     pub fn hierarchy_for(&self, controller: Controller) -> Option<&Hierarchy> {

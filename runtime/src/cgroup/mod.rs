@@ -73,3 +73,8 @@ pub use session::{
 pub fn detect() -> Result<Detection, CgroupError> {
     Detection::detect(&RealFs)
 }
+
+/// [`Detection::may_be_unified`] on the real `/proc`.
+pub fn may_be_unified() -> bool {
+    Detection::may_be_unified(&RealFs)
+}

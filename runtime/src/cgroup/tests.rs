@@ -1184,3 +1184,22 @@ fn an_adopted_session_is_destroyed_like_the_original() {
         fs.cgroups()
     );
 }
+
+/// `phantom exec` detects after the clone where `may_be_unified` says no: that must
+/// never be a host the full detection calls v2-only (whose runs are born in their
+/// cgroup, so need the detection before the clone).
+#[test]
+fn may_be_unified_is_false_only_where_the_layout_is_not_unified() {
+    for (name, fs) in [
+        ("v2 root", v2_root()),
+        ("v2 nested", v2_nested()),
+        ("hybrid", hybrid()),
+        ("legacy", legacy()),
+    ] {
+        let layout = Detection::detect(&fs).unwrap().layout;
+        let maybe = Detection::may_be_unified(&fs);
+        assert_eq!(maybe, layout == Layout::Unified, "{name}: {layout:?}");
+    }
+    // Unreadable: the full detection is the one to say why.
+    assert!(Detection::may_be_unified(&FakeFs::new()));
+}

@@ -437,7 +437,10 @@ pub fn run_watching(
     // controllers) the cgroups are made while init builds its root, and init moves
     // itself in, which waits for no grace period either (`cgroup_moved_in`).
     // Detected once for the run: which layout decides how init gets into its cgroup.
-    let detection = crate::cgroup::detect().ok();
+    // Where v1 controllers hold this process (one small read says so), the full
+    // detection waits until init is building its root: nothing before the clone needs it.
+    let detect_now = crate::cgroup::may_be_unified();
+    let mut detection = detect_now.then(crate::cgroup::detect).and_then(Result::ok);
     let mut born_in = unified_session(&bundle, options.allow_degraded, detection.as_ref())?;
     let cgroup_fd = born_in
         .as_ref()
@@ -518,12 +521,17 @@ pub fn run_watching(
                 send_entry_files(&cgroup, to)?;
                 Ok(cgroup)
             }
-            None => cgroup_moved_in(
-                &bundle,
-                sandbox_cgroup_options(options.allow_degraded, !direct),
-                detection.as_ref(),
-                to,
-            ),
+            None => {
+                if !detect_now {
+                    detection = crate::cgroup::detect().ok();
+                }
+                cgroup_moved_in(
+                    &bundle,
+                    sandbox_cgroup_options(options.allow_degraded, !direct),
+                    detection.as_ref(),
+                    to,
+                )
+            }
         },
     );
     mark(&prepared, "cgroup created, sandbox let go");
