@@ -8,25 +8,52 @@ binaries, as shipped; `--bin-dir target/release` measures a plain `cargo build
 Every tool gets comparable isolation: all namespaces including network, a read-only
 root with /usr, /proc, /dev, a tmpfs /tmp and the workspace; phantom adds its cgroup
 limits and the seccomp filter, and so does runc (as root only: Docker's default seccomp
-profile from ../shared/corpus if there, cgroups beneath this process's own). Medians and 90th percentiles in milliseconds. A row for
+profile from ../shared/corpus if there, cgroups beneath this process's own). A row for
 unshare(1) creating the same namespaces around /bin/true, with no mounts, shows what
-the kernel's namespaces alone cost here. Then phantom's size: the stripped binary and
-the peak RSS of `phantom exec` (`/usr/bin/time -f %M`, median of 21).
+the kernel's namespaces alone cost here. Medians and 90th percentiles in milliseconds;
+every command runs once per round, in an order shuffled from round to round, so that
+all rows share the same moments of the machine; then the ratios the issue sets targets
+for. Then phantom's size: the stripped binary and the peak RSS of `phantom exec`
+(`/usr/bin/time -f %M`, median of 21).
 """
-import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
+import argparse, os, random, shutil, statistics, subprocess, sys, tempfile, time
 
-def measure(cmd, runs, env=None):
-    times = []
-    for _ in range(3):  # warm up caches
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+def measure_interleaved(commands, runs):
+    """Medians and 90th percentiles (ms) of each (name, argv) in `commands`, run in
+    rounds: every command once per round, in an order shuffled from round to round,
+    so that all rows share the same moments of a machine whose speed drifts by a fifth
+    within minutes. A command that fails is dropped with its error."""
+    for _, cmd in commands:
+        for _ in range(3):  # warm up caches
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    times = {name: [] for name, _ in commands}
+    failed = {}
+    order = list(commands)
+    shuffle = random.Random(0).shuffle
     for _ in range(runs):
-        start = time.perf_counter()
-        r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-        times.append((time.perf_counter() - start) * 1000)
-        if r.returncode != 0:
-            raise SystemExit(f"{cmd[0]} failed ({r.returncode}): {r.stderr.decode(errors='replace')}")
-    times.sort()
-    return statistics.median(times), times[int(len(times) * 0.9) - 1]
+        # Each command follows a different one from round to round, so none always
+        # pays for what the same predecessor left the kernel to finish (runc's, say).
+        shuffle(order)
+        for name, cmd in order:
+            if name in failed:
+                continue
+            start = time.perf_counter()
+            try:
+                r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            except FileNotFoundError as e:
+                failed[name] = str(e)
+                continue
+            times[name].append((time.perf_counter() - start) * 1000)
+            if r.returncode != 0:
+                failed[name] = f"{cmd[0]} failed ({r.returncode}): {r.stderr.decode(errors='replace')}"
+    results = {}
+    for name, _ in commands:
+        if name in failed:
+            results[name] = (None, failed[name][:60])
+            continue
+        t = sorted(times[name])
+        results[name] = (statistics.median(t), t[int(len(t) * 0.9) - 1])
+    return results
 
 def dd_seconds(stderr):
     # GNU dd: "268435456 bytes (268 MB, 256 MiB) copied, 0.215 s, 1.2 GB/s"
@@ -170,6 +197,13 @@ def runc_bundle(runc, phantomc, bundle, ws, work, root):
     subprocess.run(["chown", "-h", "-R", "100000:100000", rootfs], check=True)
     return oci
 
+UNSHARE = "unshare: user, mount, pid, ipc, uts, net, cgroup namespaces; no mounts; /bin/true"
+PHANTOM = "phantom exec (python-dev bundle) /bin/true"
+BWRAP_SAME = "bwrap --unshare-all, the same mount plan, /bin/true"
+BWRAP_8 = "bwrap --unshare-all, 8 mounts, /bin/true"
+PYTHON_BARE = "bare python3 -c pass"
+PYTHON_PHANTOM = "phantom exec python3 -c pass"
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=200)
@@ -189,32 +223,32 @@ def main():
     os.mkdir(ws)
     bundle = os.path.join(work, "python-dev.pfb")
     subprocess.run([phantomc, "compile", os.path.join(root, "stdlib-profiles/python-dev.pfp"), "-o", bundle], check=True, stderr=subprocess.DEVNULL)
-    rows = []
+    commands = []
     def row(name, cmd):
-        try:
-            med, p90 = measure(cmd, args.runs)
-            rows.append((name, med, p90))
-        except (SystemExit, FileNotFoundError) as e:
-            rows.append((name, None, str(e)[:60]))
+        commands.append((name, cmd))
     row("bare /bin/true", ["/bin/true"])
     if shutil.which("unshare"):
-        row("unshare: user, mount, pid, ipc, uts, net, cgroup namespaces; no mounts; /bin/true",
-            ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--ipc", "--uts", "--net", "--cgroup", "/bin/true"])
-    row("phantom exec (python-dev bundle) /bin/true", [phantom, "exec", bundle, "--workspace", ws, "--", "/bin/true"])
+        row(UNSHARE, ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--ipc", "--uts", "--net", "--cgroup", "/bin/true"])
+    row(PHANTOM, [phantom, "exec", bundle, "--workspace", ws, "--", "/bin/true"])
     bwrap = shutil.which("bwrap")
     if bwrap:
-        row("bwrap --unshare-all, the same mount plan, /bin/true", [bwrap, "--unshare-all", "--die-with-parent"] + bwrap_mounts(phantomc, bundle, ws) + ["--", "/bin/true"])
-        row("bwrap --unshare-all, 8 mounts, /bin/true", [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
+        row(BWRAP_SAME, [bwrap, "--unshare-all", "--die-with-parent"] + bwrap_mounts(phantomc, bundle, ws) + ["--", "/bin/true"])
+        row(BWRAP_8, [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
             "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64", "--proc", "/proc",
             "--dev", "/dev", "--tmpfs", "/tmp", "--bind", ws, "/workspace", "--", "/bin/true"])
+    if shutil.which("python3") and os.path.exists("/usr/bin/python3"):
+        row(PYTHON_BARE, ["/usr/bin/python3", "-c", "pass"])
+        row(PYTHON_PHANTOM, [phantom, "exec", bundle, "--workspace", ws, "--", "/usr/bin/python3", "-c", "pass"])
+    results = measure_interleaved(commands, args.runs)
+    rows = [(name,) + results[name] for name, _ in commands]
+    # runc by itself, after the others: ten times slower, it leaves the kernel enough
+    # to finish after each run to slow whichever command came next.
     runc = shutil.which("runc")
     if runc and os.geteuid() == 0:
         oci = runc_bundle(runc, phantomc, bundle, ws, work, root)
-        row("runc run, the same namespaces, mounts and limits, Docker's seccomp profile, /bin/true",
-            [runc, "--root", os.path.join(work, "runc-state"), "run", "--bundle", oci, f"bench-{os.getpid()}"])
-    if shutil.which("python3") and os.path.exists("/usr/bin/python3"):
-        row("bare python3 -c pass", ["/usr/bin/python3", "-c", "pass"])
-        row("phantom exec python3 -c pass", [phantom, "exec", bundle, "--workspace", ws, "--", "/usr/bin/python3", "-c", "pass"])
+        name = "runc run, the same namespaces, mounts and limits, Docker's seccomp profile, /bin/true"
+        cmd = [runc, "--root", os.path.join(work, "runc-state"), "run", "--bundle", oci, f"bench-{os.getpid()}"]
+        rows.insert(5, (name,) + measure_interleaved([(name, cmd)], max(args.runs // 4, 1))[name])
     size = peak_rss(phantom, bundle, ws)
     io_rows = measure_io(phantom, bundle, ws) if args.io else []
     shutil.rmtree(work, ignore_errors=True)
@@ -225,6 +259,15 @@ def main():
     else:
         for name, med, p90 in rows:
             print(f"{name:55} median {med:7.2f} ms  p90 {p90:7.2f} ms" if med is not None else f"{name:55} unavailable: {p90}")
+    ratios = []
+    for label, num, den in (("phantom / bwrap with the same plan", PHANTOM, BWRAP_SAME),
+                            ("phantom / bwrap with 8 mounts", PHANTOM, BWRAP_8),
+                            ("phantom python3 / bare python3", PYTHON_PHANTOM, PYTHON_BARE)):
+        a, b = results.get(num, (None,))[0], results.get(den, (None,))[0]
+        if a is not None and b is not None:
+            ratios.append(f"{label} {a / b:.2f}")
+    if ratios:
+        print("\nmedians: " + "; ".join(ratios))
     stripped, rss = size
     print(f"\nphantom binary, stripped: {stripped / 2**20:.2f} MiB; peak RSS of `phantom exec … /bin/true`: {rss / 1024:.2f} MiB (median of 21)")
     if io_rows:
