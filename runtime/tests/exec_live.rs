@@ -693,3 +693,179 @@ fn without_user_namespaces_phantom_refuses_unless_degraded_and_landlock_confines
         assert!(err(&o).contains(named), "not named: {named}: {}", err(&o));
     }
 }
+
+/// The directory a killed phantom (pid `pid`, in this pid namespace) would have left
+/// in the hierarchy whose `/proc/self/cgroup` line names `controller`.
+fn stale_dir(controller: &str, pid: u32) -> Option<PathBuf> {
+    let own = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let path = own.lines().find_map(|line| {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        controllers
+            .split(',')
+            .any(|c| c == controller)
+            .then(|| path.to_owned())
+    })?;
+    // The name carries the creator's pid namespace (its inode, in hex), so that a
+    // runtime in another namespace is never judged by a pid of ours.
+    let ns = std::fs::read_link("/proc/self/ns/pid").ok()?;
+    let inode: u64 = ns
+        .to_string_lossy()
+        .trim_start_matches("pid:[")
+        .trim_end_matches(']')
+        .parse()
+        .ok()?;
+    Some(
+        Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join(path.trim_start_matches('/'))
+            .join(format!("phantom-{pid}-0.{inode:x}-stale")),
+    )
+}
+
+/// The sweep of directories left by killed runs starts once the workload is past its
+/// setup (it closes a pipe before its hardening), runs once per run, and still runs
+/// when the workload never starts (a command that is not there).
+#[test]
+fn stale_cgroups_are_swept_once_per_run_after_the_setup_and_on_a_failed_start() {
+    if !is_root() {
+        return; // no cgroups of our own to leave directories in
+    }
+    let s = sandbox("");
+    // A pid that is gone: a child of ours, reaped.
+    let dead = {
+        let mut child = Command::new("/bin/true").spawn().expect("true");
+        let pid = child.id();
+        child.wait().expect("wait");
+        pid
+    };
+    for (cmd, status) in [(&["/bin/true"][..], 0), (&["/no/such/program"][..], 127)] {
+        let dirs: Vec<PathBuf> = ["memory", "pids"]
+            .iter()
+            .filter_map(|c| stale_dir(c, dead))
+            .collect();
+        assert!(!dirs.is_empty(), "no memory or pids hierarchy of ours");
+        for d in &dirs {
+            std::fs::create_dir(d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
+        }
+        let o = Command::new(env!("CARGO_BIN_EXE_phantom"))
+            .arg("exec")
+            .arg(&s.bundle)
+            .arg("--workspace")
+            .arg(&s.workspace)
+            .arg("--")
+            .args(cmd)
+            .env("PHANTOM_TIMING", "1")
+            .stdin(Stdio::null())
+            .output()
+            .expect("phantom runs");
+        assert_eq!(o.status.code(), Some(status), "{}", err(&o));
+        let left: Vec<_> = dirs.iter().filter(|d| d.exists()).collect();
+        for d in &left {
+            let _ = std::fs::remove_dir(d);
+        }
+        assert!(left.is_empty(), "{cmd:?}: not swept: {left:?}");
+        // The marks of three processes share stderr; each phrase is written whole.
+        let e = err(&o);
+        assert_eq!(e.matches("swept stale cgroups").count(), 1, "{e}");
+        if status == 0 {
+            let landlock = e.find("workload: Landlock").expect("the workload's mark");
+            let swept = e.find("swept stale cgroups").unwrap_or(0);
+            assert!(
+                landlock < swept,
+                "swept before the workload's setup ended: {e}"
+            );
+        }
+    }
+}
+
+/// Direct mode has no pid namespace whose end kills its processes: its session keeps a
+/// freezer cgroup of its own (where the host has a v1 freezer), which a sandbox's skips.
+#[test]
+fn a_direct_mode_run_keeps_a_freezer_cgroup_of_its_own() {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let freezer = |text: &str| {
+        text.lines()
+            .find(|l| l.split(':').nth(1) == Some("freezer"))
+            .map(str::to_owned)
+    };
+    if !is_root() || freezer(&own).is_none() {
+        return; // no cgroups of our own, or no v1 freezer here
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let o = Command::new(env!("CARGO_BIN_EXE_phantom"))
+        .args([
+            "run",
+            "--profile",
+            "shell",
+            "--mode",
+            "direct",
+            "--workspace",
+        ])
+        .arg(dir.path())
+        .args(["--", "/bin/cat", "/proc/self/cgroup"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("phantom runs");
+    assert!(o.status.success(), "{}", err(&o));
+    let line = freezer(&out(&o)).unwrap_or_default();
+    assert!(line.contains("/phantom-"), "{line} (all: {})", out(&o));
+}
+
+/// Processes that keep forking in sessions of their own (the first thing a workload
+/// trying to outlive its sandbox would do) all end with the run: on its timeout, and
+/// when phantom itself is killed. The sandbox's cgroups have no freezer; its pid
+/// namespace ends them with init.
+#[test]
+fn forking_daemons_end_with_the_run_on_timeout_and_on_kill() {
+    let s = sandbox("resources { pids 64 }");
+    let marker = format!("{}", 50000 + std::process::id() % 10000);
+    let script = format!(
+        "for i in 1 2 3; do setsid sh -c 'while :; do sleep {marker} & sleep 0.01; done' \
+         </dev/null >/dev/null 2>&1 & done; exec sleep {marker}"
+    );
+    let survivors = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                std::fs::read_to_string(e.path().join("cmdline"))
+                    .is_ok_and(|c| c == format!("sleep\0{marker}\0"))
+            })
+            .filter(|e| common::alive(e.file_name().to_string_lossy()))
+            .count()
+    };
+    // The timeout: phantom returns once init, and with it the namespace, is gone.
+    let o = s.run(&["--timeout", "1s"], &["/bin/sh", "-c", &script]);
+    assert_eq!(o.status.code(), Some(124), "{}", err(&o));
+    assert_eq!(survivors(), 0, "left running after the timeout");
+    // kill -9 of phantom: init dies with it (its parent-death signal), and the rest
+    // with init.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_phantom"))
+        .arg("exec")
+        .arg(&s.bundle)
+        .arg("--workspace")
+        .arg(&s.workspace)
+        .args(if is_root() {
+            vec![]
+        } else {
+            vec!["--allow-degraded"]
+        })
+        .args(["--", "/bin/sh", "-c", &script])
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(survivors() > 3, "the daemons did not start");
+    child.kill().expect("kill -9");
+    let _ = child.wait();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while survivors() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} left running after phantom's death",
+            survivors()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

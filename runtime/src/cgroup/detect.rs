@@ -282,14 +282,37 @@ impl Detection {
         })
     }
 
-    /// Whether this host may have cgroup v2 alone, from `/proc/self/cgroup` only (one
-    /// small read, where [`detect`](Self::detect) also reads the mount table and the v2
-    /// controllers): `false` once a v1 hierarchy with controllers holds this process,
-    /// `true` where the file cannot be read (the full detection then says why).
+    /// Whether this host may have cgroup v2 alone, from `/proc/self/cgroup` and the mount
+    /// table only (where [`detect`](Self::detect) also reads the v2 controllers and
+    /// looks for systemd): `false` once a v1 hierarchy with controllers holds this
+    /// process and a v1 mount shows those controllers here (`/proc/self/cgroup` also
+    /// lists hierarchies no mount here shows, as in a container whose host has some),
+    /// `true` where either file cannot be read (the full detection then says why).
     pub fn may_be_unified(fs: &impl CgroupFs) -> bool {
-        fs.read(Path::new(PROC_CGROUP)).map_or(true, |text| {
-            !parse_proc_cgroup(&text).iter().any(|line| {
-                line.id != 0 && line.controllers.iter().any(|c| !c.starts_with("name="))
+        let Ok(text) = fs.read(Path::new(PROC_CGROUP)) else {
+            return true;
+        };
+        let v1: Vec<Vec<String>> = parse_proc_cgroup(&text)
+            .into_iter()
+            .filter(|line| line.id != 0)
+            .map(|line| {
+                line.controllers
+                    .into_iter()
+                    .filter(|c| !c.starts_with("name="))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|controllers| !controllers.is_empty())
+            .collect();
+        if v1.is_empty() {
+            return true;
+        }
+        let Ok(mountinfo) = fs.read(Path::new(PROC_MOUNTINFO)) else {
+            return true;
+        };
+        let mounts = parse_mountinfo(&mountinfo);
+        !v1.iter().any(|controllers| {
+            mounts.iter().any(|m| {
+                m.version == Version::V1 && controllers.iter().all(|c| m.options.contains(c))
             })
         })
     }

@@ -33,13 +33,17 @@ pub struct CgroupOptions {
     /// monitor`). Nothing is written to them.
     pub account: bool,
     /// Also join the v2 hierarchy where no limit needs it, for its `cgroup.kill`. Off,
-    /// a hybrid host's session is v1 alone (killing then goes through the v1 freezer),
-    /// so that its processes can move in by themselves ([`CgroupSession::entry_files`]).
+    /// a hybrid host's session is v1 alone (killing then goes through the v1 freezer,
+    /// where [`freezer_for_killing`](Self::freezer_for_killing) has one), so that its
+    /// processes can move in by themselves ([`CgroupSession::entry_files`]).
     pub unified_for_killing: bool,
     /// Also join the v1 freezer where no limit needs it, so that a kill freezes the
     /// session first and no process forks past it. Off where a pid namespace ends every
     /// process of the session with its init (a sandbox's), which the freezer could
-    /// only repeat: a directory fewer to make, enter and remove on every run.
+    /// only repeat: a directory fewer to make, enter and remove on every run. Off, the
+    /// caller must end that init before [`CgroupSession::kill_all`] or
+    /// [`CgroupSession::destroy`], whose kill is then a signal to each listed process,
+    /// which a process forking fast enough could outrun.
     pub freezer_for_killing: bool,
 }
 
@@ -86,8 +90,8 @@ pub struct SweepReport {
 }
 
 /// The cgroups of one sandbox: one directory beneath our own cgroup in every hierarchy
-/// that holds a needed controller, plus the v1 freezer and the v2 hierarchy (for
-/// killing), all named alike. Dropping the session kills its processes and removes the
+/// that holds a needed controller, plus, for killing, the v1 freezer and the v2
+/// hierarchy (as [`CgroupOptions`] say), all named alike. Dropping the session kills its processes and removes the
 /// directories; [`CgroupSession::destroy`] does the same and reports errors.
 #[derive(Debug)]
 pub struct CgroupSession<F: CgroupFs = RealFs> {
@@ -437,8 +441,9 @@ impl<F: CgroupFs> CgroupSession<F> {
     ///
     /// One directory `<prefix>-<pid>-<n>[-<name_hint>]` (unique within this process and
     /// not existing before) is made beneath our own cgroup in each hierarchy that holds a
-    /// needed controller, in the v1 freezer hierarchy and in the v2 hierarchy (the
-    /// latter two for [`CgroupSession::kill_all`]; failing to create them is no error).
+    /// needed controller and, for [`CgroupSession::kill_all`], in the v1 freezer
+    /// hierarchy and the v2 hierarchy as `options` ask (failing to create those two is no
+    /// error).
     /// Where a limit cannot be enforced, the error names it and the fix, unless
     /// `options.allow_degraded` is set: then the session records it in
     /// [`CgroupSession::not_enforced`]. On error, whatever was created is removed.

@@ -1190,11 +1190,16 @@ fn an_adopted_session_is_destroyed_like_the_original() {
 /// cgroup, so need the detection before the clone).
 #[test]
 fn may_be_unified_is_false_only_where_the_layout_is_not_unified() {
+    // A container on a host with a v1 hierarchy it does not mount: listed in
+    // /proc/self/cgroup, shown by no mount here.
+    let unmounted_v1 = v2_root();
+    unmounted_v1.set_file("/proc/self/cgroup", "3:net_cls,net_prio:/\n0::/\n");
     for (name, fs) in [
         ("v2 root", v2_root()),
         ("v2 nested", v2_nested()),
         ("hybrid", hybrid()),
         ("legacy", legacy()),
+        ("v2 with an unmounted v1 hierarchy", unmounted_v1),
     ] {
         let layout = Detection::detect(&fs).unwrap().layout;
         let maybe = Detection::may_be_unified(&fs);

@@ -412,7 +412,8 @@ pub fn run_watching(
     let (report_read, report_write) = io::pipe()?;
     // Closed by the workload before its last steps (hardening, seccomp, execve): the
     // work of phantom's that the run does not wait for starts then, on a CPU the
-    // sandbox's setup no longer needs, instead of competing with that setup.
+    // sandbox's setup no longer needs, instead of competing with that setup. (Direct
+    // mode's child, with next to no setup, closes it at once.)
     let (setup_done_read, setup_done_write) = io::pipe()?;
     // Signals for the supervisor are read from a signalfd, and blocked meanwhile; the
     // sandbox unblocks them in the workload.
@@ -713,19 +714,22 @@ pub(super) fn sandbox_cgroup_options(allow_degraded: bool, pid_namespace: bool) 
 /// that is to be in the cgroups moves itself in ([`move_in`]: the workload for exec,
 /// init for parked and resident sandboxes). Through v1 `tasks` that move waits for no
 /// RCU grace period; on a hybrid host the session is therefore v1 alone where v2 has no
-/// limit to hold (killing goes through the v1 freezer then).
+/// limit to hold (killing goes through the v1 freezer then, or, for a sandbox, through
+/// the end of its init's pid namespace).
 pub(super) fn cgroup_moved_in(
     bundle: &Bundle,
     mut options: CgroupOptions,
     detection: Option<&crate::cgroup::Detection>,
     to: &std::os::unix::net::UnixStream,
 ) -> Result<CgroupSession<RealFs>, ExecError> {
-    options.unified_for_killing = !detection.is_some_and(|d| {
-        d.layout == crate::cgroup::Layout::Hybrid
-            && d.hierarchies
+    let killing_needs_no_v2 = !options.freezer_for_killing
+        || detection.is_some_and(|d| {
+            d.hierarchies
                 .iter()
                 .any(|h| h.offers(crate::cgroup::Controller::Freezer))
-    });
+        });
+    options.unified_for_killing = !detection
+        .is_some_and(|d| d.layout == crate::cgroup::Layout::Hybrid && killing_needs_no_v2);
     let created = match detection {
         Some(d) => {
             CgroupSession::create_detected(RealFs, d, &bundle.cgroup, &bundle.name, &options)
