@@ -438,7 +438,7 @@ pub fn run_watching(
     // controllers) the cgroups are made while init builds its root, and init moves
     // itself in, which waits for no grace period either (`cgroup_moved_in`).
     // Detected once for the run: which layout decides how init gets into its cgroup.
-    // Where v1 controllers hold this process (one small read says so), the full
+    // Where v1 controllers hold this process (two small reads say so), the full
     // detection waits until init is building its root: nothing before the clone needs it.
     let detect_now = crate::cgroup::may_be_unified();
     let mut detection = detect_now.then(crate::cgroup::detect).and_then(Result::ok);
