@@ -58,7 +58,8 @@ fn sandbox(extra: &str) -> Sandbox {
 }
 
 impl Sandbox {
-    fn run(&self, flags: &[&str], cmd: &[&str]) -> Output {
+    /// `phantom exec` of the bundle with `flags`, `--allow-degraded` where not root.
+    fn command(&self, flags: &[&str], cmd: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_phantom"));
         c.arg("exec")
             .arg(&self.bundle)
@@ -69,7 +70,16 @@ impl Sandbox {
             c.arg("--allow-degraded");
         }
         c.arg("--").args(cmd).stdin(Stdio::null());
-        c.output().expect("phantom runs")
+        c
+    }
+
+    fn run(&self, flags: &[&str], cmd: &[&str]) -> Output {
+        self.command(flags, cmd).output().expect("phantom runs")
+    }
+
+    /// Started and left running.
+    fn spawn(&self, cmd: &[&str]) -> std::process::Child {
+        self.command(&[], cmd).spawn().expect("spawn")
     }
 
     fn sh(&self, script: &str) -> Output {
@@ -420,20 +430,7 @@ fn nothing_is_left_behind_after_many_runs() {
 fn killing_phantom_kills_the_sandbox() {
     let s = sandbox("");
     let marker = format!("{}", 40000 + std::process::id() % 10000);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_phantom"))
-        .arg("exec")
-        .arg(&s.bundle)
-        .arg("--workspace")
-        .arg(&s.workspace)
-        .args(if is_root() {
-            vec![]
-        } else {
-            vec!["--allow-degraded"]
-        })
-        .args(["--", "/bin/sleep", &marker])
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = s.spawn(&["/bin/sleep", &marker]);
     std::thread::sleep(std::time::Duration::from_millis(500));
     child.kill().expect("kill -9");
     let _ = child.wait();
@@ -841,20 +838,7 @@ fn forking_daemons_end_with_the_run_on_timeout_and_on_kill() {
     assert_eq!(survivors(), 0, "left running after the timeout");
     // kill -9 of phantom: init dies with it (its parent-death signal), and the rest
     // with init.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_phantom"))
-        .arg("exec")
-        .arg(&s.bundle)
-        .arg("--workspace")
-        .arg(&s.workspace)
-        .args(if is_root() {
-            vec![]
-        } else {
-            vec!["--allow-degraded"]
-        })
-        .args(["--", "/bin/sh", "-c", &script])
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut child = s.spawn(&["/bin/sh", "-c", &script]);
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert!(survivors() > 3, "the daemons did not start");
     child.kill().expect("kill -9");
