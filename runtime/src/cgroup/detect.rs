@@ -135,10 +135,17 @@ pub struct Detection {
 pub(crate) const PROC_CGROUP: &str = "/proc/self/cgroup";
 pub(crate) const PROC_MOUNTINFO: &str = "/proc/self/mountinfo";
 
-impl Detection {
-    /// Reads `/proc/self/cgroup`, `/proc/self/mountinfo` and, on v2, our cgroup's
-    /// `cgroup.controllers` and `cgroup.subtree_control`.
-    pub fn detect(fs: &impl CgroupFs) -> Result<Detection, CgroupError> {
+/// What `/proc` says of this process's cgroups: `/proc/self/cgroup` and the cgroup
+/// mounts of `/proc/self/mountinfo`, the first half of [`Detection::detect`] and enough
+/// for [`Probe::may_be_unified`].
+#[derive(Clone, Debug)]
+pub struct Probe {
+    lines: Vec<CgroupLine>,
+    mounts: Vec<CgroupMount>,
+}
+
+impl Probe {
+    pub fn read(fs: &impl CgroupFs) -> Result<Probe, CgroupError> {
         let read = |path: &str| {
             fs.read(Path::new(path))
                 .map_err(|source| CgroupError::Detect {
@@ -146,9 +153,41 @@ impl Detection {
                     source,
                 })
         };
-        let lines = parse_proc_cgroup(&read(PROC_CGROUP)?);
-        let mounts = parse_mountinfo(&read(PROC_MOUNTINFO)?);
+        Ok(Probe {
+            lines: parse_proc_cgroup(&read(PROC_CGROUP)?),
+            mounts: parse_mountinfo(&read(PROC_MOUNTINFO)?),
+        })
+    }
 
+    /// Whether this host may have cgroup v2 alone: `false` once a v1 hierarchy with
+    /// controllers holds this process and a v1 mount shows those controllers here
+    /// (`/proc/self/cgroup` also lists hierarchies no mount here shows, as in a
+    /// container whose host has some, which the full detection leaves out).
+    pub fn may_be_unified(&self) -> bool {
+        !self.lines.iter().filter(|line| line.id != 0).any(|line| {
+            let controllers: Vec<&String> = line
+                .controllers
+                .iter()
+                .filter(|c| !c.starts_with("name="))
+                .collect();
+            !controllers.is_empty()
+                && self.mounts.iter().any(|m| {
+                    m.version == Version::V1 && controllers.iter().all(|c| m.options.contains(c))
+                })
+        })
+    }
+}
+
+impl Detection {
+    /// Reads `/proc/self/cgroup`, `/proc/self/mountinfo` and, on v2, our cgroup's
+    /// `cgroup.controllers` and `cgroup.subtree_control`.
+    pub fn detect(fs: &impl CgroupFs) -> Result<Detection, CgroupError> {
+        Detection::from_probe(fs, Probe::read(fs)?)
+    }
+
+    /// [`detect`](Self::detect), `/proc` already read.
+    pub fn from_probe(fs: &impl CgroupFs, probe: Probe) -> Result<Detection, CgroupError> {
+        let Probe { lines, mounts } = probe;
         let mut hierarchies = Vec::new();
         let mut problems = Vec::new();
         for line in &lines {
@@ -279,41 +318,6 @@ impl Detection {
             problems,
             systemd_running,
             systemd_run,
-        })
-    }
-
-    /// Whether this host may have cgroup v2 alone, from `/proc/self/cgroup` and the mount
-    /// table only (where [`detect`](Self::detect) also reads the v2 controllers and
-    /// looks for systemd): `false` once a v1 hierarchy with controllers holds this
-    /// process and a v1 mount shows those controllers here (`/proc/self/cgroup` also
-    /// lists hierarchies no mount here shows, as in a container whose host has some),
-    /// `true` where either file cannot be read (the full detection then says why).
-    pub fn may_be_unified(fs: &impl CgroupFs) -> bool {
-        let Ok(text) = fs.read(Path::new(PROC_CGROUP)) else {
-            return true;
-        };
-        let v1: Vec<Vec<String>> = parse_proc_cgroup(&text)
-            .into_iter()
-            .filter(|line| line.id != 0)
-            .map(|line| {
-                line.controllers
-                    .into_iter()
-                    .filter(|c| !c.starts_with("name="))
-                    .collect::<Vec<_>>()
-            })
-            .filter(|controllers| !controllers.is_empty())
-            .collect();
-        if v1.is_empty() {
-            return true;
-        }
-        let Ok(mountinfo) = fs.read(Path::new(PROC_MOUNTINFO)) else {
-            return true;
-        };
-        let mounts = parse_mountinfo(&mountinfo);
-        !v1.iter().any(|controllers| {
-            mounts.iter().any(|m| {
-                m.version == Version::V1 && controllers.iter().all(|c| m.options.contains(c))
-            })
         })
     }
 

@@ -61,7 +61,7 @@ mod session;
 #[cfg(test)]
 mod tests;
 
-pub use detect::{Controller, Detection, Hierarchy, Layout, Version};
+pub use detect::{Controller, Detection, Hierarchy, Layout, Probe, Version};
 pub use error::CgroupError;
 pub use fs::{CgroupFs, RealFs};
 pub use session::{
@@ -72,9 +72,4 @@ pub use session::{
 /// What this host offers, from the real `/proc` (see [`Detection::detect`]).
 pub fn detect() -> Result<Detection, CgroupError> {
     Detection::detect(&RealFs)
-}
-
-/// [`Detection::may_be_unified`] on the real `/proc`.
-pub fn may_be_unified() -> bool {
-    Detection::may_be_unified(&RealFs)
 }

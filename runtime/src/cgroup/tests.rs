@@ -1202,9 +1202,13 @@ fn may_be_unified_is_false_only_where_the_layout_is_not_unified() {
         ("v2 with an unmounted v1 hierarchy", unmounted_v1),
     ] {
         let layout = Detection::detect(&fs).unwrap().layout;
-        let maybe = Detection::may_be_unified(&fs);
-        assert_eq!(maybe, layout == Layout::Unified, "{name}: {layout:?}");
+        let probe = Probe::read(&fs).unwrap();
+        assert_eq!(
+            probe.may_be_unified(),
+            layout == Layout::Unified,
+            "{name}: {layout:?}"
+        );
+        let finished = Detection::from_probe(&fs, probe).unwrap();
+        assert_eq!(finished, Detection::detect(&fs).unwrap(), "{name}");
     }
-    // Unreadable: the full detection is the one to say why.
-    assert!(Detection::may_be_unified(&FakeFs::new()));
 }

@@ -440,8 +440,15 @@ pub fn run_watching(
     // Detected once for the run: which layout decides how init gets into its cgroup.
     // Where v1 controllers hold this process (two small reads say so), the full
     // detection waits until init is building its root: nothing before the clone needs it.
-    let detect_now = crate::cgroup::may_be_unified();
-    let mut detection = detect_now.then(crate::cgroup::detect).and_then(Result::ok);
+    let mut probe = crate::cgroup::Probe::read(&RealFs).ok();
+    let detect_now = probe
+        .as_ref()
+        .is_none_or(crate::cgroup::Probe::may_be_unified);
+    let finish = |probe: Option<crate::cgroup::Probe>| match probe {
+        Some(probe) => crate::cgroup::Detection::from_probe(&RealFs, probe).ok(),
+        None => crate::cgroup::detect().ok(),
+    };
+    let mut detection = detect_now.then(|| finish(probe.take())).flatten();
     let mut born_in = unified_session(&bundle, options.allow_degraded, detection.as_ref())?;
     let cgroup_fd = born_in
         .as_ref()
@@ -524,7 +531,7 @@ pub fn run_watching(
             }
             None => {
                 if !detect_now {
-                    detection = crate::cgroup::detect().ok();
+                    detection = finish(probe.take());
                 }
                 cgroup_moved_in(
                     &bundle,
