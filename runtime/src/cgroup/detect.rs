@@ -165,15 +165,8 @@ impl Probe {
     /// container whose host has some, which the full detection leaves out).
     pub fn may_be_unified(&self) -> bool {
         !self.lines.iter().filter(|line| line.id != 0).any(|line| {
-            let controllers: Vec<&String> = line
-                .controllers
-                .iter()
-                .filter(|c| !c.starts_with("name="))
-                .collect();
-            !controllers.is_empty()
-                && self.mounts.iter().any(|m| {
-                    m.version == Version::V1 && controllers.iter().all(|c| m.options.contains(c))
-                })
+            let controllers = line.v1_controllers();
+            !controllers.is_empty() && self.mounts.iter().any(|m| m.shows_v1(&controllers))
         })
     }
 }
@@ -196,12 +189,7 @@ impl Detection {
             } else {
                 Version::V1
             };
-            let controllers: Vec<String> = line
-                .controllers
-                .iter()
-                .filter(|c| !c.starts_with("name="))
-                .cloned()
-                .collect();
+            let controllers = line.v1_controllers();
             if version == Version::V1 && controllers.is_empty() {
                 continue; // a named hierarchy (name=systemd): no controllers, not ours to use
             }
@@ -215,10 +203,7 @@ impl Detection {
             };
             let candidates = mounts.iter().filter(|m| match version {
                 Version::V2 => m.version == Version::V2,
-                Version::V1 => {
-                    m.version == Version::V1
-                        && controllers.iter().all(|c| m.options.iter().any(|o| o == c))
-                }
+                Version::V1 => m.shows_v1(&controllers),
             });
             let mut found = None;
             let mut hidden = Vec::new();
@@ -455,6 +440,18 @@ pub(crate) fn parse_proc_cgroup(text: &str) -> Vec<CgroupLine> {
         .collect()
 }
 
+impl CgroupLine {
+    /// The controllers of its hierarchy, without a `name=` of a named hierarchy (none
+    /// on v2's line).
+    fn v1_controllers(&self) -> Vec<String> {
+        self.controllers
+            .iter()
+            .filter(|c| !c.starts_with("name="))
+            .cloned()
+            .collect()
+    }
+}
+
 /// One cgroup mount from `/proc/self/mountinfo`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct CgroupMount {
@@ -464,6 +461,13 @@ pub(crate) struct CgroupMount {
     /// Super options (v1: the controllers, `name=…`, flags).
     pub options: Vec<String>,
     pub read_only: bool,
+}
+
+impl CgroupMount {
+    /// Whether it is a mount of the v1 hierarchy that has `controllers`.
+    fn shows_v1(&self, controllers: &[String]) -> bool {
+        self.version == Version::V1 && controllers.iter().all(|c| self.options.contains(c))
+    }
 }
 
 /// Parses the cgroup mounts of `/proc/self/mountinfo`:

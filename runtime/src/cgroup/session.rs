@@ -91,8 +91,9 @@ pub struct SweepReport {
 
 /// The cgroups of one sandbox: one directory beneath our own cgroup in every hierarchy
 /// that holds a needed controller, plus, for killing, the v1 freezer and the v2
-/// hierarchy (as [`CgroupOptions`] say), all named alike. Dropping the session kills its processes and removes the
-/// directories; [`CgroupSession::destroy`] does the same and reports errors.
+/// hierarchy (as [`CgroupOptions`] say), all named alike. Dropping the session kills
+/// its processes and removes the directories; [`CgroupSession::destroy`] does the same
+/// and reports errors.
 #[derive(Debug)]
 pub struct CgroupSession<F: CgroupFs = RealFs> {
     fs: F,

@@ -444,9 +444,9 @@ pub fn run_watching(
     let detect_now = probe
         .as_ref()
         .is_none_or(crate::cgroup::Probe::may_be_unified);
-    let finish = |probe: Option<crate::cgroup::Probe>| match probe {
-        Some(probe) => crate::cgroup::Detection::from_probe(&RealFs, probe).ok(),
-        None => crate::cgroup::detect().ok(),
+    // (Where /proc could not be read, the full detection could not either.)
+    let finish = |probe: Option<crate::cgroup::Probe>| {
+        probe.and_then(|p| crate::cgroup::Detection::from_probe(&RealFs, p).ok())
     };
     let mut detection = detect_now.then(|| finish(probe.take())).flatten();
     let mut born_in = unified_session(&bundle, options.allow_degraded, detection.as_ref())?;
