@@ -8,9 +8,11 @@ binaries, as shipped; `--bin-dir target/release` measures a plain `cargo build
 Every tool gets comparable isolation: all namespaces including network, a read-only
 root with /usr, /proc, /dev, a tmpfs /tmp and the workspace; phantom adds its cgroup
 limits and the seccomp filter, and so does runc (as root only: Docker's default seccomp
-profile from ../shared/corpus if there, cgroups beneath this process's own). A row for
-unshare(1) creating the same namespaces around /bin/true, with no mounts, shows what
-the kernel's namespaces alone cost here. Medians and 90th percentiles in milliseconds;
+profile from ../shared/corpus if there, cgroups beneath this process's own). Two rows
+show what the kernel's namespaces alone cost here: unshare(1) creating the same
+namespaces around /bin/true, with no mounts, and scripts/ns-floor.c (built static with
+a C compiler if there is one), which does the least any sandbox with them can do:
+clone into them, write the id maps, exec the command (also python3) as pid 1. Medians and 90th percentiles in milliseconds;
 every command runs once per round, in an order shuffled from round to round, so that
 all rows share the same moments of the machine; then the ratios the issue sets targets
 for. Then phantom's size: the stripped binary and the peak RSS of `phantom exec`
@@ -203,6 +205,20 @@ BWRAP_SAME = "bwrap --unshare-all, the same mount plan, /bin/true"
 BWRAP_8 = "bwrap --unshare-all, 8 mounts, /bin/true"
 PYTHON_BARE = "bare python3 -c pass"
 PYTHON_PHANTOM = "phantom exec python3 -c pass"
+FLOOR = "scripts/ns-floor.c: the same namespaces, nothing else; /bin/true"
+PYTHON_FLOOR = "scripts/ns-floor.c: the same namespaces, nothing else; python3 -c pass"
+
+def build_floor(root, work):
+    """scripts/ns-floor.c built static in `work` (musl-gcc where at hand: glibc's start-up
+    probes the CPU, slowly in a VM); None, with a note, where no C compiler can."""
+    source = os.path.join(root, "scripts", "ns-floor.c")
+    out = os.path.join(work, "ns-floor")
+    for cc in ("musl-gcc", "cc"):
+        if shutil.which(cc) and subprocess.run([cc, "-O2", "-static", "-o", out, source],
+                                               stderr=subprocess.DEVNULL).returncode == 0:
+            return out
+    print("note: no static C compiler (Debian: musl-tools); the ns-floor rows are left out", file=sys.stderr)
+    return None
 
 def main():
     ap = argparse.ArgumentParser()
@@ -213,7 +229,9 @@ def main():
     ap.add_argument("--bin-dir", help="where phantom and phantomc are (default: the static release build of scripts/build-release.sh)")
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    bin_dir = args.bin_dir or os.path.join(root, "target", "release-static")
+    # Where scripts/build-release.sh put them (CARGO_TARGET_DIR moves it there too).
+    target_dir = os.path.join(root, os.environ.get("CARGO_TARGET_DIR", "target"))
+    bin_dir = args.bin_dir or os.path.join(target_dir, "release-static")
     phantom = os.path.join(bin_dir, "phantom")
     phantomc = os.path.join(bin_dir, "phantomc")
     if not os.path.exists(phantom):
@@ -227,8 +245,12 @@ def main():
     def row(name, cmd):
         commands.append((name, cmd))
     row("bare /bin/true", ["/bin/true"])
+    unshare = ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--ipc", "--uts", "--net", "--cgroup"]
     if shutil.which("unshare"):
-        row(UNSHARE, ["unshare", "--user", "--map-root-user", "--mount", "--pid", "--fork", "--ipc", "--uts", "--net", "--cgroup", "/bin/true"])
+        row(UNSHARE, unshare + ["/bin/true"])
+    floor = build_floor(root, work)
+    if floor:
+        row(FLOOR, [floor, "/bin/true"])
     row(PHANTOM, [phantom, "exec", bundle, "--workspace", ws, "--", "/bin/true"])
     bwrap = shutil.which("bwrap")
     if bwrap:
@@ -239,6 +261,8 @@ def main():
     if shutil.which("python3") and os.path.exists("/usr/bin/python3"):
         row(PYTHON_BARE, ["/usr/bin/python3", "-c", "pass"])
         row(PYTHON_PHANTOM, [phantom, "exec", bundle, "--workspace", ws, "--", "/usr/bin/python3", "-c", "pass"])
+        if floor:
+            row(PYTHON_FLOOR, [floor, "/usr/bin/python3", "-c", "pass"])
     results = measure_interleaved(commands, args.runs)
     rows = [(name,) + results[name] for name, _ in commands]
     # runc by itself, after the others: ten times slower, it leaves the kernel enough
@@ -248,7 +272,8 @@ def main():
         oci = runc_bundle(runc, phantomc, bundle, ws, work, root)
         name = "runc run, the same namespaces, mounts and limits, Docker's seccomp profile, /bin/true"
         cmd = [runc, "--root", os.path.join(work, "runc-state"), "run", "--bundle", oci, f"bench-{os.getpid()}"]
-        rows.insert(5, (name,) + measure_interleaved([(name, cmd)], max(args.runs // 4, 1))[name])
+        after = next((i + 1 for i, r in enumerate(rows) if r[0] == BWRAP_8), len(rows))
+        rows.insert(after, (name,) + measure_interleaved([(name, cmd)], max(args.runs // 4, 1))[name])
     size = peak_rss(phantom, bundle, ws)
     io_rows = measure_io(phantom, bundle, ws) if args.io else []
     shutil.rmtree(work, ignore_errors=True)
@@ -268,6 +293,17 @@ def main():
             ratios.append(f"{label} {a / b:.2f}")
     if ratios:
         print("\nmedians: " + "; ".join(ratios))
+    # What the kernel's namespaces alone cost against the same denominators: a target
+    # below these is below what creating the namespaces takes on this machine.
+    floors = []
+    for label, num, den in (("ns-floor / bwrap with the same plan", FLOOR, BWRAP_SAME),
+                            ("ns-floor / bwrap with 8 mounts", FLOOR, BWRAP_8),
+                            ("ns-floor python3 / bare python3", PYTHON_FLOOR, PYTHON_BARE)):
+        a, b = results.get(num, (None,))[0], results.get(den, (None,))[0]
+        if a is not None and b is not None:
+            floors.append(f"{label} {a / b:.2f}")
+    if floors:
+        print("the namespaces alone: " + "; ".join(floors))
     stripped, rss = size
     print(f"\nphantom binary, stripped: {stripped / 2**20:.2f} MiB; peak RSS of `phantom exec … /bin/true`: {rss / 1024:.2f} MiB (median of 21)")
     if io_rows:

@@ -67,7 +67,9 @@ def main():
     ap.add_argument("--bin-dir", help="where phantom is (default: the static release build of scripts/build-release.sh)")
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    phantom = os.path.join(args.bin_dir or os.path.join(root, "target", "release-static"), "phantom")
+    # Where scripts/build-release.sh put it (CARGO_TARGET_DIR moves it there too).
+    target_dir = os.path.join(root, os.environ.get("CARGO_TARGET_DIR", "target"))
+    phantom = os.path.join(args.bin_dir or os.path.join(target_dir, "release-static"), "phantom")
     if not os.path.exists(phantom):
         raise SystemExit(f"no {phantom}: run scripts/build-release.sh first, or pass --bin-dir")
     work = tempfile.mkdtemp(prefix="phantom-warm-")
