@@ -4,7 +4,7 @@
 Run from the repository root after `scripts/build-release.sh` (the static release
 binaries, as shipped; `--bin-dir target/release` measures a plain `cargo build
 --release` instead):
-    python3 scripts/bench-exec.py [--runs N] [--markdown] [--io] [--bin-dir DIR]
+    python3 scripts/bench-exec.py [--runs N] [--markdown] [--io] [--parts] [--bin-dir DIR]
 Every tool gets comparable isolation: all namespaces including network, a read-only
 root with /usr, /proc, /dev, a tmpfs /tmp and the workspace; phantom adds its cgroup
 limits and the seccomp filter, and so does runc (as root only: Docker's default seccomp
@@ -16,7 +16,9 @@ clone into them, write the id maps, exec the command (also python3) as pid 1. Me
 every command runs once per round, in an order shuffled from round to round, so that
 all rows share the same moments of the machine; then the ratios the issue sets targets
 for. Then phantom's size: the stripped binary and the peak RSS of `phantom exec`
-(`/usr/bin/time -f %M`, median of 21).
+(`/usr/bin/time -f %M`, median of 21). With `--parts`, instead: what each part of a
+cold start costs, the floor without and with its network namespace, then phantom under
+policies that add python-dev's parts one at a time.
 """
 import argparse, os, random, shutil, statistics, subprocess, sys, tempfile, time
 
@@ -220,12 +222,66 @@ def build_floor(root, work):
     print("note: no static C compiler (Debian: musl-tools); the ns-floor rows are left out", file=sys.stderr)
     return None
 
+# The parts of a cold start (`--parts`): python-dev taken apart, one step at a time. Each
+# policy adds one thing to the one before; the rows' differences are what each costs.
+PARTS_SMALL_FS = """filesystem {
+    ro /usr
+    symlink /bin to "usr/bin"
+    symlink /lib to "usr/lib"
+    symlink /lib64 to "usr/lib64"
+}"""
+PARTS_NO_LIMITS = """resources {
+    memory unlimited
+    swap unlimited
+    pids unlimited
+}"""
+
+def parts_policies(root):
+    """(label, policy text) for `--parts`, in order; python-dev itself comes after them."""
+    base = open(os.path.join(root, "stdlib-profiles", "base.pfp")).read()
+    start = base.index("\nfilesystem {") + 1
+    base_fs = base[start:base.index("\n}", start) + 2]
+    def policy(name, fs, network, limits):
+        return "\n".join([f'policy "{name}"', "syscalls {\n    default allow\n}", fs, f"network {network}",
+                          limits, "process {\n    uid 1000\n    gid 1000\n}", ""])
+    return [
+        ("phantom: network host, no cgroup limits, 5 mount steps, no filter",
+         policy("parts-host", PARTS_SMALL_FS, "host", PARTS_NO_LIMITS)),
+        ("the same in a network namespace of its own",
+         policy("parts-net", PARTS_SMALL_FS, "none", PARTS_NO_LIMITS)),
+        ("the same with the default memory and pids limits",
+         policy("parts-limits", PARTS_SMALL_FS, "none", "")),
+        ("base's filesystem (44 steps) instead of 5",
+         policy("parts-fs", base_fs, "none", "")),
+    ]
+
+def measure_parts(phantom, phantomc, bundle, floor, ws, work, root, runs):
+    """Rows of `--parts`: the floor without and with the network namespace, then
+    phantom with python-dev's parts added one at a time, interleaved."""
+    commands = [("bare /bin/true", ["/bin/true"])]
+    if floor:
+        commands += [("ns-floor without the network namespace", [floor, "-n", "/bin/true"]),
+                     ("ns-floor", [floor, "/bin/true"])]
+    for i, (label, text) in enumerate(parts_policies(root)):
+        source, out = os.path.join(work, f"parts-{i}.pfp"), os.path.join(work, f"parts-{i}.pfb")
+        open(source, "w").write(text)
+        subprocess.run([phantomc, "compile", source, "-o", out], check=True, stderr=subprocess.DEVNULL)
+        commands.append((label, [phantom, "exec", out, "--workspace", ws, "--", "/bin/true"]))
+    commands.append(("python-dev (base's filter, Landlock rules, rlimits)", [phantom, "exec", bundle, "--workspace", ws, "--", "/bin/true"]))
+    results = measure_interleaved(commands, runs)
+    print("| what runs | median ms | p90 ms |\n|---|---:|---:|")
+    for name, _ in commands:
+        med, p90 = results[name]
+        print(f"| {name} | {med:.2f} | {p90:.2f} |" if med is not None else f"| {name} | n/a | {p90} |")
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--markdown", action="store_true")
     ap.add_argument("--io", action="store_true",
                     help="also measure sequential workspace I/O (O_DIRECT, 256 MiB, 9 rounds) on the host and through phantom's bind mount")
+    ap.add_argument("--parts", action="store_true",
+                    help="instead: what each part of a cold start costs (python-dev taken apart, against the floor)")
     ap.add_argument("--bin-dir", help="where phantom and phantomc are (default: the static release build of scripts/build-release.sh)")
     args = ap.parse_args()
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -241,6 +297,10 @@ def main():
     os.mkdir(ws)
     bundle = os.path.join(work, "python-dev.pfb")
     subprocess.run([phantomc, "compile", os.path.join(root, "stdlib-profiles/python-dev.pfp"), "-o", bundle], check=True, stderr=subprocess.DEVNULL)
+    if args.parts:
+        measure_parts(phantom, phantomc, bundle, build_floor(root, work), ws, work, root, args.runs)
+        shutil.rmtree(work, ignore_errors=True)
+        return
     commands = []
     def row(name, cmd):
         commands.append((name, cmd))

@@ -8,7 +8,9 @@
  * tear down those namespaces around the command here; a target below it is below
  * what any sandbox with those namespaces could reach.
  *
- *     ns-floor COMMAND [ARG...]        exit status: the command's (125: set-up failed)
+ *     ns-floor [-n] COMMAND [ARG...]   exit status: the command's (125: set-up failed)
+ *
+ * -n leaves the network namespace out (what the others cost without it).
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -46,8 +48,14 @@ static int write_file(const char *path, const char *text)
 
 int main(int argc, char **argv)
 {
+    int network = CLONE_NEWNET;
+    if (argc > 1 && strcmp(argv[1], "-n") == 0) {
+        network = 0;
+        argv++;
+        argc--;
+    }
     if (argc < 2) {
-        fprintf(stderr, "usage: ns-floor COMMAND [ARG...]\n");
+        fprintf(stderr, "usage: ns-floor [-n] COMMAND [ARG...]\n");
         return 125;
     }
     command = argv + 1;
@@ -56,7 +64,7 @@ int main(int argc, char **argv)
         return 125;
     }
     int flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-                CLONE_NEWNET | CLONE_NEWCGROUP | SIGCHLD;
+                network | CLONE_NEWCGROUP | SIGCHLD;
     pid_t pid = clone(child, stack + sizeof stack, flags, NULL);
     if (pid < 0) {
         perror("ns-floor: clone");
