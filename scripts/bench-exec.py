@@ -344,26 +344,26 @@ def main():
     else:
         for name, med, p90 in rows:
             print(f"{name:55} median {med:7.2f} ms  p90 {p90:7.2f} ms" if med is not None else f"{name:55} unavailable: {p90}")
-    ratios = []
-    for label, num, den in (("phantom / bwrap with the same plan", PHANTOM, BWRAP_SAME),
-                            ("phantom / bwrap with 8 mounts", PHANTOM, BWRAP_8),
-                            ("phantom python3 / bare python3", PYTHON_PHANTOM, PYTHON_BARE)):
-        a, b = results.get(num, (None,))[0], results.get(den, (None,))[0]
-        if a is not None and b is not None:
-            ratios.append(f"{label} {a / b:.2f}")
-    if ratios:
-        print("\nmedians: " + "; ".join(ratios))
+    def ratios(pairs):
+        """`label a/b` of the medians in `pairs` of (label, numerator row, denominator row)."""
+        out = []
+        for label, num, den in pairs:
+            a, b = results.get(num, (None,))[0], results.get(den, (None,))[0]
+            if a is not None and b is not None:
+                out.append(f"{label} {a / b:.2f}")
+        return "; ".join(out)
+    targets = ratios((("phantom / bwrap with the same plan", PHANTOM, BWRAP_SAME),
+                      ("phantom / bwrap with 8 mounts", PHANTOM, BWRAP_8),
+                      ("phantom python3 / bare python3", PYTHON_PHANTOM, PYTHON_BARE)))
+    if targets:
+        print("\nmedians: " + targets)
     # What the kernel's namespaces alone cost against the same denominators: a target
-    # below these is below what creating the namespaces takes on this machine.
-    floors = []
-    for label, num, den in (("ns-floor / bwrap with the same plan", FLOOR, BWRAP_SAME),
-                            ("ns-floor / bwrap with 8 mounts", FLOOR, BWRAP_8),
-                            ("ns-floor python3 / bare python3", PYTHON_FLOOR, PYTHON_BARE)):
-        a, b = results.get(num, (None,))[0], results.get(den, (None,))[0]
-        if a is not None and b is not None:
-            floors.append(f"{label} {a / b:.2f}")
+    # below these would be below what creating the namespaces takes on this machine.
+    floors = ratios((("ns-floor / bwrap with the same plan", FLOOR, BWRAP_SAME),
+                     ("ns-floor / bwrap with 8 mounts", FLOOR, BWRAP_8),
+                     ("ns-floor python3 / bare python3", PYTHON_FLOOR, PYTHON_BARE)))
     if floors:
-        print("the namespaces alone: " + "; ".join(floors))
+        print("the namespaces alone: " + floors)
     stripped, rss = size
     print(f"\nphantom binary, stripped: {stripped / 2**20:.2f} MiB; peak RSS of `phantom exec … /bin/true`: {rss / 1024:.2f} MiB (median of 21)")
     if io_rows:
