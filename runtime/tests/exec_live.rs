@@ -14,7 +14,7 @@
 )]
 
 mod common;
-use common::{err, is_root, out};
+use common::{err, give_to, is_root, out, WORKSPACE_OWNER};
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -49,6 +49,7 @@ fn sandbox(extra: &str) -> Sandbox {
     let dir = tempfile::tempdir().expect("tempdir");
     let workspace = dir.path().join("ws");
     std::fs::create_dir(&workspace).expect("workspace");
+    give_to(&workspace, WORKSPACE_OWNER);
     let bundle = bundle_file(dir.path(), "t", extra);
     Sandbox {
         dir,
@@ -304,19 +305,38 @@ fn no_inherited_file_descriptors() {
     if !is_root() {
         c.arg("--allow-degraded");
     }
-    let script = "ls /proc/self/fd | tr '\\n' ' '; echo; ls /proc/1/fd | tr '\\n' ' '";
-    let o = c
+    // The workload lists its own; init's are listed from here, since the workload may
+    // not look into init (non-dumpable, and not the workload's on the host).
+    let script = "ls /proc/self/fd | tr '\\n' ' '; echo; sleep 2";
+    let child = c
         .args(["--", "/bin/sh", "-c", script])
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::piped())
+        .spawn()
         .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // phantom's one child by then: init (the network helper is long gone).
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", child.id()))
+        .unwrap_or_default();
+    let init_fds: Vec<String> = children
+        .split_whitespace()
+        .next()
+        .and_then(|init| std::fs::read_dir(format!("/proc/{init}/fd")).ok())
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let o = child.wait_with_output().unwrap();
     let text = out(&o);
-    let lines: Vec<&str> = text.lines().collect();
     // The workload: 0, 1, 2 and the directory ls itself reads.
-    assert_eq!(lines[0].split_whitespace().count(), 4, "{text}");
-    // Init: stdio and its report pipe, not the caller's descriptor.
-    assert!(!lines[1].split_whitespace().any(|f| f == "9"), "{text}");
-    assert_eq!(lines[1].split_whitespace().count(), 4, "{text}");
+    assert_eq!(text.split_whitespace().count(), 4, "{text}");
+    if is_root() {
+        // Init (readable as root): stdio and its report pipe, not the caller's fd 9.
+        assert!(!init_fds.iter().any(|f| f == "9"), "{init_fds:?}");
+        assert_eq!(init_fds.len(), 4, "{init_fds:?}");
+    }
 }
 
 #[test]
@@ -647,6 +667,9 @@ fn without_user_namespaces(s: &Sandbox, args: &[&str]) -> Option<Output> {
 #[test]
 fn without_user_namespaces_phantom_refuses_unless_degraded_and_landlock_confines() {
     let s = sandbox("");
+    // phantom runs as root of a user namespace that maps root alone: direct mode's
+    // workload is that root, whose workspace this is.
+    give_to(&s.workspace, 0);
     let Some(refused) = without_user_namespaces(&s, &["--", "/bin/true"]) else {
         eprintln!("skipped: unshare --user is not available here");
         return;
@@ -852,4 +875,53 @@ fn forking_daemons_end_with_the_run_on_timeout_and_on_kill() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// As root, phantom maps the sandbox's user to the workspace's owner, or to nobody
+/// where root owns it: never to root, whose uid alone (no capability needed) would own
+/// every root-owned file the sandbox can reach, the host's device nodes in its /dev
+/// among them, and make whatever it writes to the workspace root's (a setuid-root
+/// program for any host user to run).
+#[test]
+fn as_root_the_workload_is_never_root_on_the_host() {
+    if !is_root() {
+        return; // rootless, the sandbox's user is the caller, and nobody else
+    }
+    let probe = "cat /proc/self/uid_map /proc/self/gid_map; grep Groups /proc/self/status; \
+        chmod 600 /dev/full 2>/dev/null && echo dev-chmod; \
+        touch /workspace/f 2>/dev/null && chmod 4755 /workspace/f && echo wrote";
+    // The workspace is root's: the workload is nobody, reads it and writes nothing.
+    let s = sandbox("");
+    give_to(&s.workspace, 0);
+    let o = s.sh(probe);
+    let text = out(&o);
+    assert!(text.contains("1000      65534          1"), "{text}");
+    assert!(!text.contains("dev-chmod"), "{text}");
+    assert!(!text.contains("wrote"), "{text}");
+    assert!(
+        err(&o).contains("runs the workload as nobody"),
+        "{}",
+        err(&o)
+    );
+    assert!(err(&o).contains("chown -R USER"), "{}", err(&o));
+    let groups = text
+        .lines()
+        .find(|l| l.starts_with("Groups:"))
+        .unwrap_or_default();
+    assert_eq!(groups.split_whitespace().count(), 1, "{text}");
+    // The workspace is a user's: the workload is that user, and what it makes is theirs.
+    let s = sandbox("");
+    let o = s.sh(probe);
+    let text = out(&o);
+    assert!(text.contains("1000       1000          1"), "{text}");
+    assert!(text.contains("wrote"), "{}{}", text, err(&o));
+    assert!(!text.contains("dev-chmod"), "{text}");
+    assert_eq!(err(&o), "");
+    let meta = std::fs::metadata(s.workspace.join("f")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((meta.uid(), meta.gid()), (WORKSPACE_OWNER, WORKSPACE_OWNER));
+    assert_eq!(
+        std::fs::metadata("/dev/full").unwrap().mode() & 0o777,
+        0o666
+    );
 }

@@ -27,7 +27,7 @@
 )]
 
 mod common;
-use common::{err, is_root, out};
+use common::{err, give_tree_to, is_root, out, WORKSPACE_OWNER};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -52,28 +52,34 @@ fn no_python(test: &str) -> bool {
 
 /// A project directory: the workspace (`ws`, the current directory of every run),
 /// and phantom's bundle cache, so tests never share `~/.cache`.
+/// As root its workspace belongs to `owner`, whose project it is: a user's
+/// ([`WORKSPACE_OWNER`]), as the sandbox runs as the workspace's owner; root's for
+/// direct mode, whose workload is phantom's caller.
 struct Project {
     dir: tempfile::TempDir,
     ws: PathBuf,
+    owner: u32,
 }
 
 fn project() -> Project {
-    project_in(&std::env::temp_dir())
+    project_in(&std::env::temp_dir(), WORKSPACE_OWNER)
 }
 
-fn project_in(parent: &Path) -> Project {
+fn project_in(parent: &Path, owner: u32) -> Project {
     let dir = tempfile::tempdir_in(parent).expect("tempdir");
     let ws = dir.path().join("ws");
     std::fs::create_dir(&ws).expect("workspace");
-    Project { dir, ws }
+    give_tree_to(&ws, owner);
+    Project { dir, ws, owner }
 }
 
 impl Project {
-    /// Writes `text` to `rel` in the workspace, creating directories.
+    /// Writes `text` to `rel` in the workspace, creating directories (the owner's).
     fn write(&self, rel: &str, text: &str) {
         let path = self.ws.join(rel);
         std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
         std::fs::write(path, text).expect("write");
+        give_tree_to(&self.ws, self.owner);
     }
 
     /// `phantom run` in the workspace, with a private cache and no user settings.
@@ -453,6 +459,7 @@ fn python_venv_and_offline_pip_install_of_a_local_wheel_work() {
             .output()
             .expect("host python");
         assert_ok(&made, "building the wheel on the host");
+        give_tree_to(&p.ws, p.owner);
         // One venv in /tmp, one in the workspace (it survives the sandbox).
         let o = p.sh(
             "python-dev",
@@ -1184,6 +1191,8 @@ fn hardened_makes_non_workspace_binds_read_only() {
     let p = project();
     let data = p.dir.path().join("data");
     std::fs::create_dir(&data).expect("mkdir");
+    // Writable by the sandbox's user: the workspace's owner.
+    give_tree_to(&data, p.owner);
     let policy = p.dir.path().join("extra-mounts.pfp");
     std::fs::write(
         &policy,
@@ -1395,9 +1404,9 @@ fn direct_project() -> Project {
     let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
     // A checkout under /tmp (as CI's may be) puts the target directory there too.
     if target.starts_with(std::env::temp_dir()) {
-        project_in(Path::new("/var/tmp"))
+        project_in(Path::new("/var/tmp"), 0)
     } else {
-        project_in(target)
+        project_in(target, 0)
     }
 }
 

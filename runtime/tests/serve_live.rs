@@ -12,7 +12,7 @@
 )]
 
 mod common;
-use common::{alive, err, is_root, out};
+use common::{alive, err, give_to, is_root, out, NOBODY};
 
 use phantom_compiler::{bundle, check, io::MemoryFs, Input};
 use phantom_runtime::sandbox::zygote;
@@ -151,7 +151,7 @@ fn processes_with(marker: &str) -> usize {
 #[test]
 fn warm_runs_are_isolated_single_use_concurrent_and_leave_nothing() {
     let server = Server::start(2);
-    let ws = tempfile::tempdir().unwrap();
+    let ws = parked_workspace();
     std::fs::write(ws.path().join("in.txt"), "from the host\n").unwrap();
 
     // Output, exit status, the workspace, the sandbox's identity.
@@ -278,7 +278,7 @@ fn open_fds(pid: u32) -> usize {
 #[test]
 fn a_thousand_sequential_and_fifty_concurrent_warm_runs_leak_nothing() {
     let server = Server::start(3);
-    let ws = tempfile::tempdir().unwrap();
+    let ws = parked_workspace();
     // Warm up: the pool is full and the server's descriptors settle.
     for _ in 0..5 {
         let o = server.run(ws.path(), &["/bin/true"]);
@@ -345,7 +345,7 @@ fn a_thousand_sequential_and_fifty_concurrent_warm_runs_leak_nothing() {
 #[test]
 fn a_killed_server_takes_its_sandboxes_with_it_and_a_new_one_starts() {
     let server = Server::start(2);
-    let ws = tempfile::tempdir().unwrap();
+    let ws = parked_workspace();
     let o = server.run(ws.path(), &["/bin/true"]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     let pid = server.child.id();
@@ -437,7 +437,7 @@ fn hostile_clients_cannot_leak_descriptors_or_stall_the_server() {
         return;
     }
     let server = Server::start(1);
-    let ws = tempfile::tempdir().unwrap();
+    let ws = parked_workspace();
     let o = server.run(ws.path(), &["/bin/true"]);
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     std::thread::sleep(Duration::from_millis(300));
@@ -470,6 +470,13 @@ fn a_sandboxed_process_may_not_use_the_server() {
     let server = Server::start(1);
     // A cold sandbox whose workspace holds the server's socket.
     let sockdir = server.socket.parent().unwrap().to_path_buf();
+    if is_root() {
+        // The sandbox's user is nobody here (root owns the workspace): let it reach the
+        // socket, so that the server's own refusal is what stops it.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&sockdir, std::fs::Permissions::from_mode(0o711)).unwrap();
+        std::fs::set_permissions(&server.socket, std::fs::Permissions::from_mode(0o666)).unwrap();
+    }
     let script = "import socket; s = socket.socket(socket.AF_UNIX); \
         s.connect('/workspace/serve.sock'); s.settimeout(5); print(s.recv(4096))";
     let mut c = Command::new(env!("CARGO_BIN_EXE_phantom"));
@@ -481,8 +488,9 @@ fn a_sandboxed_process_may_not_use_the_server() {
         c.arg("--allow-degraded");
     }
     let o = c.args(["--", "python3", "-c", script]).output().unwrap();
+    // As root the sandbox's user is nobody, refused as another user before anything.
     assert!(
-        out(&o).contains("refused") && out(&o).contains("sandboxed"),
+        out(&o).contains("refused") && (is_root() || out(&o).contains("sandboxed")),
         "stdout: {} stderr: {}",
         out(&o),
         err(&o)
@@ -493,7 +501,7 @@ fn a_sandboxed_process_may_not_use_the_server() {
 #[test]
 fn a_warm_run_cannot_outlast_its_profiles_timeout() {
     let server = Server::start(1);
-    let ws = tempfile::tempdir().unwrap();
+    let ws = parked_workspace();
     let policy = ws.path().join("short.pfp");
     std::fs::write(
         &policy,
@@ -525,7 +533,7 @@ fn a_warm_run_cannot_outlast_its_profiles_timeout() {
 #[test]
 fn warm_python_interpreters_run_code_as_python3_would() {
     let server = Server::start_with(2, &["--warm-python", "python-dev"]);
-    let ws = tempfile::tempdir().unwrap();
+    let ws = parked_workspace();
     let python = |flags: &[&str], args: &[&str]| -> Output {
         let mut all = vec!["python3"];
         all.extend_from_slice(args);
@@ -724,4 +732,13 @@ fn warm_interpreters_only_where_the_filter_lets_them_restrict_themselves() {
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     let strict = bundle::build(checked.policy.as_ref().unwrap(), &checked.sources).unwrap();
     assert!(!zygote::can_warm_python(&strict));
+}
+
+/// A workspace for a parked sandbox: as root, nobody's, since a parked sandbox's user
+/// is nobody (its workspace is not known when it is built; phantom's user never is
+/// root).
+fn parked_workspace() -> tempfile::TempDir {
+    let ws = tempfile::tempdir().unwrap();
+    give_to(ws.path(), NOBODY);
+    ws
 }

@@ -14,7 +14,7 @@
 )]
 
 mod common;
-use common::is_root;
+use common::{give_to, is_root, NOBODY};
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
@@ -70,7 +70,7 @@ fn parked_sandboxes_run_one_command_each_with_the_workspace_bound_late() {
         allow_degraded: !is_root(),
         tty: false,
     };
-    let ws = tempfile::tempdir().unwrap();
+    let ws = parked_workspace();
     std::fs::write(ws.path().join("hello.txt"), "from the host\n").unwrap();
 
     // The command runs in the sandbox, sees the workspace, may write it, gets the env.
@@ -169,4 +169,13 @@ fn parked_sandboxes_run_one_command_each_with_the_workspace_bound_late() {
         "parked python-dev sandbox, start to exit of /bin/true: median {:.2} ms",
         times[times.len() / 2]
     );
+}
+
+/// A workspace for a parked sandbox: as root, nobody's, since a parked sandbox's user
+/// is nobody (its workspace is not known when it is built; phantom's user never is
+/// root).
+fn parked_workspace() -> tempfile::TempDir {
+    let ws = tempfile::tempdir().unwrap();
+    give_to(ws.path(), NOBODY);
+    ws
 }

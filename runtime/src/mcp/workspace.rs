@@ -174,6 +174,7 @@ impl Workspaces {
         }
         let path = self.root.join("workspaces").join(&id);
         std::fs::create_dir(&path).map_err(io(&id))?;
+        crate::sandbox::identity::give_to_sandbox(&path).map_err(io(&id))?;
         let created_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -245,6 +246,7 @@ impl Workspaces {
     pub fn scratch(&self) -> Result<Scratch, WorkspaceError> {
         let path = self.root.join("oneshot").join(self.unique());
         std::fs::create_dir(&path).map_err(io("scratch workspace"))?;
+        crate::sandbox::identity::give_to_sandbox(&path).map_err(io("scratch workspace"))?;
         Ok(Scratch { path })
     }
 

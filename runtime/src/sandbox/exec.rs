@@ -65,7 +65,9 @@ pub enum ExecError {
     Clone(io::Error),
     #[error("cannot create a user namespace ({0}): this host does not allow them (Ubuntu's AppArmor restriction `kernel.apparmor_restrict_unprivileged_userns`, `user.max_user_namespaces` = 0, or Debian's `kernel.unprivileged_userns_clone` = 0). Allow them, run as root, use direct mode (`phantom run --mode direct`, `phantomc compile --mode direct`), or pass --allow-degraded to run with Landlock as the filesystem layer (phantom then names what is not isolated)")]
     UserNamespaces(io::Error),
-    #[error("writing the sandbox's uid/gid maps failed: {0}")]
+    #[error("giving up phantom's supplementary groups before the sandbox is cloned (as root, so that none follows the workload) failed: {0}")]
+    Groups(io::Error),
+    #[error("writing the sandbox's uid/gid maps failed: {0}. Its user is the caller, or, for root, the workspace's owner or nobody (uid/gid 65534), never root: that id must exist in phantom's own user namespace (inside a container, map it, or give the workspace to a user the container maps)")]
     IdMaps(io::Error),
     #[error("making the sandbox's network namespace failed: {0}")]
     Network(netns::NetnsError),
@@ -212,6 +214,8 @@ pub(super) struct Prepared {
     pub(super) cwd: String,
     /// Required in direct mode, where Landlock is the filesystem layer.
     pub(super) landlock: harden::LandlockMode,
+    /// Who the sandbox's user is on the host (never root).
+    pub(super) host: super::identity::HostIdentity,
 }
 
 impl Prepared {
@@ -227,6 +231,7 @@ impl Prepared {
             vars: self.vars.clone(),
             cwd: self.cwd.clone(),
             landlock: self.landlock,
+            host: self.host,
         }
     }
 }
@@ -264,6 +269,7 @@ pub(super) fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared
         }
         None => None,
     };
+    let host = super::identity::HostIdentity::for_run(workspace.as_deref().map(Path::new));
     let vars = Vars {
         workspace,
         cwd: std::env::current_dir()?.display().to_string(),
@@ -314,6 +320,7 @@ pub(super) fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared
         vars,
         cwd,
         landlock,
+        host,
     })
 }
 
@@ -458,6 +465,9 @@ pub fn run_watching(
     let mut lost = Vec::new();
     // A kernel or host that refuses the clone into the cgroup (older than 5.7, say)
     // gets the usual clone and a move.
+    if !direct {
+        super::identity::before_clone().map_err(ExecError::Groups)?;
+    }
     let mut first = sys::clone_into(flags, cgroup_fd);
     let mut born_there = cgroup_fd.is_some();
     if first.is_err() && born_there {
@@ -792,7 +802,7 @@ pub(super) fn hand_over(
         let user_ns = own_network(bundle)
             .then(|| netns::user_namespace_of(child.pid))
             .transpose()?;
-        write_id_maps(child.pid, bundle.process.uid, bundle.process.gid)
+        write_id_maps(child.pid, bundle.process.uid, bundle.process.gid, p.host)
             .map_err(ExecError::IdMaps)?;
         (&*go).write_all(b"m")?;
         mark(p, "id maps written, sandbox building its root");
@@ -868,12 +878,23 @@ pub fn humantime(d: Duration) -> String {
     }
 }
 
-pub(super) fn write_id_maps(pid: libc::pid_t, inside_uid: u32, inside_gid: u32) -> io::Result<()> {
-    let (uid, gid) = (sys::uid(), sys::gid());
+/// Maps the sandbox's one user and group, `inside_uid`/`inside_gid`, to `host`'s.
+pub(super) fn write_id_maps(
+    pid: libc::pid_t,
+    inside_uid: u32,
+    inside_gid: u32,
+    host: super::identity::HostIdentity,
+) -> io::Result<()> {
     let proc = PathBuf::from(format!("/proc/{pid}"));
     std::fs::write(proc.join("setgroups"), "deny")?;
-    std::fs::write(proc.join("uid_map"), format!("{inside_uid} {uid} 1\n"))?;
-    std::fs::write(proc.join("gid_map"), format!("{inside_gid} {gid} 1\n"))?;
+    std::fs::write(
+        proc.join("uid_map"),
+        format!("{inside_uid} {} 1\n", host.uid),
+    )?;
+    std::fs::write(
+        proc.join("gid_map"),
+        format!("{inside_gid} {} 1\n", host.gid),
+    )?;
     Ok(())
 }
 
@@ -1184,6 +1205,7 @@ pub(super) fn init_begin(go: &io::PipeReader, report: &io::PipeWriter) {
         // phantom died or gave up before letting us go.
         sys::exit_now(EXIT_SETUP);
     }
+
     // Not phantom's command line (host paths, --env values) in /proc/1/cmdline.
     let _ = sys::set_cmdline("phantom-init");
     // The workload runs as the same user as init: without this it could read init's
@@ -1515,7 +1537,12 @@ pub(super) fn build_private_root(
     old: OldRoot,
 ) -> Result<(), String> {
     let root = Path::new("/tmp");
-    let mut ops = RealOps;
+    // The sources are captured with init's first ids, phantom's, which reach what the
+    // caller may reach; then init takes the ids phantom mapped (its own are unmapped
+    // when phantom is root), which own what it and the workload create from then on.
+    let mut ops = RealOps {
+        become_user: Some((bundle.process.uid, bundle.process.gid)),
+    };
     // Under umask 0 each directory gets the plan's mode as it is made (`RealOps`).
     sys::with_umask(0, || match deferred {
         Some(deferred) => {

@@ -4,7 +4,8 @@
 //!
 //! 1. **phantom** (the caller): loads the bundle, binds the run-time variables, clones
 //!    the sandbox's init into new user, mount, pid, ipc and uts namespaces, writes its
-//!    uid/gid maps and lets it build its root; meanwhile it has the sandbox's network
+//!    uid/gid maps (to the caller's ids, or as root to an unprivileged user's:
+//!    `identity`) and lets it build its root; meanwhile it has the sandbox's network
 //!    namespace made (unless the bundle says host; `netns`) and creates the cgroups,
 //!    sends the workload both, and only then lets it go (so every workload process is
 //!    in the cgroups and the network namespace before it runs anything of its own). It
@@ -39,6 +40,7 @@ mod sys;
 mod vars;
 
 pub mod exec;
+pub mod identity;
 pub mod keeper;
 pub mod resident;
 pub mod serve;

@@ -65,6 +65,12 @@ pub enum MountError {
     MissingMountpoint { index: usize, target: String },
     #[error("mount step {index}: {message}")]
     Variable { index: usize, message: String },
+    #[error("mount step {index}: the sandbox's user may not reach `{source_path}` ({source}): every directory above it must let that user search it (`x`), and the source itself let it read. That user is the caller, or, when phantom runs as root, the workspace's owner or nobody (uid 65534)")]
+    SourceDenied {
+        index: usize,
+        source_path: String,
+        source: io::Error,
+    },
 }
 
 fn step_err(
@@ -143,7 +149,15 @@ fn execute<O: MountOps>(
                     .resolve(source)
                     .map_err(|message| MountError::Variable { index, message })?;
                 let captured = ops.capture_restricted(Path::new(&source), !writable);
-                match captured.map_err(step_err(index, "open source", Path::new(&source)))? {
+                let captured = captured.map_err(|e| match e.raw_os_error() {
+                    Some(libc::EACCES) => MountError::SourceDenied {
+                        index,
+                        source_path: source.clone(),
+                        source: e,
+                    },
+                    _ => step_err(index, "open source", Path::new(&source))(e),
+                });
+                match captured? {
                     Some(tree) => {
                         trees.insert(index, tree);
                     }
@@ -333,14 +347,23 @@ pub fn under(root: &Path, target: &str) -> PathBuf {
     root.join(target.trim_start_matches('/'))
 }
 
-/// The kernel.
+/// The kernel. `become_user`: the (uid, gid) this process takes once every source is
+/// captured, before it makes the root (whose files must belong to mapped ids).
 #[derive(Debug, Default)]
-pub struct RealOps;
+pub struct RealOps {
+    pub become_user: Option<(u32, u32)>,
+}
 
 impl MountOps for RealOps {
     type Tree = std::os::fd::OwnedFd;
 
     fn make_root(&mut self, root: &Path) -> io::Result<()> {
+        if let Some((uid, gid)) = self.become_user.take() {
+            super::sys::become_user(uid, gid)?;
+            // A change of ids clears the parent-death signal: armed again. (Should
+            // phantom die in between, init still stops at the go-ahead it waits for.)
+            super::sys::set_parent_death_signal(libc::SIGKILL)?;
+        }
         super::sys::mount_fs(
             c"tmpfs",
             root,

@@ -103,6 +103,7 @@ pub fn start(
     let (handoff, handoff_init) = UnixStream::pair()?;
     let (move_in_ours, move_in_theirs) = UnixStream::pair()?;
     let flags = exec::namespace_flags();
+    super::identity::before_clone().map_err(ExecError::Groups)?;
     let child = match sys::clone_into_namespaces(flags).map_err(ExecError::Clone)? {
         None => {
             drop(go_write);

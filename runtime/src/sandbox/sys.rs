@@ -360,6 +360,35 @@ pub fn clone_into(
     }))
 }
 
+/// Gives up every supplementary group of this process (`setgroups(0, NULL)`).
+pub fn clear_supplementary_groups() -> io::Result<()> {
+    // SAFETY: an empty list; the pointer is not read.
+    check(unsafe { libc::setgroups(0, std::ptr::null()) }.into())?;
+    Ok(())
+}
+
+/// This process's supplementary groups.
+pub fn supplementary_groups() -> io::Result<Vec<libc::gid_t>> {
+    // SAFETY: a count of 0 only asks how many there are.
+    let n = check(unsafe { libc::getgroups(0, std::ptr::null_mut()) }.into())?;
+    let mut groups = vec![0; usize::try_from(n).unwrap_or(0)];
+    let len = libc::c_int::try_from(groups.len()).unwrap_or(0);
+    // SAFETY: `groups` has room for `len` ids.
+    let n = check(unsafe { libc::getgroups(len, groups.as_mut_ptr()) }.into())?;
+    groups.truncate(usize::try_from(n).unwrap_or(0));
+    Ok(groups)
+}
+
+/// Takes `uid` and `gid` as real, effective and saved ids (group first, while the
+/// user may still change it).
+pub fn become_user(uid: u32, gid: u32) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::setresgid(gid, gid, gid) }.into())?;
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::setresuid(uid, uid, uid) }.into())?;
+    Ok(())
+}
+
 /// Plain fork (the sandbox's init forks the workload).
 pub fn fork() -> io::Result<libc::pid_t> {
     // SAFETY: the caller (the sandbox init) is single-threaded.

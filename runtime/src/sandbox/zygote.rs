@@ -158,6 +158,7 @@ pub fn park_kind(bundle: &Bundle, options: &ExecOptions, kind: Kind) -> Result<P
     let (move_in_ours, move_in_theirs) = UnixStream::pair()?;
     let flags = exec::namespace_flags();
     // The caller must be single-threaded here, as for `exec::run`.
+    super::identity::before_clone().map_err(ExecError::Groups)?;
     let child = match sys::clone_into_namespaces(flags).map_err(ExecError::Clone)? {
         None => {
             drop(go_write);

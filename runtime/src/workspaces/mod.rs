@@ -383,6 +383,8 @@ impl Store {
             .mode(0o755)
             .create(&files)
             .map_err(io_error("cannot create", &files))?;
+        crate::sandbox::identity::give_to_sandbox(&files)
+            .map_err(io_error("cannot give to the sandbox's user", &files))?;
         Ok(dir)
     }
 

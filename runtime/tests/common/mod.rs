@@ -14,6 +14,34 @@ pub fn is_root() -> bool {
     })
 }
 
+/// A user of the host's that owns a workspace, as a developer owns their project: as
+/// root, phantom runs the workload as the workspace's owner (never as root).
+pub const WORKSPACE_OWNER: u32 = 1000;
+/// nobody: a parked sandbox's user as root, whose workspace is not known when it is
+/// built.
+pub const NOBODY: u32 = 65534;
+
+/// As root, gives `dir` to `uid` (and the group of the same number), as a workspace of
+/// that user's would be; elsewhere it is the caller's already.
+pub fn give_to(dir: &std::path::Path, uid: u32) {
+    if is_root() {
+        std::os::unix::fs::chown(dir, Some(uid), Some(uid)).unwrap();
+    }
+}
+
+/// [`give_to`] for `path` and everything beneath it (symbolic links themselves).
+pub fn give_tree_to(path: &std::path::Path, uid: u32) {
+    if !is_root() {
+        return;
+    }
+    std::os::unix::fs::lchown(path, Some(uid), Some(uid)).unwrap();
+    if path.symlink_metadata().unwrap().is_dir() {
+        for entry in std::fs::read_dir(path).unwrap() {
+            give_tree_to(&entry.unwrap().path(), uid);
+        }
+    }
+}
+
 pub fn out(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

@@ -116,6 +116,18 @@ pub fn run_bundle(
         tty: args.tty,
     };
     start_in_systemd_scope_if_needed(bundle)?;
+    let writes_workspace = bundle.mounts.iter().any(|m| {
+        matches!(m, phantom_bundle::MountStep::Bind { source, writable: true, .. }
+            if source.contains("${workspace}"))
+    });
+    if let Some(notice) = options
+        .workspace
+        .as_deref()
+        .filter(|_| writes_workspace && bundle.mode.uses_namespaces())
+        .and_then(sandbox::identity::root_workspace_notice)
+    {
+        eprintln!("phantom: note: {notice}");
+    }
     let report = sandbox::run(bundle, &options)?;
     for what in &report.not_enforced {
         eprintln!("phantom: warning: not enforced on this host: {what}");
@@ -289,6 +301,8 @@ pub fn default_workspace(
         .prefix("phantom-workspace-")
         .tempdir()
         .context("cannot create a scratch workspace")?;
+    phantom_runtime::sandbox::identity::give_to_sandbox(scratch.path())
+        .context("cannot give the scratch workspace to the sandbox's user")?;
     eprintln!(
         "phantom: not using `{}` as the workspace (the sandbox could write all of it); using an empty scratch directory instead. Pass --workspace DIR or run from a project directory.",
         cwd.display()

@@ -1,0 +1,155 @@
+//! Who a sandbox's user is on the host.
+//!
+//! Rootless, the sandbox's user is the caller: its user namespace can map nobody else.
+//! As root it could be anyone, and it must not be root. A process whose uid is 0 on the
+//! host owns every root-owned file it can reach, with no capability at all: it could
+//! leave a setuid-root program in the workspace for any host user to run, change the
+//! modes of the host's device nodes bound into its `/dev`, change global `/proc`
+//! entries, and read root-only kernel files. So as root the sandbox's user is the owner
+//! of the workspace, whose files the workload works on (as if that user had run
+//! phantom), unless root owns it; otherwise, and without a workspace (a parked
+//! sandbox's is not known yet), nobody: 65534. A group of 0 becomes 65534 too: group
+//! root is a privilege of its own (a setgid-root program, files readable by group 0).
+
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+/// The id of nobody (and of nogroup), which owns nothing.
+pub const NOBODY: u32 = 65534;
+
+/// The host's uid and gid of a sandbox's user.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostIdentity {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl HostIdentity {
+    /// For a sandbox started by `caller` (uid, gid) whose workspace is owned by
+    /// `workspace_owner` (uid, gid), if it has one (see the module's documentation).
+    pub fn choose(caller: (u32, u32), workspace_owner: Option<(u32, u32)>) -> HostIdentity {
+        let (uid, gid) = caller;
+        if uid != 0 {
+            return HostIdentity { uid, gid };
+        }
+        match workspace_owner {
+            Some((uid, gid)) if uid != 0 => HostIdentity {
+                uid,
+                gid: if gid == 0 { NOBODY } else { gid },
+            },
+            _ => HostIdentity {
+                uid: NOBODY,
+                gid: NOBODY,
+            },
+        }
+    }
+
+    /// For a sandbox started by this process, with `workspace` (already checked to be
+    /// a directory; one whose owner cannot be read counts as root's).
+    pub fn for_run(workspace: Option<&Path>) -> HostIdentity {
+        let owner = workspace
+            .and_then(|w| std::fs::metadata(w).ok())
+            .map(|m| (m.uid(), m.gid()));
+        HostIdentity::choose((super::sys::uid(), super::sys::gid()), owner)
+    }
+}
+
+/// Before a sandbox's init is cloned: as root, phantom gives up its supplementary
+/// groups, which the clone would inherit and could not drop in a user namespace that
+/// denies `setgroups` (as the sandbox's does): group root would follow the workload.
+/// Elsewhere the groups are the caller's own, as for any of its processes.
+/// (A root whose user namespace denies `setgroups`, root only in name, keeps its
+/// groups, as any of its processes would, unless group root is among them.)
+pub(super) fn before_clone() -> std::io::Result<()> {
+    if super::sys::uid() != 0 {
+        return Ok(());
+    }
+    match super::sys::clear_supplementary_groups() {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+            if super::sys::supplementary_groups()?.contains(&0) {
+                return Err(e);
+            }
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+/// A directory phantom made for a workload to write (a scratch or persistent
+/// workspace): as root, given to nobody, who will be the workload's user there; the
+/// caller's already elsewhere.
+pub fn give_to_sandbox(dir: &Path) -> std::io::Result<()> {
+    if super::sys::uid() == 0 {
+        std::os::unix::fs::chown(dir, Some(NOBODY), Some(NOBODY))?;
+    }
+    Ok(())
+}
+
+/// What a root caller should know before a run whose workspace root owns: the workload
+/// runs as nobody, so it can read what all may read there and write nothing. `None`
+/// where that is not so.
+pub fn root_workspace_notice(workspace: &Path) -> Option<String> {
+    let root_owns_it = std::fs::metadata(workspace).is_ok_and(|m| m.uid() == 0);
+    (super::sys::uid() == 0 && root_owns_it).then(|| {
+        format!(
+            "running as root, phantom runs the workload as nobody (uid {NOBODY}) on the host, \
+             never as root; root owns the workspace `{}`, so the workload can only read it. \
+             Give it to the user the results are for (`chown -R USER {}`): the workload then \
+             runs as that user",
+            workspace.display(),
+            workspace.display()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rootless_caller_is_the_sandboxs_user_whoever_owns_the_workspace() {
+        for owner in [None, Some((0, 0)), Some((1000, 1000)), Some((2000, 0))] {
+            assert_eq!(
+                HostIdentity::choose((1000, 100), owner),
+                HostIdentity {
+                    uid: 1000,
+                    gid: 100
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn as_root_the_workspaces_owner_is_the_sandboxs_user() {
+        assert_eq!(
+            HostIdentity::choose((0, 0), Some((1000, 1001))),
+            HostIdentity {
+                uid: 1000,
+                gid: 1001
+            }
+        );
+    }
+
+    #[test]
+    fn as_root_the_sandboxs_user_is_never_root_nor_group_root() {
+        let nobody = HostIdentity {
+            uid: NOBODY,
+            gid: NOBODY,
+        };
+        assert_eq!(HostIdentity::choose((0, 0), None), nobody);
+        assert_eq!(HostIdentity::choose((0, 0), Some((0, 0))), nobody);
+        assert_eq!(HostIdentity::choose((0, 0), Some((0, 1000))), nobody);
+        assert_eq!(
+            HostIdentity::choose((0, 0), Some((1000, 0))),
+            HostIdentity {
+                uid: 1000,
+                gid: NOBODY
+            }
+        );
+        for owner in [None, Some((0, 0)), Some((1000, 0)), Some((7, 7))] {
+            let chosen = HostIdentity::choose((0, 0), owner);
+            assert_ne!(chosen.uid, 0);
+            assert_ne!(chosen.gid, 0);
+        }
+    }
+}
