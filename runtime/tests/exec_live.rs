@@ -925,3 +925,33 @@ fn as_root_the_workload_is_never_root_on_the_host() {
         0o666
     );
 }
+
+/// A bind whose source is inside the workspace is resolved beneath it: a workload that
+/// left a symbolic link (or the policy a `..`) where the policy names a directory of the
+/// workspace does not get the host's directory bound in the next run.
+#[test]
+fn a_bind_source_inside_the_workspace_cannot_lead_out_of_it() {
+    let s = sandbox("filesystem {\n    ro /data from ${workspace}/data optional\n}");
+    // A real directory of the workspace: bound.
+    std::fs::create_dir(s.workspace.join("data")).unwrap();
+    std::fs::write(s.workspace.join("data/in-ws"), "mine\n").unwrap();
+    let o = s.sh("cat /data/in-ws");
+    assert_eq!(out(&o), "mine\n", "{}", err(&o));
+    // Replaced by a link out of the workspace, as a previous run could have done.
+    std::fs::remove_dir_all(s.workspace.join("data")).unwrap();
+    for target in ["/etc", "../../../etc"] {
+        let _ = std::fs::remove_file(s.workspace.join("data"));
+        std::os::unix::fs::symlink(target, s.workspace.join("data")).unwrap();
+        let o = s.sh("ls /data/passwd && echo LEAK");
+        assert!(!out(&o).contains("LEAK"), "{target}: {}", out(&o));
+        assert_eq!(o.status.code(), Some(125), "{target}: {}", err(&o));
+        assert!(err(&o).contains("leads out of it"), "{target}: {}", err(&o));
+    }
+    // A link that stays inside the workspace is followed.
+    std::fs::remove_file(s.workspace.join("data")).unwrap();
+    std::fs::create_dir(s.workspace.join("real")).unwrap();
+    std::fs::write(s.workspace.join("real/f"), "linked\n").unwrap();
+    std::os::unix::fs::symlink("real", s.workspace.join("data")).unwrap();
+    let o = s.sh("cat /data/f");
+    assert_eq!(out(&o), "linked\n", "{}", err(&o));
+}

@@ -25,6 +25,16 @@ pub trait MountOps {
         source: &Path,
         read_only: bool,
     ) -> io::Result<Option<Self::Tree>>;
+    /// [`capture_restricted`](Self::capture_restricted) of `rel` resolved beneath the
+    /// directory `base`, which the path may not leave (`..`, absolute or `/proc`
+    /// symbolic links): a source inside the workspace, whose contents the workload
+    /// controls, cannot lead to the rest of the host.
+    fn capture_beneath(
+        &mut self,
+        base: &Path,
+        rel: &Path,
+        read_only: bool,
+    ) -> io::Result<Option<Self::Tree>>;
     fn is_dir(&mut self, tree: &Self::Tree) -> io::Result<bool>;
     fn exists(&mut self, path: &Path) -> bool;
     /// `None` if the path does not exist, else whether it is a directory.
@@ -65,6 +75,8 @@ pub enum MountError {
     MissingMountpoint { index: usize, target: String },
     #[error("mount step {index}: {message}")]
     Variable { index: usize, message: String },
+    #[error("mount step {index}: the source `{source_path}` is inside the workspace but leads out of it (through `..` or a symbolic link the workspace holds, which a workload may have left there): remove the link, or name the source outside the workspace")]
+    SourceLeavesWorkspace { index: usize, source_path: String },
     #[error("mount step {index}: the sandbox's user may not reach `{source_path}` ({source}): every directory above it must let that user search it (`x`), and the source itself let it read. That user is the caller, or, when phantom runs as root, the workspace's owner or nobody (uid 65534)")]
     SourceDenied {
         index: usize,
@@ -148,13 +160,25 @@ fn execute<O: MountOps>(
                 let source = vars
                     .resolve(source)
                     .map_err(|message| MountError::Variable { index, message })?;
-                let captured = ops.capture_restricted(Path::new(&source), !writable);
+                let inside = inside_workspace(vars, &source);
+                let captured = match inside {
+                    Some((base, rel)) => {
+                        ops.capture_beneath(Path::new(base), Path::new(rel), !writable)
+                    }
+                    None => ops.capture_restricted(Path::new(&source), !writable),
+                };
                 let captured = captured.map_err(|e| match e.raw_os_error() {
                     Some(libc::EACCES) => MountError::SourceDenied {
                         index,
                         source_path: source.clone(),
                         source: e,
                     },
+                    Some(libc::EXDEV | libc::ELOOP) if inside.is_some() => {
+                        MountError::SourceLeavesWorkspace {
+                            index,
+                            source_path: source.clone(),
+                        }
+                    }
                     _ => step_err(index, "open source", Path::new(&source))(e),
                 });
                 match captured? {
@@ -342,6 +366,15 @@ fn execute<O: MountOps>(
     Ok(())
 }
 
+/// For a bind source strictly inside the workspace: the workspace and the rest of the
+/// path, which is resolved beneath it (`MountOps::capture_beneath`), since the workload
+/// may have left a symbolic link where the policy names a directory.
+pub fn inside_workspace<'a>(vars: &'a Vars, source: &'a str) -> Option<(&'a str, &'a str)> {
+    let workspace = vars.workspace.as_deref()?.trim_end_matches('/');
+    let rel = source.strip_prefix(workspace)?.strip_prefix('/')?;
+    (!rel.is_empty()).then_some((workspace, rel))
+}
+
 /// `root` + an absolute path inside the sandbox.
 pub fn under(root: &Path, target: &str) -> PathBuf {
     root.join(target.trim_start_matches('/'))
@@ -395,6 +428,25 @@ impl MountOps for RealOps {
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    fn capture_beneath(
+        &mut self,
+        base: &Path,
+        rel: &Path,
+        read_only: bool,
+    ) -> io::Result<Option<Self::Tree>> {
+        use super::sys::*;
+        let at = match open_beneath(base, rel) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+        if read_only {
+            set |= MOUNT_ATTR_RDONLY;
+        }
+        open_tree_with_attrs_at(Some(&at), rel, set).map(Some)
     }
 
     fn is_dir(&mut self, tree: &Self::Tree) -> io::Result<bool> {
@@ -525,6 +577,20 @@ mod tests {
         ) -> io::Result<Option<Self::Tree>> {
             let s = source.display().to_string();
             self.calls.push(format!("capture {s} ro={ro}"));
+            Ok(self
+                .host
+                .contains(&s)
+                .then(|| (s.clone(), !s.contains('.'))))
+        }
+        fn capture_beneath(
+            &mut self,
+            base: &Path,
+            rel: &Path,
+            ro: bool,
+        ) -> io::Result<Option<Self::Tree>> {
+            let s = base.join(rel).display().to_string();
+            self.calls
+                .push(format!("capture {s} beneath {} ro={ro}", base.display()));
             Ok(self
                 .host
                 .contains(&s)
@@ -670,6 +736,43 @@ mod tests {
                 "mkdir /r/etc 755",
                 "touch /r/etc/hosts",
                 "attach /etc/hosts.x /r/etc/hosts",
+            ]
+        );
+    }
+
+    #[test]
+    fn sources_inside_the_workspace_are_resolved_beneath_it() {
+        let bind = |source: &str, target: &str| MountStep::Bind {
+            source: source.into(),
+            target: target.into(),
+            writable: false,
+            optional: true,
+            mountpoint: Mountpoint::Created,
+        };
+        let plan = vec![
+            bind("${workspace}", "/workspace"),
+            bind("${workspace}/data", "/data"),
+            bind("${workspace}/../up", "/up"),
+            bind("/home/u/projectx/other", "/other"),
+            bind("/usr", "/usr"),
+        ];
+        let mut vars = vars();
+        vars.workspace = Some("/home/u/project/".into());
+        let mut ops = Fake::default();
+        execute_with_root(&plan, &vars, Path::new("/r"), &mut ops).expect("runs");
+        let captures: Vec<&String> = ops
+            .calls
+            .iter()
+            .filter(|c| c.starts_with("capture"))
+            .collect();
+        assert_eq!(
+            captures,
+            [
+                "capture /home/u/project ro=true",
+                "capture /home/u/project/data beneath /home/u/project ro=true",
+                "capture /home/u/project/../up beneath /home/u/project ro=true",
+                "capture /home/u/projectx/other ro=true",
+                "capture /usr ro=true",
             ]
         );
     }

@@ -57,6 +57,60 @@ pub fn open_tree_clone(path: &Path, recursive: bool) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// `rel` opened (`O_PATH`) beneath the directory `base`, which it may not leave: no
+/// `..` above `base`, no absolute symbolic link, no `/proc` magic link on the way
+/// (`openat2`, `RESOLVE_BENEATH`; `EXDEV` where it would leave, `ELOOP` on a magic link).
+pub fn open_beneath(base: &Path, rel: &Path) -> io::Result<OwnedFd> {
+    let base_c = cstr(base)?;
+    let rel_c = cstr(rel)?;
+    // SAFETY: `base_c` is a valid NUL-terminated path for the duration of the call.
+    let dir = check(
+        unsafe {
+            libc::open(
+                base_c.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        }
+        .into(),
+    )?;
+    // SAFETY: the kernel just returned this fd to us; we own it.
+    let dir = unsafe { OwnedFd::from_raw_fd(dir as RawFd) };
+    // SAFETY: all-zero is a valid open_how; the fields that matter are set below.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS;
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid directory fd, NUL-terminated path and open_how, with its size.
+    let fd = check(unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            rel_c.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    })?;
+    // SAFETY: the kernel just returned this fd to us; we own it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// A detached copy (recursive) of what the `O_PATH` descriptor `at` refers to.
+fn open_tree_clone_of(at: &OwnedFd) -> io::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let flags = OPEN_TREE_CLONE
+        | libc::O_CLOEXEC as libc::c_uint
+        | libc::AT_RECURSIVE as libc::c_uint
+        | libc::AT_EMPTY_PATH as libc::c_uint;
+    let empty = c"";
+    // SAFETY: a valid fd and an empty NUL-terminated path; the returned fd, if any, is
+    // owned by nobody else.
+    let fd = check(unsafe {
+        libc::syscall(libc::SYS_open_tree, at.as_raw_fd(), empty.as_ptr(), flags)
+    })?;
+    // SAFETY: the kernel just returned this fd to us; we own it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
 /// `open_tree_attr(2)` (Linux 6.15): the same number on every architecture.
 const SYS_OPEN_TREE_ATTR: libc::c_long = 467;
 
@@ -64,8 +118,21 @@ const SYS_OPEN_TREE_ATTR: libc::c_long = 467;
 /// applied to every mount in it: one call where the kernel has `open_tree_attr`, an
 /// `open_tree` and a `mount_setattr` on the detached tree where it does not.
 pub fn open_tree_with_attrs(path: &Path, set: u64) -> io::Result<OwnedFd> {
+    open_tree_with_attrs_at(None, path, set)
+}
+
+/// [`open_tree_with_attrs`] of what `at` refers to (an `O_PATH` descriptor) when given,
+/// else of `path`.
+pub fn open_tree_with_attrs_at(at: Option<&OwnedFd>, path: &Path, set: u64) -> io::Result<OwnedFd> {
     use std::os::fd::AsRawFd;
-    let c = cstr(path)?;
+    let c = match at {
+        Some(_) => CString::default(),
+        None => cstr(path)?,
+    };
+    let (dirfd, empty) = match at {
+        Some(fd) => (fd.as_raw_fd(), libc::AT_EMPTY_PATH as libc::c_uint),
+        None => (libc::AT_FDCWD, 0),
+    };
     let attr = MountAttr {
         attr_set: set,
         attr_clr: 0,
@@ -76,8 +143,10 @@ pub fn open_tree_with_attrs(path: &Path, set: u64) -> io::Result<OwnedFd> {
     // Set once the kernel (or a seccomp filter phantom itself runs under) refuses the
     // call, so a plan does not try it again for every bind.
     static UNAVAILABLE: AtomicBool = AtomicBool::new(false);
-    let flags =
-        OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | libc::AT_RECURSIVE as libc::c_uint;
+    let flags = OPEN_TREE_CLONE
+        | libc::O_CLOEXEC as libc::c_uint
+        | libc::AT_RECURSIVE as libc::c_uint
+        | empty;
     let fd = if UNAVAILABLE.load(Ordering::Relaxed) {
         Err(io::Error::from_raw_os_error(libc::ENOSYS))
     } else {
@@ -86,7 +155,7 @@ pub fn open_tree_with_attrs(path: &Path, set: u64) -> io::Result<OwnedFd> {
         check(unsafe {
             libc::syscall(
                 SYS_OPEN_TREE_ATTR,
-                libc::AT_FDCWD,
+                dirfd,
                 c.as_ptr(),
                 flags,
                 &attr as *const MountAttr,
@@ -101,7 +170,10 @@ pub fn open_tree_with_attrs(path: &Path, set: u64) -> io::Result<OwnedFd> {
         // that refuse calls they do not know. The two-call path gives the same result.
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
             UNAVAILABLE.store(true, Ordering::Relaxed);
-            let tree = open_tree_clone(path, true)?;
+            let tree = match at {
+                Some(fd) => open_tree_clone_of(fd)?,
+                None => open_tree_clone(path, true)?,
+            };
             let empty = c"";
             // SAFETY: valid fd, empty NUL-terminated path and `attr` for the call.
             check(unsafe {

@@ -565,7 +565,18 @@ fn parked_init_main(
             Ok(s) => s,
             Err(e) => fail("binding the workspace", &e),
         };
-        let captured = portal_capture(&portal_ours, &source, !d.writable);
+        let captured = match super::mounts::inside_workspace(&p.vars, &source) {
+            // Beneath the workspace: the portal gets both, NUL between them (no path
+            // holds one).
+            Some((base, rel)) => portal_capture(&portal_ours, &format!("{base}\0{rel}"), !d.writable)
+                .map_err(|e| match e.raw_os_error() {
+                    Some(libc::EXDEV | libc::ELOOP) => io::Error::other(format!(
+                        "`{source}` is inside the workspace but leads out of it (through `..` or a symbolic link the workspace holds): remove the link, or name the source outside the workspace"
+                    )),
+                    _ => e,
+                }),
+            None => portal_capture(&portal_ours, &source, !d.writable),
+        };
         mark(&p, "init: workspace captured");
         match captured {
             Ok(Some(tree)) => {
@@ -749,12 +760,26 @@ fn portal_main(socket: UnixStream) -> ! {
         let Some((&read_only, path)) = request.split_first() else {
             sys::exit_now(0);
         };
-        let path = Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path));
+        let os = |b: &[u8]| -> std::path::PathBuf {
+            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b).into()
+        };
         let mut set = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
         if read_only == 1 {
             set |= sys::MOUNT_ATTR_RDONLY;
         }
-        let answer = match sys::open_tree_with_attrs(path, set) {
+        // `BASE\0REL`: REL resolved beneath the directory BASE (`sys::open_beneath`).
+        let tree = match path.iter().position(|&b| b == 0) {
+            Some(nul) => {
+                let (base, rel) = (
+                    os(path.get(..nul).unwrap_or_default()),
+                    os(path.get(nul + 1..).unwrap_or_default()),
+                );
+                sys::open_beneath(&base, &rel)
+                    .and_then(|at| sys::open_tree_with_attrs_at(Some(&at), &rel, set))
+            }
+            None => sys::open_tree_with_attrs(&os(path), set),
+        };
+        let answer = match tree {
             Ok(tree) => sys::send_fd(socket.as_raw_fd(), tree.as_raw_fd()),
             Err(e) => {
                 let code = e.raw_os_error().unwrap_or(libc::EIO);
