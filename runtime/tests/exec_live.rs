@@ -955,3 +955,62 @@ fn a_bind_source_inside_the_workspace_cannot_lead_out_of_it() {
     let o = s.sh("cat /data/f");
     assert_eq!(out(&o), "linked\n", "{}", err(&o));
 }
+
+/// Direct mode's private HOME is named for its phantom and pid namespace; one that a
+/// killed phantom (SIGKILL) left in the shared temporary directory is removed by the
+/// next direct-mode run, and nothing else is: not another live runtime's, not one of
+/// another pid namespace's, not one that is not ours.
+#[test]
+fn a_killed_direct_runs_private_home_is_removed_by_the_next() {
+    let tmp = std::env::temp_dir();
+    let ns = std::fs::metadata("/proc/self/ns/pid")
+        .map(|m| {
+            use std::os::unix::fs::MetadataExt;
+            format!("{:x}", m.ino())
+        })
+        .unwrap_or_default();
+    let mut gone = Command::new("/bin/true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let stale = tmp.join(format!("phantom-home-{dead}-0.{ns}-testleft"));
+    let live = tmp.join(format!(
+        "phantom-home-{}-0.{ns}-testlive",
+        std::process::id()
+    ));
+    let elsewhere = tmp.join(format!("phantom-home-{dead}-0.1234abcd-testother"));
+    for d in [&stale, &live, &elsewhere] {
+        std::fs::create_dir(d).unwrap();
+        std::fs::write(d.join(".profile"), "x").unwrap();
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_phantom"));
+    c.args([
+        "run",
+        "--profile",
+        "shell",
+        "--mode",
+        "direct",
+        "--workspace",
+    ])
+    .arg(dir.path());
+    if !is_root() {
+        c.arg("--allow-degraded");
+    }
+    let o = c
+        .args(["--", "/bin/sh", "-c", "echo $HOME"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("phantom runs");
+    let home = out(&o);
+    let removed = !stale.exists();
+    let kept = live.exists() && elsewhere.exists();
+    for d in [&stale, &live, &elsewhere] {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(removed, "the stale HOME is still there");
+    assert!(kept, "a HOME that was not stale was removed");
+    // The run's own is named for it, and gone with it.
+    assert!(home.contains("phantom-home-"), "{home}");
+    assert!(!Path::new(home.trim()).exists(), "{home}");
+}

@@ -68,6 +68,9 @@ pub use session::{
     sweep_stale, sweep_stale_detected, sweep_stale_with, CgroupOptions, CgroupSession, LimitEvents,
     SessionDir, SweepReport, DEFAULT_PREFIX,
 };
+// How names made by a runtime process (`<prefix>-<pid>-<n>.<pid namespace>…`) are read,
+// for other leftovers swept the same way (direct mode's private HOME).
+pub(crate) use session::{namespace_tag, own_namespace_tag, stale_pid};
 
 /// What this host offers, from the real `/proc` (see [`Detection::detect`]).
 pub fn detect() -> Result<Detection, CgroupError> {

@@ -324,6 +324,37 @@ pub(super) fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared
     })
 }
 
+/// The name of direct mode's private HOME: `phantom-home-<pid>-0.<pid namespace>-…`.
+const HOME_PREFIX: &str = "phantom-home";
+
+/// Removes private HOMEs that direct-mode runs left in `tmp` when their phantom was
+/// killed (SIGKILL): directories of this user, named for a process of this pid
+/// namespace that no longer exists. Anything else is left alone.
+fn sweep_stale_homes(tmp: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    let own = std::process::id();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some(pid) = crate::cgroup::stale_pid(name, HOME_PREFIX) else {
+            continue;
+        };
+        let ours = crate::cgroup::namespace_tag(name, HOME_PREFIX)
+            == Some(crate::cgroup::own_namespace_tag());
+        let dead = u32::try_from(pid).is_ok_and(|p| p != own)
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists();
+        let mine = entry
+            .metadata()
+            .is_ok_and(|m| m.is_dir() && m.uid() == sys::uid());
+        if ours && dead && mine {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 /// Points HOME (when it is in the shared /tmp) and TMPDIR at a fresh 0700 directory.
 fn private_home(bundle: &mut Bundle) -> Result<Option<tempfile::TempDir>, ExecError> {
     let env = &mut bundle.process.env;
@@ -332,8 +363,16 @@ fn private_home(bundle: &mut Bundle) -> Result<Option<tempfile::TempDir>, ExecEr
         return Ok(None);
     }
     use std::os::unix::fs::PermissionsExt;
+    sweep_stale_homes(&std::env::temp_dir());
+    // Named for this process and its pid namespace, as cgroup directories are, so that
+    // the next run can tell one a killed phantom left behind.
+    let prefix = format!(
+        "{HOME_PREFIX}-{}-0.{}-",
+        std::process::id(),
+        crate::cgroup::own_namespace_tag()
+    );
     let dir = tempfile::Builder::new()
-        .prefix("phantom-home-")
+        .prefix(&prefix)
         .permissions(std::fs::Permissions::from_mode(0o700))
         .tempdir()?;
     let path = dir.path().display().to_string();
