@@ -34,6 +34,14 @@ pub enum ProfileRef {
 }
 
 impl ProfileRef {
+    /// The policy or bundle file this profile is read from, if it is one.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            ProfileRef::Policy(path) | ProfileRef::Bundle(path) => Some(path),
+            ProfileRef::Stdlib(_) | ProfileRef::Config { .. } => None,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             ProfileRef::Stdlib(name) => format!("stdlib profile `{name}`"),

@@ -144,20 +144,23 @@ fn policies_and_bundles_are_profiles_too_and_compiled_ones_are_cached() {
         "policy \"mine\"\nextends \"shell\"\nprocess { env { GREETING = \"hello\" } }\n",
     )
     .unwrap();
+    // Run from a project beside the policy: the current directory is the workspace.
+    let project = dir.path().join("project");
+    std::fs::create_dir(&project).unwrap();
     let debug = [("PHANTOM_DEBUG", "true")];
     let script = ["--", "/bin/sh", "-c", "echo $GREETING"];
     let first = phantom(
-        dir.path(),
+        &project,
         &debug,
-        &[&["run", "--profile", "./mine.pfp"][..], &script].concat(),
+        &[&["run", "--profile", "../mine.pfp"][..], &script].concat(),
     );
     assert_eq!(out(&first), "hello\n", "{}", err(&first));
     assert!(err(&first).contains("compiled"), "{}", err(&first));
     assert!(err(&first).contains("phantom timing:"), "{}", err(&first));
     let second = phantom(
-        dir.path(),
+        &project,
         &debug,
-        &[&["run", "--profile", "./mine.pfp"][..], &script].concat(),
+        &[&["run", "--profile", "../mine.pfp"][..], &script].concat(),
     );
     assert_eq!(out(&second), "hello\n");
     assert!(err(&second).contains("from the cache"), "{}", err(&second));
@@ -173,11 +176,41 @@ fn policies_and_bundles_are_profiles_too_and_compiled_ones_are_cached() {
     let bundle = dir.path().join("mine.pfb");
     std::fs::write(&bundle, phantom_compiler::bundle::encode(&built).unwrap()).unwrap();
     let o = phantom(
-        dir.path(),
+        &project,
         &[],
         &[&["run", "--profile", bundle.to_str().unwrap()][..], &script].concat(),
     );
     assert_eq!(out(&o), "hello\n", "{}", err(&o));
+
+    // Inside the workspace, which the sandbox may write, neither is taken: a run could
+    // rewrite the profile of the next.
+    for profile in ["./mine.pfp", "./mine.pfb"] {
+        let o = phantom(
+            dir.path(),
+            &[],
+            &[&["run", "--profile", profile][..], &script].concat(),
+        );
+        assert_ne!(o.status.code(), Some(0), "{profile}");
+        assert!(
+            err(&o).contains("inside the workspace"),
+            "{profile}: {}",
+            err(&o)
+        );
+        assert!(
+            err(&o).contains("--workspace DIR"),
+            "{profile}: {}",
+            err(&o)
+        );
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_phantom"))
+        .arg("exec")
+        .arg(&bundle)
+        .arg("--workspace")
+        .arg(dir.path())
+        .args(script)
+        .output()
+        .unwrap();
+    assert!(err(&o).contains("inside the workspace"), "{}", err(&o));
 }
 
 #[test]
@@ -196,17 +229,20 @@ fn the_configuration_file_adds_profiles_and_defaults() {
     )
     .unwrap();
     let env = [("PHANTOM_CONFIG_PATH", config.to_str().unwrap())];
+    // Runs from a project beside the profiles (the current directory is the workspace).
+    let project = dir.path().join("project");
+    std::fs::create_dir(&project).unwrap();
     let o = phantom(dir.path(), &env, &["profile", "list"]);
     assert!(out(&o).contains("my-custom-profile"), "{}", out(&o));
     assert!(out(&o).contains("from-dir"), "{}", out(&o));
     let o = phantom(
-        dir.path(),
+        &project,
         &env,
         &["run", "--", "/bin/sh", "-c", "echo default"],
     );
     assert_eq!(out(&o), "default\n", "{}", err(&o));
     let o = phantom(
-        dir.path(),
+        &project,
         &env,
         &["run", "--profile", "from-dir", "--", "/bin/true"],
     );

@@ -502,7 +502,8 @@ fn a_sandboxed_process_may_not_use_the_server() {
 fn a_warm_run_cannot_outlast_its_profiles_timeout() {
     let server = Server::start(1);
     let ws = parked_workspace();
-    let policy = ws.path().join("short.pfp");
+    // Beside the workspace: one inside it is refused (a run could rewrite it).
+    let policy = server.dir.path().join("short.pfp");
     std::fs::write(
         &policy,
         "policy \"short\"\nextends \"shell\"\nresources { timeout 1s }\n",

@@ -119,7 +119,7 @@ fn load_profile(
     name: &str,
     mode: Option<phantom_bundle::Mode>,
     settings: &Settings,
-) -> anyhow::Result<phantom_bundle::Bundle> {
+) -> anyhow::Result<(phantom_bundle::Bundle, profiles::ProfileRef)> {
     let started = std::time::Instant::now();
     let reference = profiles::resolve(name, &settings.profile_dirs, &settings.configured)?;
     let (bundle, source) = profiles::load(&reference, mode, &settings.cache)?;
@@ -128,7 +128,7 @@ fn load_profile(
         |d| format!(", cache {}", d.display()),
     );
     runs::mark_profile_loaded(started, &reference, &bundle, source, &cache);
-    Ok(bundle)
+    Ok((bundle, reference))
 }
 
 fn run(args: RunArgs) -> anyhow::Result<i32> {
@@ -144,8 +144,8 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
     if args.warm {
         return run_warm(&name, mode, args.settings);
     }
-    let bundle = load_profile(&name, mode, &settings)?;
-    runs::run_profile(&bundle, args)
+    let (bundle, reference) = load_profile(&name, mode, &settings)?;
+    runs::run_profile(&bundle, args, reference.file())
 }
 
 #[cfg(target_os = "linux")]
@@ -178,8 +178,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     let mode = args.mode.map(ModeArg::mode);
-    let load =
-        move |name: &str, mode| load_profile(name, mode, &settings).map_err(|e| format!("{e:#}"));
+    let load = move |name: &str, mode| {
+        load_profile(name, mode, &settings)
+            .map(|(bundle, _)| bundle)
+            .map_err(|e| format!("{e:#}"))
+    };
     serve::serve(serve::ServeOptions {
         pool_size,
         preload: args.profiles.into_iter().map(|p| (p, mode)).collect(),
@@ -268,7 +271,7 @@ fn benchmark_cold_start(_: &phantom_bundle::Bundle, _: u32) -> anyhow::Result<f6
 
 fn profile_show(name: &str, mode: ModeArg, json: bool) -> anyhow::Result<()> {
     let settings = settings()?;
-    let bundle = load_profile(name, Some(mode.mode()), &settings)?;
+    let (bundle, _) = load_profile(name, Some(mode.mode()), &settings)?;
     let bytes = phantom_bundle::encode(&bundle).context("encoding the bundle")?;
     if json {
         println!("{}", serde_json::to_string_pretty(&bundle)?);

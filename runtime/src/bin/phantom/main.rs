@@ -65,7 +65,7 @@ fn run(args: RunArgs) -> Option<anyhow::Result<i32>> {
     let started = std::time::Instant::now();
     let (bundle, source) = profiles::load_without_compiling(&reference, mode, &cache).ok()??;
     runs::mark_profile_loaded(started, &reference, &bundle, source, "");
-    Some(runs::run_profile(&bundle, args))
+    Some(runs::run_profile(&bundle, args, reference.file()))
 }
 
 /// Continues this command in `phantom-full`; returns only if it cannot be started.

@@ -71,16 +71,18 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<i32> {
     };
     let bundle = phantom_bundle::decode(&bytes, key.as_ref())
         .with_context(|| format!("`{}`", bundle_path.display()))?;
-    run_bundle(&bundle, args.settings, None)
+    run_bundle(&bundle, args.settings, None, Some(&bundle_path))
 }
 
 /// Runs `bundle` with the settings of one `exec` or `run`; `default_workspace` is
-/// used when --workspace is not given.
+/// used when --workspace is not given; `profile_file`: the bundle or policy file it
+/// came from, if any (refused inside a workspace the sandbox may write).
 #[cfg(target_os = "linux")]
 pub fn run_bundle(
     bundle: &phantom_bundle::Bundle,
     args: RunSettings,
     default_workspace: Option<PathBuf>,
+    profile_file: Option<&Path>,
 ) -> anyhow::Result<i32> {
     use phantom_runtime::sandbox::{self, ExecOptions, Outcome, Overrides};
     let mut env = Vec::new();
@@ -115,11 +117,14 @@ pub fn run_bundle(
         allow_degraded: args.allow_degraded,
         tty: args.tty,
     };
-    start_in_systemd_scope_if_needed(bundle)?;
     let writes_workspace = bundle.mounts.iter().any(|m| {
         matches!(m, phantom_bundle::MountStep::Bind { source, writable: true, .. }
             if source.contains("${workspace}"))
     });
+    if let (Some(file), Some(workspace)) = (profile_file, options.workspace.as_deref()) {
+        refuse_profile_in_workspace(file, workspace, writes_workspace)?;
+    }
+    start_in_systemd_scope_if_needed(bundle)?;
     if let Some(notice) = options
         .workspace
         .as_deref()
@@ -185,6 +190,7 @@ pub fn run_bundle(
     _: &phantom_bundle::Bundle,
     _: RunSettings,
     _: Option<PathBuf>,
+    _: Option<&Path>,
 ) -> anyhow::Result<i32> {
     bail!("sandboxes run on Linux only")
 }
@@ -220,6 +226,10 @@ pub fn run_warm(
         Some(w) => Some(std::path::absolute(w)?),
         None => None,
     };
+    if let Some(ws) = workspace.as_deref().filter(|_| profile.starts_with('/')) {
+        // The server's profiles bind the workspace writable (as every stdlib one does).
+        refuse_profile_in_workspace(Path::new(&profile), ws, true)?;
+    }
     let mut env = Vec::new();
     for kv in &settings.env {
         let Some((k, v)) = kv.split_once('=') else {
@@ -310,8 +320,35 @@ pub fn default_workspace(
     Ok((Some(scratch.path().to_path_buf()), Some(scratch)))
 }
 
-/// `phantom run` once its profile's bundle is at hand.
-pub fn run_profile(bundle: &phantom_bundle::Bundle, args: RunArgs) -> anyhow::Result<i32> {
+/// A policy or bundle file inside the workspace the sandbox may write is refused: a
+/// run could rewrite the profile of the next (allow itself the network, bind the
+/// host's root), and nothing would tell the two apart.
+#[cfg(target_os = "linux")]
+fn refuse_profile_in_workspace(
+    file: &Path,
+    workspace: &Path,
+    writable: bool,
+) -> anyhow::Result<()> {
+    let (Ok(file), Ok(workspace)) = (file.canonicalize(), workspace.canonicalize()) else {
+        return Ok(()); // a missing file or workspace is reported where it is opened
+    };
+    if writable && file.starts_with(&workspace) {
+        bail!(
+            "the profile `{}` is inside the workspace `{}`, which the sandbox may write: a run could rewrite the profile of the next. Keep policies and bundles outside the workspace, or give the sandbox a directory that does not hold them (`--workspace DIR`)",
+            file.display(),
+            workspace.display()
+        );
+    }
+    Ok(())
+}
+
+/// `phantom run` once its profile's bundle is at hand; `profile_file`: the policy or
+/// bundle file it came from, if any.
+pub fn run_profile(
+    bundle: &phantom_bundle::Bundle,
+    args: RunArgs,
+    profile_file: Option<&Path>,
+) -> anyhow::Result<i32> {
     if args.mode.is_none() && !bundle.mode.uses_namespaces() {
         // Chosen by the configuration or a compiled bundle, not on this command line.
         eprintln!(
@@ -319,5 +356,5 @@ pub fn run_profile(bundle: &phantom_bundle::Bundle, args: RunArgs) -> anyhow::Re
         );
     }
     let (workspace, _scratch) = default_workspace(&args.settings)?;
-    run_bundle(bundle, args.settings, workspace)
+    run_bundle(bundle, args.settings, workspace, profile_file)
 }

@@ -32,7 +32,7 @@ pub fn create(args: CreateArgs) -> anyhow::Result<()> {
         .map(ModeArg::mode)
         .or(settings.default_mode)
         .filter(|m| m.uses_namespaces());
-    let bundle = load_profile(&profile, mode, &settings)?;
+    let (bundle, _) = load_profile(&profile, mode, &settings)?;
     let store = store()?;
     let record = lifecycle::create(
         &store,
