@@ -132,6 +132,11 @@ codes! {
         "An entry lies under a `proc`, `dev`, `mask` or `symlink` target, where the\nmount plan cannot create its mount point.";
     InvalidMode = "PFP0308", Error, "invalid mode",
         "A mode is a permission number up to 0o7777, best written in octal (`0o755`).";
+    MaskInWritableBind = "PFP0309", Warning, "mask inside a writable bind",
+        "A `mask` under a `rw` bind hides that path of the host directory for one run,
+but the workload may write the directory: it can move what the mask hides
+(rename a directory above it) and read it under the new name, in this run or the
+next. Keep what must stay hidden out of directories the sandbox may write.";
 
     ExtendsNotFound = "PFP0401", Error, "base not found",
         "`extends` names a stdlib profile (`\"python-dev\"`) or a file path\n(`\"./base.pfp\"`, relative to this file). `phantom profile list` shows the\nprofiles.";

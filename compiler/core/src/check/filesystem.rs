@@ -357,11 +357,41 @@ pub fn check_placement(entries: &[FsEntry], diags: &mut Diagnostics) {
     for entry in entries {
         // Walk up the target's ancestors: linear in the number of entries.
         let mut ancestor = entry.target.0.as_str();
+        // A mask is as durable as the nearest bind above it is read-only.
+        let mut under_read_only_bind = false;
         while let Some(cut) = ancestor.rfind('/').filter(|&i| i > 0) {
             ancestor = ancestor.get(..cut).unwrap_or_default();
             let Some(parent) = by_target.get(ancestor).copied() else {
                 continue;
             };
+            if matches!(
+                parent.kind,
+                FsKind::Bind {
+                    writable: false,
+                    ..
+                }
+            ) {
+                under_read_only_bind = true;
+            }
+            if matches!(entry.kind, FsKind::Mask)
+                && !under_read_only_bind
+                && matches!(parent.kind, FsKind::Bind { writable: true, .. })
+            {
+                diags.push(
+                    Diagnostic::new(
+                        Code::MaskInWritableBind,
+                        entry.origin.file,
+                        entry.origin.span,
+                        format!(
+                            "`{}` is masked inside `{}`, which the sandbox may write",
+                            entry.target.0, parent.target.0
+                        ),
+                    )
+                    .with_secondary(parent.origin.file, parent.origin.span, "writable here")
+                    .with_help("the workload can move what the mask hides and read it under another name; keep it out of the writable directory"),
+                );
+                continue;
+            }
             let creates_on_host = matches!(entry.kind, FsKind::Dir { .. } | FsKind::Symlink { .. });
             let blocked = match parent.kind {
                 FsKind::Symlink { .. } => "a symlink",
