@@ -813,16 +813,7 @@ fn a_direct_mode_run_keeps_a_freezer_cgroup_of_its_own() {
         return; // no cgroups of our own, or no v1 freezer here
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let o = Command::new(env!("CARGO_BIN_EXE_phantom"))
-        .args([
-            "run",
-            "--profile",
-            "shell",
-            "--mode",
-            "direct",
-            "--workspace",
-        ])
-        .arg(dir.path())
+    let o = direct_run(dir.path())
         .args(["--", "/bin/cat", "/proc/self/cgroup"])
         .stdin(Stdio::null())
         .output()
@@ -983,16 +974,7 @@ fn a_killed_direct_runs_private_home_is_removed_by_the_next() {
         std::fs::write(d.join(".profile"), "x").unwrap();
     }
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_phantom"));
-    c.args([
-        "run",
-        "--profile",
-        "shell",
-        "--mode",
-        "direct",
-        "--workspace",
-    ])
-    .arg(dir.path());
+    let mut c = direct_run(dir.path());
     if !is_root() {
         c.arg("--allow-degraded");
     }
@@ -1013,4 +995,19 @@ fn a_killed_direct_runs_private_home_is_removed_by_the_next() {
     // The run's own is named for it, and gone with it.
     assert!(home.contains("phantom-home-"), "{home}");
     assert!(!Path::new(home.trim()).exists(), "{home}");
+}
+
+/// `phantom run --profile shell --mode direct --workspace WORKSPACE`, to be completed.
+fn direct_run(workspace: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_phantom"));
+    c.args([
+        "run",
+        "--profile",
+        "shell",
+        "--mode",
+        "direct",
+        "--workspace",
+    ])
+    .arg(workspace);
+    c
 }

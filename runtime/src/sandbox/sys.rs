@@ -61,20 +61,8 @@ pub fn open_tree_clone(path: &Path, recursive: bool) -> io::Result<OwnedFd> {
 /// `..` above `base`, no absolute symbolic link, no `/proc` magic link on the way
 /// (`openat2`, `RESOLVE_BENEATH`; `EXDEV` where it would leave, `ELOOP` on a magic link).
 pub fn open_beneath(base: &Path, rel: &Path) -> io::Result<OwnedFd> {
-    let base_c = cstr(base)?;
     let rel_c = cstr(rel)?;
-    // SAFETY: `base_c` is a valid NUL-terminated path for the duration of the call.
-    let dir = check(
-        unsafe {
-            libc::open(
-                base_c.as_ptr(),
-                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
-        }
-        .into(),
-    )?;
-    // SAFETY: the kernel just returned this fd to us; we own it.
-    let dir = unsafe { OwnedFd::from_raw_fd(dir as RawFd) };
+    let dir = open_path_dir(base)?;
     // SAFETY: all-zero is a valid open_how; the fields that matter are set below.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
