@@ -100,7 +100,7 @@ mod tests {
         assert_eq!(config.default_profile.as_deref(), Some("my-custom-profile"));
         assert_eq!(config.profile_dirs, [dir.path().join("profiles")]);
         let r = crate::profiles::resolve("my-custom-profile", &[], &config.profiles).unwrap();
-        let (bundle, _) =
+        let (bundle, _, _) =
             crate::profiles::load(&r, None, &crate::profiles::Cache::disabled()).unwrap();
         assert_eq!(bundle.cgroup.memory_max, Some(512 << 20));
         assert_eq!(

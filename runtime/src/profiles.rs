@@ -34,14 +34,6 @@ pub enum ProfileRef {
 }
 
 impl ProfileRef {
-    /// The policy or bundle file this profile is read from, if it is one.
-    pub fn file(&self) -> Option<&Path> {
-        match self {
-            ProfileRef::Policy(path) | ProfileRef::Bundle(path) => Some(path),
-            ProfileRef::Stdlib(_) | ProfileRef::Config { .. } => None,
-        }
-    }
-
     pub fn describe(&self) -> String {
         match self {
             ProfileRef::Stdlib(name) => format!("stdlib profile `{name}`"),
@@ -218,18 +210,22 @@ impl Source {
 
 /// The bundle for `reference` in `mode`. `mode` None: a `.pfb` keeps its own mode,
 /// a policy is compiled for sandbox mode.
+///
+/// Also the files the bundle was read or compiled from (the `.pfb`; a policy and every
+/// file it extends or includes), which a run must not let the sandbox write.
 pub fn load(
     reference: &ProfileRef,
     mode: Option<Mode>,
     cache: &Cache,
-) -> Result<(Bundle, Source), ProfileError> {
+) -> Result<(Bundle, Source, Vec<PathBuf>), ProfileError> {
     if let Some(found) = load_without_compiling(reference, mode, cache)? {
         return Ok(found);
     }
     let mode = mode.unwrap_or_default();
     let (bundle, bytes, inputs) = compile(reference, mode)?;
     cache.store(&cache_key(reference, mode), &bytes, &inputs);
-    Ok((bundle, Source::Compiled))
+    let files = inputs.into_iter().map(|(path, _)| path).collect();
+    Ok((bundle, Source::Compiled, files))
 }
 
 /// [`load`] when no compiling is needed: a `.pfb` as given, a stdlib profile built in,
@@ -240,7 +236,7 @@ pub fn load_without_compiling(
     reference: &ProfileRef,
     mode: Option<Mode>,
     cache: &Cache,
-) -> Result<Option<(Bundle, Source)>, ProfileError> {
+) -> Result<Option<(Bundle, Source, Vec<PathBuf>)>, ProfileError> {
     if let ProfileRef::Bundle(path) = reference {
         let bytes = std::fs::read(path).map_err(|source| ProfileError::Unreadable {
             path: path.clone(),
@@ -258,15 +254,17 @@ pub fn load_without_compiling(
                 wanted: wanted.name(),
             });
         }
-        return Ok(Some((bundle, Source::Given)));
+        return Ok(Some((bundle, Source::Given, vec![path.clone()])));
     }
     if let ProfileRef::Stdlib(name) = reference {
         if let Some(bundle) = built_in(name, mode.unwrap_or_default()) {
-            return Ok(Some((bundle, Source::BuiltIn)));
+            return Ok(Some((bundle, Source::BuiltIn, Vec::new())));
         }
     }
     let key = cache_key(reference, mode.unwrap_or_default());
-    Ok(cache.lookup(&key).map(|bundle| (bundle, Source::CacheHit)))
+    Ok(cache
+        .lookup(&key)
+        .map(|(bundle, files)| (bundle, Source::CacheHit, files)))
 }
 
 mod built_in {
@@ -429,21 +427,25 @@ impl Cache {
         self.dir.as_deref()
     }
 
-    fn lookup(&self, key: &str) -> Option<Bundle> {
+    /// The entry's bundle and the source files it was compiled from, if every one of
+    /// them is unchanged.
+    fn lookup(&self, key: &str) -> Option<(Bundle, Vec<PathBuf>)> {
         let dir = self.dir.as_ref()?;
         let entry = std::fs::read(dir.join(format!("{key}.entry"))).ok()?;
         let len = u64::from_le_bytes(entry.get(..8)?.try_into().ok()?);
         let end = usize::try_from(len).ok()?.checked_add(8)?;
         let listing = entry.get(8..end)?;
         let bundle = phantom_bundle::decode(entry.get(end..)?, None).ok()?;
+        let mut files = Vec::new();
         for line in std::str::from_utf8(listing).ok()?.lines() {
             let (hash, path) = line.split_once(' ')?;
             let now = std::fs::read(path).ok()?;
             if blake3::hash(&now).to_hex().as_str() != hash {
                 return None;
             }
+            files.push(PathBuf::from(path));
         }
-        Some(bundle)
+        Some((bundle, files))
     }
 
     /// Best effort: a cache that cannot be written only costs the next run a compile.
@@ -534,7 +536,7 @@ mod tests {
                     compiled,
                     "{name} {mode:?}"
                 );
-                let (_, source) = load(&reference, Some(mode), &Cache::disabled()).unwrap();
+                let (_, source, _) = load(&reference, Some(mode), &Cache::disabled()).unwrap();
                 assert_eq!(source, Source::BuiltIn);
             }
         }
@@ -555,16 +557,19 @@ mod tests {
         let policy = dir.path().join("p.pfp");
         std::fs::write(&policy, "extends \"base\"\nresources { pids 100 }\n").unwrap();
         let r = ProfileRef::Policy(policy.clone());
-        let (first, how) = load(&r, None, &cache).unwrap();
+        let (first, how, files) = load(&r, None, &cache).unwrap();
         assert_eq!(how, Source::Compiled);
-        let (again, how) = load(&r, None, &cache).unwrap();
+        // The files it came from, for the run to keep out of the sandbox's reach.
+        assert!(files.contains(&policy), "{files:?}");
+        let (again, how, files) = load(&r, None, &cache).unwrap();
         assert_eq!((how, &again), (Source::CacheHit, &first));
+        assert!(files.contains(&policy), "{files:?}");
         std::fs::write(&policy, "extends \"base\"\nresources { pids 99 }\n").unwrap();
-        let (edited, how) = load(&r, None, &cache).unwrap();
+        let (edited, how, _) = load(&r, None, &cache).unwrap();
         assert_eq!(how, Source::Compiled);
         assert_eq!(edited.cgroup.pids_max, Some(99));
         // Another mode is another entry.
-        let (hardened, how) = load(&r, Some(Mode::Hardened), &cache).unwrap();
+        let (hardened, how, _) = load(&r, Some(Mode::Hardened), &cache).unwrap();
         assert_eq!((how, hardened.mode), (Source::Compiled, Mode::Hardened));
     }
 

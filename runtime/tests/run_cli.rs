@@ -211,6 +211,29 @@ fn policies_and_bundles_are_profiles_too_and_compiled_ones_are_cached() {
         .output()
         .unwrap();
     assert!(err(&o).contains("inside the workspace"), "{}", err(&o));
+    // Nor a file the policy extends from inside it, compiled now or found in the cache.
+    std::fs::write(
+        project.join("lib.pfp"),
+        "policy \"lib\"\nextends \"shell\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("main.pfp"),
+        "policy \"main\"\nextends \"./project/lib.pfp\"\n",
+    )
+    .unwrap();
+    for _ in 0..2 {
+        let o = phantom(
+            &project,
+            &[],
+            &[&["run", "--profile", "../main.pfp"][..], &script].concat(),
+        );
+        assert!(
+            err(&o).contains("lib.pfp` is inside the workspace"),
+            "{}",
+            err(&o)
+        );
+    }
 }
 
 #[test]
@@ -249,6 +272,21 @@ fn the_configuration_file_adds_profiles_and_defaults() {
     assert_eq!(o.status.code(), Some(0), "{}", err(&o));
     let o = phantom(dir.path(), &env, &["profile", "show", "my-custom-profile"]);
     assert!(out(&o).contains("memory      512 MiB"), "{}", out(&o));
+
+    // A configuration inside the workspace is refused as a policy there is: a run
+    // could rewrite it (make the next run direct mode, say).
+    let inside = project.join("config.yaml");
+    std::fs::copy(&config, &inside).unwrap();
+    let o = phantom(
+        &project,
+        &[("PHANTOM_CONFIG_PATH", inside.to_str().unwrap())],
+        &["run", "--", "/bin/true"],
+    );
+    assert!(
+        err(&o).contains("config.yaml` is inside the workspace"),
+        "{}",
+        err(&o)
+    );
 
     std::fs::write(&config, "profiles:\n  broken:\n    memroy: 1g\n").unwrap();
     let o = phantom(dir.path(), &env, &["run", "--", "/bin/true"]);

@@ -119,16 +119,22 @@ fn load_profile(
     name: &str,
     mode: Option<phantom_bundle::Mode>,
     settings: &Settings,
-) -> anyhow::Result<(phantom_bundle::Bundle, profiles::ProfileRef)> {
+) -> anyhow::Result<(phantom_bundle::Bundle, Vec<PathBuf>)> {
     let started = std::time::Instant::now();
     let reference = profiles::resolve(name, &settings.profile_dirs, &settings.configured)?;
-    let (bundle, source) = profiles::load(&reference, mode, &settings.cache)?;
+    let (bundle, source, mut files) = profiles::load(&reference, mode, &settings.cache)?;
+    // The configuration decides the run too (its profiles, the default mode).
+    files.extend(
+        std::env::var_os("PHANTOM_CONFIG_PATH")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
+    );
     let cache = settings.cache.dir().map_or_else(
         || ", no cache".to_string(),
         |d| format!(", cache {}", d.display()),
     );
     runs::mark_profile_loaded(started, &reference, &bundle, source, &cache);
-    Ok((bundle, reference))
+    Ok((bundle, files))
 }
 
 fn run(args: RunArgs) -> anyhow::Result<i32> {
@@ -144,8 +150,8 @@ fn run(args: RunArgs) -> anyhow::Result<i32> {
     if args.warm {
         return run_warm(&name, mode, args.settings);
     }
-    let (bundle, reference) = load_profile(&name, mode, &settings)?;
-    runs::run_profile(&bundle, args, reference.file())
+    let (bundle, files) = load_profile(&name, mode, &settings)?;
+    runs::run_profile(&bundle, args, &files)
 }
 
 #[cfg(target_os = "linux")]
@@ -215,7 +221,7 @@ fn profile_list(benchmark: bool, runs: u32) -> anyhow::Result<()> {
     for entry in listed {
         let bundle = profiles::load(&entry.reference, None, &settings.cache);
         let description = match &bundle {
-            Ok((b, _)) => b.description.clone().unwrap_or_default(),
+            Ok((b, _, _)) => b.description.clone().unwrap_or_default(),
             Err(e) => format!(
                 "(does not compile: {})",
                 e.to_string().lines().last().unwrap_or_default()
@@ -226,7 +232,7 @@ fn profile_list(benchmark: bool, runs: u32) -> anyhow::Result<()> {
             continue;
         }
         let median = match &bundle {
-            Ok((b, _)) => benchmark_cold_start(b, runs)
+            Ok((b, _, _)) => benchmark_cold_start(b, runs)
                 .map_or_else(|e| format!("n/a ({e})"), |ms| format!("{ms:.2} ms")),
             Err(_) => "n/a".into(),
         };

@@ -63,9 +63,10 @@ fn run(args: RunArgs) -> Option<anyhow::Result<i32>> {
         Cache::at(std::env::var_os("PHANTOM_CACHE_DIR").map(std::path::PathBuf::from))
     };
     let started = std::time::Instant::now();
-    let (bundle, source) = profiles::load_without_compiling(&reference, mode, &cache).ok()??;
+    let (bundle, source, files) =
+        profiles::load_without_compiling(&reference, mode, &cache).ok()??;
     runs::mark_profile_loaded(started, &reference, &bundle, source, "");
-    Some(runs::run_profile(&bundle, args, reference.file()))
+    Some(runs::run_profile(&bundle, args, &files))
 }
 
 /// Continues this command in `phantom-full`; returns only if it cannot be started.

@@ -71,18 +71,19 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<i32> {
     };
     let bundle = phantom_bundle::decode(&bytes, key.as_ref())
         .with_context(|| format!("`{}`", bundle_path.display()))?;
-    run_bundle(&bundle, args.settings, None, Some(&bundle_path))
+    run_bundle(&bundle, args.settings, None, &[bundle_path])
 }
 
 /// Runs `bundle` with the settings of one `exec` or `run`; `default_workspace` is
-/// used when --workspace is not given; `profile_file`: the bundle or policy file it
-/// came from, if any (refused inside a workspace the sandbox may write).
+/// used when --workspace is not given; `profile_files`: the files the bundle came from
+/// (the bundle, a policy and what it extends or includes, the configuration), refused
+/// inside a workspace the sandbox may write.
 #[cfg(target_os = "linux")]
 pub fn run_bundle(
     bundle: &phantom_bundle::Bundle,
     args: RunSettings,
     default_workspace: Option<PathBuf>,
-    profile_file: Option<&Path>,
+    profile_files: &[PathBuf],
 ) -> anyhow::Result<i32> {
     use phantom_runtime::sandbox::{self, ExecOptions, Outcome, Overrides};
     let mut env = Vec::new();
@@ -121,8 +122,10 @@ pub fn run_bundle(
         matches!(m, phantom_bundle::MountStep::Bind { source, writable: true, .. }
             if source.contains("${workspace}"))
     });
-    if let (Some(file), Some(workspace)) = (profile_file, options.workspace.as_deref()) {
-        refuse_profile_in_workspace(file, workspace, writes_workspace)?;
+    if let Some(workspace) = options.workspace.as_deref() {
+        for file in profile_files {
+            refuse_profile_in_workspace(file, workspace, writes_workspace)?;
+        }
     }
     start_in_systemd_scope_if_needed(bundle)?;
     if let Some(notice) = options
@@ -190,7 +193,7 @@ pub fn run_bundle(
     _: &phantom_bundle::Bundle,
     _: RunSettings,
     _: Option<PathBuf>,
-    _: Option<&Path>,
+    _: &[PathBuf],
 ) -> anyhow::Result<i32> {
     bail!("sandboxes run on Linux only")
 }
@@ -334,7 +337,7 @@ fn refuse_profile_in_workspace(
     };
     if writable && file.starts_with(&workspace) {
         bail!(
-            "the profile `{}` is inside the workspace `{}`, which the sandbox may write: a run could rewrite the profile of the next. Keep policies and bundles outside the workspace, or give the sandbox a directory that does not hold them (`--workspace DIR`)",
+            "the profile's file `{}` is inside the workspace `{}`, which the sandbox may write: a run could rewrite the profile of the next. Keep policies, what they extend or include, bundles and the configuration outside the workspace, or give the sandbox a directory that does not hold them (`--workspace DIR`)",
             file.display(),
             workspace.display()
         );
@@ -342,12 +345,12 @@ fn refuse_profile_in_workspace(
     Ok(())
 }
 
-/// `phantom run` once its profile's bundle is at hand; `profile_file`: the policy or
-/// bundle file it came from, if any.
+/// `phantom run` once its profile's bundle is at hand; `profile_files`: the files it
+/// came from (see [`run_bundle`]).
 pub fn run_profile(
     bundle: &phantom_bundle::Bundle,
     args: RunArgs,
-    profile_file: Option<&Path>,
+    profile_files: &[PathBuf],
 ) -> anyhow::Result<i32> {
     if args.mode.is_none() && !bundle.mode.uses_namespaces() {
         // Chosen by the configuration or a compiled bundle, not on this command line.
@@ -356,5 +359,5 @@ pub fn run_profile(
         );
     }
     let (workspace, _scratch) = default_workspace(&args.settings)?;
-    run_bundle(bundle, args.settings, workspace, profile_file)
+    run_bundle(bundle, args.settings, workspace, profile_files)
 }
