@@ -1011,3 +1011,51 @@ fn direct_run(workspace: &Path) -> Command {
     .arg(workspace);
     c
 }
+
+/// As root the workload runs as the workspace's owner, so who that is must be the
+/// caller's choice: a workspace reached through another user's symbolic link (alice's
+/// link to bob's private directory) is refused, naming the directory to give instead; a
+/// link of root's, or of the owner's, is followed.
+#[test]
+fn as_root_a_workspace_through_another_users_link_is_refused() {
+    if !is_root() {
+        return; // rootless, the workload is the caller whatever the path
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let bob = dir.path().join("bob");
+    std::fs::create_dir(&bob).unwrap();
+    give_to(&bob, 2002);
+    let link = dir.path().join("alices-project");
+    std::os::unix::fs::symlink(&bob, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(2001), Some(2001)).unwrap();
+    let bundle = bundle_file(dir.path(), "t", "");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_phantom"))
+            .arg("exec")
+            .arg(&bundle)
+            .arg("--workspace")
+            .arg(&link)
+            .args(["--", "/bin/sh", "-c", "grep Uid /proc/self/status"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let o = run();
+    assert_eq!(o.status.code(), Some(125), "{}", out(&o));
+    assert!(err(&o).contains("symbolic link of uid 2001"), "{}", err(&o));
+    assert!(
+        err(&o).contains(&format!("--workspace {}", bob.display())),
+        "{}",
+        err(&o)
+    );
+    std::os::unix::fs::lchown(&link, Some(0), Some(0)).unwrap();
+    let o = run();
+    assert!(o.status.success(), "{}", err(&o));
+    // (Inside, the policy's uid; the host's is bob's: the map says so.)
+    assert!(out(&o).contains("1000"), "{}", out(&o));
+}

@@ -57,8 +57,9 @@ pub enum ExecError {
     NoCommand,
     #[error("{0}")]
     Override(String),
-    #[error("the workspace `{path}`: {source}")]
-    Workspace { path: String, source: io::Error },
+    // `error`, not `source`: the message carries the cause once, alone or as a chain.
+    #[error("the workspace `{path}`: {error}")]
+    Workspace { path: String, error: io::Error },
     #[error("cgroup: {0}\n(to run anyway without the limits this host cannot enforce, pass --allow-degraded; phantom then names each one)")]
     Cgroup(String),
     #[error("creating the sandbox's namespaces failed: {0}; user namespaces may be disabled (sysctl kernel.unprivileged_userns_clone, or AppArmor's restriction on Ubuntu)")]
@@ -255,21 +256,31 @@ pub(super) fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared
         })?;
     let workspace = match &options.workspace {
         Some(w) => {
-            let canonical = w.canonicalize().map_err(|source| ExecError::Workspace {
+            let canonical = w.canonicalize().map_err(|error| ExecError::Workspace {
                 path: w.display().to_string(),
-                source,
+                error,
             })?;
             if !canonical.is_dir() {
                 return Err(ExecError::Workspace {
                     path: w.display().to_string(),
-                    source: io::Error::other("not a directory"),
+                    error: io::Error::other("not a directory"),
                 });
             }
             Some(canonical.display().to_string())
         }
         None => None,
     };
-    let host = super::identity::HostIdentity::for_run(workspace.as_deref().map(Path::new));
+    let host =
+        super::identity::HostIdentity::for_run(options.workspace.as_deref()).map_err(|error| {
+            ExecError::Workspace {
+                path: options
+                    .workspace
+                    .as_deref()
+                    .map(|w| w.display().to_string())
+                    .unwrap_or_default(),
+                error,
+            }
+        })?;
     let vars = Vars {
         workspace,
         cwd: std::env::current_dir()?.display().to_string(),

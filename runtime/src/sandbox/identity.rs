@@ -11,8 +11,10 @@
 //! sandbox's is not known yet), nobody: 65534. A group of 0 becomes 65534 too: group
 //! root is a privilege of its own (a setgid-root program, files readable by group 0).
 
+use std::collections::VecDeque;
+use std::ffi::OsString;
 use std::os::unix::fs::MetadataExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The id of nobody (and of nogroup), which owns nothing.
 pub const NOBODY: u32 = 65534;
@@ -44,14 +46,77 @@ impl HostIdentity {
         }
     }
 
-    /// For a sandbox started by this process, with `workspace` (already checked to be
-    /// a directory; one whose owner cannot be read counts as root's).
-    pub fn for_run(workspace: Option<&Path>) -> HostIdentity {
-        let owner = workspace
-            .and_then(|w| std::fs::metadata(w).ok())
+    /// For a sandbox started by this process, with `workspace` as the caller gave it
+    /// (a directory; one whose owner cannot be read counts as root's). As root, a path
+    /// that reaches the workspace through a symbolic link of a third user's is refused:
+    /// that user, not the caller, would have chosen whose identity the workload gets
+    /// (a link in alice's directory to polkitd's would make it polkitd).
+    pub fn for_run(workspace: Option<&Path>) -> std::io::Result<HostIdentity> {
+        let caller = (super::sys::uid(), super::sys::gid());
+        let Some(given) = workspace.filter(|_| caller.0 == 0) else {
+            return Ok(HostIdentity::choose(caller, None));
+        };
+        let (directory, links) = walk(&std::path::absolute(given)?)?;
+        let owner = std::fs::metadata(&directory)
+            .ok()
             .map(|m| (m.uid(), m.gid()));
-        HostIdentity::choose((super::sys::uid(), super::sys::gid()), owner)
+        let chosen = HostIdentity::choose(caller, owner);
+        if let Some(other) = links.iter().find(|&&u| u != 0 && u != chosen.uid) {
+            return Err(std::io::Error::other(format!(
+                "it reaches `{}`, owned by uid {}, through a symbolic link of uid {other}: \
+                 running as root, phantom runs the workload as the workspace's owner, and \
+                 another user's link would choose who that is. Give the directory itself \
+                 (`--workspace {}`) if that is the one meant",
+                directory.display(),
+                chosen.uid,
+                directory.display()
+            )));
+        }
+        Ok(chosen)
     }
+}
+
+/// The directory `path` (absolute) leads to, and the owners of the symbolic links on
+/// the way, each followed as the kernel follows it (a relative target from the link's
+/// directory, an absolute one from the root); `ELOOP` after 40 of them.
+fn walk(path: &Path) -> std::io::Result<(PathBuf, Vec<u32>)> {
+    use std::path::Component;
+    let mut pending: VecDeque<OsString> = VecDeque::new();
+    let push_front = |pending: &mut VecDeque<OsString>, path: &Path| {
+        for part in path.components().rev() {
+            match part {
+                Component::Normal(name) => pending.push_front(name.to_owned()),
+                Component::ParentDir => pending.push_front("..".into()),
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            }
+        }
+    };
+    push_front(&mut pending, path);
+    let mut current = PathBuf::from("/");
+    let mut links = Vec::new();
+    while let Some(name) = pending.pop_front() {
+        if name == ".." {
+            // `current` holds no link, so its parent is the real one.
+            current.pop();
+            continue;
+        }
+        let next = current.join(&name);
+        let meta = std::fs::symlink_metadata(&next)?;
+        if !meta.file_type().is_symlink() {
+            current = next;
+            continue;
+        }
+        links.push(meta.uid());
+        if links.len() > 40 {
+            return Err(std::io::Error::from_raw_os_error(libc::ELOOP));
+        }
+        let target = std::fs::read_link(&next)?;
+        if target.is_absolute() {
+            current = PathBuf::from("/");
+        }
+        push_front(&mut pending, &target);
+    }
+    Ok((current, links))
 }
 
 /// Before a sandbox's init is cloned: as root, phantom gives up its supplementary
@@ -105,6 +170,33 @@ pub fn root_workspace_notice(workspace: &Path) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_walk_follows_links_as_the_kernel_does_and_names_their_owners() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        std::fs::create_dir_all(base.join("real/sub")).unwrap();
+        symlink("real", base.join("rel")).unwrap();
+        symlink(base.join("real/sub"), base.join("abs")).unwrap();
+        symlink("../rel/sub", base.join("real/up")).unwrap();
+        symlink("loop", base.join("loop")).unwrap();
+        let me = std::fs::symlink_metadata(base.join("rel")).unwrap().uid();
+        let (to, links) = walk(&base.join("rel/sub")).unwrap();
+        assert_eq!((to, links), (base.join("real/sub"), vec![me]));
+        let (to, links) = walk(&base.join("abs")).unwrap();
+        assert_eq!((to, links.len()), (base.join("real/sub"), 1));
+        let (to, links) = walk(&base.join("real/up/../sub")).unwrap();
+        assert_eq!((to, links.len()), (base.join("real/sub"), 2));
+        assert_eq!(
+            walk(&base.join("loop")).unwrap_err().raw_os_error(),
+            Some(libc::ELOOP)
+        );
+        assert_eq!(
+            walk(&base.join("real")).unwrap(),
+            (base.join("real"), vec![])
+        );
+    }
 
     #[test]
     fn a_rootless_caller_is_the_sandboxs_user_whoever_owns_the_workspace() {

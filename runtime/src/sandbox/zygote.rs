@@ -273,9 +273,9 @@ impl Parked {
                 .workspace
                 .map(|w| {
                     w.canonicalize()
-                        .map_err(|source| ExecError::Workspace {
+                        .map_err(|error| ExecError::Workspace {
                             path: w.display().to_string(),
-                            source,
+                            error,
                         })
                         .map(|c| c.display().to_string())
                 })
