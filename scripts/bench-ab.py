@@ -12,16 +12,9 @@ milliseconds, per order and overall. Keep a copy of the old binary before rebuil
 (`cp target/release-static/phantom /tmp/phantom-before`).
 """
 import argparse, os, statistics, subprocess, sys, tempfile, time
+from benchlib import give_to_a_user
 
 
-
-def give_to_a_user(ws):
-    """As root, the workspace is given to a user (uid and gid 1000), as a developer's
-    project would be: root's phantom runs the workload as the workspace's owner, and a
-    root-owned workspace only as nobody, who could not enter a 0700 one."""
-    if os.geteuid() == 0:
-        os.chown(ws, 1000, 1000)
-        os.chmod(ws, 0o755)
 
 def run_once(phantom, ws, command):
     start = time.perf_counter()

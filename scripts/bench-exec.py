@@ -21,15 +21,8 @@ cold start costs, the floor without and with its network namespace, then phantom
 policies that add python-dev's parts one at a time.
 """
 import argparse, os, random, shutil, statistics, subprocess, sys, tempfile, time
+from benchlib import give_to_a_user
 
-
-def give_to_a_user(ws):
-    """As root, the workspace is given to a user (uid and gid 1000), as a developer's
-    project would be: root's phantom runs the workload as the workspace's owner, and a
-    root-owned workspace only as nobody, who could not enter a 0700 one."""
-    if os.geteuid() == 0:
-        os.chown(ws, 1000, 1000)
-        os.chmod(ws, 0o755)
 
 def measure_interleaved(commands, runs):
     """Medians and 90th percentiles (ms) of each (name, argv) in `commands`, run in

@@ -14,18 +14,11 @@ it does between an agent's calls; back to back (--gap 0) a pool drains faster th
 refills on a 2-CPU machine, and runs fall back to plain or freshly parked sandboxes.
 """
 import argparse, os, signal, statistics, subprocess, sys, tempfile, time
+from benchlib import give_to_a_user
 
 CODE = "import time; print(time.time_ns())"
 
 
-
-def give_to_a_user(ws):
-    """As root, the workspace is given to a user (uid and gid 1000), as a developer's
-    project would be: root's phantom runs the workload as the workspace's owner, and a
-    root-owned workspace only as nobody, who could not enter a 0700 one."""
-    if os.geteuid() == 0:
-        os.chown(ws, 1000, 1000)
-        os.chmod(ws, 0o755)
 
 def client_start(stderr):
     # `phantom timing: client start (clock S ms)`: the wall clock modulo 10 s, in ms.
