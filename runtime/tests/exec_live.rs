@@ -969,10 +969,14 @@ fn a_killed_direct_runs_private_home_is_removed_by_the_next() {
         std::process::id()
     ));
     let elsewhere = tmp.join(format!("phantom-home-{dead}-0.1234abcd-testother"));
-    for d in [&stale, &live, &elsewhere] {
+    let others = tmp.join(format!("phantom-home-{dead}-0.{ns}-testothers"));
+    for d in [&stale, &live, &elsewhere, &others] {
         std::fs::create_dir(d).unwrap();
         std::fs::write(d.join(".profile"), "x").unwrap();
     }
+    // Another user's (as root, where there can be one): named like a stale one.
+    give_to(&others, 2001);
+    let others_is_someone_elses = is_root();
     let dir = tempfile::tempdir().expect("tempdir");
     let mut c = direct_run(dir.path());
     if !is_root() {
@@ -986,9 +990,14 @@ fn a_killed_direct_runs_private_home_is_removed_by_the_next() {
     let home = out(&o);
     let removed = !stale.exists();
     let kept = live.exists() && elsewhere.exists();
-    for d in [&stale, &live, &elsewhere] {
+    let others_kept = others.exists();
+    for d in [&stale, &live, &elsewhere, &others] {
         let _ = std::fs::remove_dir_all(d);
     }
+    assert!(
+        others_kept || !others_is_someone_elses,
+        "another user's HOME was removed"
+    );
     assert!(o.status.success(), "{}", err(&o));
     assert!(removed, "the stale HOME is still there");
     assert!(kept, "a HOME that was not stale was removed");
@@ -1040,7 +1049,12 @@ fn as_root_a_workspace_through_another_users_link_is_refused() {
             .arg(&bundle)
             .arg("--workspace")
             .arg(&link)
-            .args(["--", "/bin/sh", "-c", "grep Uid /proc/self/status"])
+            .args([
+                "--",
+                "/bin/sh",
+                "-c",
+                "grep Uid /proc/self/status; cat /proc/self/uid_map",
+            ])
             .stdin(Stdio::null())
             .output()
             .unwrap()
@@ -1058,4 +1072,9 @@ fn as_root_a_workspace_through_another_users_link_is_refused() {
     assert!(o.status.success(), "{}", err(&o));
     // (Inside, the policy's uid; the host's is bob's: the map says so.)
     assert!(out(&o).contains("1000"), "{}", out(&o));
+    assert!(
+        out(&o).contains("1000       2002          1"),
+        "{}",
+        out(&o)
+    );
 }

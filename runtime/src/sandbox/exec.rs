@@ -254,33 +254,24 @@ pub(super) fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared
                     .join(", "),
             )
         })?;
-    let workspace = match &options.workspace {
+    let (workspace, host) = match &options.workspace {
         Some(w) => {
-            let canonical = w.canonicalize().map_err(|error| ExecError::Workspace {
+            let workspace_error = |error| ExecError::Workspace {
                 path: w.display().to_string(),
                 error,
-            })?;
+            };
+            let (canonical, host) =
+                super::identity::HostIdentity::for_workspace(w).map_err(workspace_error)?;
             if !canonical.is_dir() {
-                return Err(ExecError::Workspace {
-                    path: w.display().to_string(),
-                    error: io::Error::other("not a directory"),
-                });
+                return Err(workspace_error(io::Error::other("not a directory")));
             }
-            Some(canonical.display().to_string())
+            (Some(canonical.display().to_string()), host)
         }
-        None => None,
+        None => (
+            None,
+            super::identity::HostIdentity::for_run_without_workspace(),
+        ),
     };
-    let host =
-        super::identity::HostIdentity::for_run(options.workspace.as_deref()).map_err(|error| {
-            ExecError::Workspace {
-                path: options
-                    .workspace
-                    .as_deref()
-                    .map(|w| w.display().to_string())
-                    .unwrap_or_default(),
-                error,
-            }
-        })?;
     let vars = Vars {
         workspace,
         cwd: std::env::current_dir()?.display().to_string(),
@@ -356,7 +347,7 @@ fn sweep_stale_homes(tmp: &Path) {
         let ours = crate::cgroup::namespace_tag(name, HOME_PREFIX)
             == Some(crate::cgroup::own_namespace_tag());
         let dead = u32::try_from(pid).is_ok_and(|p| p != own)
-            && !std::path::Path::new(&format!("/proc/{pid}")).exists();
+            && !crate::cgroup::CgroupFs::process_exists(&RealFs, pid);
         let mine = entry
             .metadata()
             .is_ok_and(|m| m.is_dir() && m.uid() == sys::uid());
@@ -1255,7 +1246,6 @@ pub(super) fn init_begin(go: &io::PipeReader, report: &io::PipeWriter) {
         // phantom died or gave up before letting us go.
         sys::exit_now(EXIT_SETUP);
     }
-
     // Not phantom's command line (host paths, --env values) in /proc/1/cmdline.
     let _ = sys::set_cmdline("phantom-init");
     // The workload runs as the same user as init: without this it could read init's

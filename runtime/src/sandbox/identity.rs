@@ -46,16 +46,22 @@ impl HostIdentity {
         }
     }
 
-    /// For a sandbox started by this process, with `workspace` as the caller gave it
-    /// (a directory; one whose owner cannot be read counts as root's). As root, a path
-    /// that reaches the workspace through a symbolic link of a third user's is refused:
-    /// that user, not the caller, would have chosen whose identity the workload gets
-    /// (a link in alice's directory to polkitd's would make it polkitd).
-    pub fn for_run(workspace: Option<&Path>) -> std::io::Result<HostIdentity> {
+    /// For a sandbox started by this process without a workspace.
+    pub fn for_run_without_workspace() -> HostIdentity {
+        HostIdentity::choose((super::sys::uid(), super::sys::gid()), None)
+    }
+
+    /// For a sandbox started by this process with the workspace `given` (as the caller
+    /// gave it; one whose owner cannot be read counts as root's), and where that path
+    /// leads, with no link in it (the one resolution of the path). As root, a path that
+    /// reaches the workspace through a symbolic link of a third user's is refused: that
+    /// user, not the caller, would have chosen whose identity the workload gets (a link
+    /// in alice's directory to polkitd's would make it polkitd).
+    pub fn for_workspace(given: &Path) -> std::io::Result<(PathBuf, HostIdentity)> {
         let caller = (super::sys::uid(), super::sys::gid());
-        let Some(given) = workspace.filter(|_| caller.0 == 0) else {
-            return Ok(HostIdentity::choose(caller, None));
-        };
+        if caller.0 != 0 {
+            return Ok((given.canonicalize()?, HostIdentity::choose(caller, None)));
+        }
         let (directory, links) = walk(&std::path::absolute(given)?)?;
         let owner = std::fs::metadata(&directory)
             .ok()
@@ -72,7 +78,7 @@ impl HostIdentity {
                 directory.display()
             )));
         }
-        Ok(chosen)
+        Ok((directory, chosen))
     }
 }
 

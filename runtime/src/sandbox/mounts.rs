@@ -75,7 +75,7 @@ pub enum MountError {
     MissingMountpoint { index: usize, target: String },
     #[error("mount step {index}: {message}")]
     Variable { index: usize, message: String },
-    #[error("mount step {index}: the source `{source_path}` is inside the workspace but leads out of it (through `..` or a symbolic link the workspace holds, which a workload may have left there): remove the link, or name the source outside the workspace")]
+    #[error("mount step {index}: {}", leaves_workspace_message(source_path))]
     SourceLeavesWorkspace { index: usize, source_path: String },
     #[error("mount step {index}: the sandbox's user may not reach `{source_path}` ({source}): every directory above it must let that user search it (`x`), and the source itself let it read. That user is the caller, or, when phantom runs as root, the workspace's owner or nobody (uid 65534)")]
     SourceDenied {
@@ -173,7 +173,7 @@ fn execute<O: MountOps>(
                         source_path: source.clone(),
                         source: e,
                     },
-                    Some(libc::EXDEV | libc::ELOOP) if inside.is_some() => {
+                    _ if inside.is_some() && leaves_workspace(&e) => {
                         MountError::SourceLeavesWorkspace {
                             index,
                             source_path: source.clone(),
@@ -375,6 +375,28 @@ pub fn inside_workspace<'a>(vars: &'a Vars, source: &'a str) -> Option<(&'a str,
     (!rel.is_empty()).then_some((workspace, rel))
 }
 
+/// A captured tree, or `None` for a source that does not exist.
+fn found(tree: io::Result<std::os::fd::OwnedFd>) -> io::Result<Option<std::os::fd::OwnedFd>> {
+    match tree {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether `e`, from a source resolved beneath the workspace, says the path leads out
+/// of it (`RESOLVE_BENEATH`'s `EXDEV`, a magic link's `ELOOP`).
+pub fn leaves_workspace(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EXDEV | libc::ELOOP))
+}
+
+/// Why a source inside the workspace that leads out of it is refused, and the fix.
+pub fn leaves_workspace_message(source_path: &str) -> String {
+    format!(
+        "the source `{source_path}` is inside the workspace but leads out of it (through          `..` or a symbolic link the workspace holds, which a workload may have left          there): remove the link, or name the source outside the workspace"
+    )
+}
+
 /// `root` + an absolute path inside the sandbox.
 pub fn under(root: &Path, target: &str) -> PathBuf {
     root.join(target.trim_start_matches('/'))
@@ -418,16 +440,8 @@ impl MountOps for RealOps {
         source: &Path,
         read_only: bool,
     ) -> io::Result<Option<Self::Tree>> {
-        use super::sys::*;
-        let mut set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-        if read_only {
-            set |= MOUNT_ATTR_RDONLY;
-        }
-        match open_tree_with_attrs(source, set) {
-            Ok(fd) => Ok(Some(fd)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        let set = super::sys::bind_attrs(read_only);
+        found(super::sys::open_tree_with_attrs(source, set))
     }
 
     fn capture_beneath(
@@ -436,17 +450,8 @@ impl MountOps for RealOps {
         rel: &Path,
         read_only: bool,
     ) -> io::Result<Option<Self::Tree>> {
-        use super::sys::*;
-        let at = match open_beneath(base, rel) {
-            Ok(fd) => fd,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e),
-        };
-        let mut set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
-        if read_only {
-            set |= MOUNT_ATTR_RDONLY;
-        }
-        open_tree_with_attrs_at(Some(&at), rel, set).map(Some)
+        let set = super::sys::bind_attrs(read_only);
+        found(super::sys::open_tree_beneath(base, rel, set))
     }
 
     fn is_dir(&mut self, tree: &Self::Tree) -> io::Result<bool> {

@@ -60,7 +60,7 @@ pub fn open_tree_clone(path: &Path, recursive: bool) -> io::Result<OwnedFd> {
 /// `rel` opened (`O_PATH`) beneath the directory `base`, which it may not leave: no
 /// `..` above `base`, no absolute symbolic link, no `/proc` magic link on the way
 /// (`openat2`, `RESOLVE_BENEATH`; `EXDEV` where it would leave, `ELOOP` on a magic link).
-pub fn open_beneath(base: &Path, rel: &Path) -> io::Result<OwnedFd> {
+fn open_beneath(base: &Path, rel: &Path) -> io::Result<OwnedFd> {
     let rel_c = cstr(rel)?;
     let dir = open_path_dir(base)?;
     // SAFETY: all-zero is a valid open_how; the fields that matter are set below.
@@ -99,6 +99,29 @@ fn open_tree_clone_of(at: &OwnedFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// The attributes of a bind's detached tree: nosuid and nodev, read-only if asked.
+pub fn bind_attrs(read_only: bool) -> u64 {
+    let set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV;
+    if read_only {
+        set | MOUNT_ATTR_RDONLY
+    } else {
+        set
+    }
+}
+
+/// [`open_tree_with_attrs`] of `rel` resolved beneath the directory `base`
+/// ([`open_beneath`]: `EXDEV` or `ELOOP` where the path would leave it).
+pub fn open_tree_beneath(base: &Path, rel: &Path, set: u64) -> io::Result<OwnedFd> {
+    let at = open_beneath(base, rel)?;
+    open_tree_attr(Tree::Fd(&at), set)
+}
+
+/// What `open_tree_attr` clones: a path, or what an `O_PATH` descriptor refers to.
+enum Tree<'a> {
+    Path(&'a Path),
+    Fd(&'a OwnedFd),
+}
+
 /// `open_tree_attr(2)` (Linux 6.15): the same number on every architecture.
 const SYS_OPEN_TREE_ATTR: libc::c_long = 467;
 
@@ -106,20 +129,18 @@ const SYS_OPEN_TREE_ATTR: libc::c_long = 467;
 /// applied to every mount in it: one call where the kernel has `open_tree_attr`, an
 /// `open_tree` and a `mount_setattr` on the detached tree where it does not.
 pub fn open_tree_with_attrs(path: &Path, set: u64) -> io::Result<OwnedFd> {
-    open_tree_with_attrs_at(None, path, set)
+    open_tree_attr(Tree::Path(path), set)
 }
 
-/// [`open_tree_with_attrs`] of what `at` refers to (an `O_PATH` descriptor) when given,
-/// else of `path`.
-pub fn open_tree_with_attrs_at(at: Option<&OwnedFd>, path: &Path, set: u64) -> io::Result<OwnedFd> {
+fn open_tree_attr(tree: Tree<'_>, set: u64) -> io::Result<OwnedFd> {
     use std::os::fd::AsRawFd;
-    let c = match at {
-        Some(_) => CString::default(),
-        None => cstr(path)?,
-    };
-    let (dirfd, empty) = match at {
-        Some(fd) => (fd.as_raw_fd(), libc::AT_EMPTY_PATH as libc::c_uint),
-        None => (libc::AT_FDCWD, 0),
+    let (dirfd, c, empty) = match tree {
+        Tree::Path(path) => (libc::AT_FDCWD, cstr(path)?, 0),
+        Tree::Fd(fd) => (
+            fd.as_raw_fd(),
+            CString::default(),
+            libc::AT_EMPTY_PATH as libc::c_uint,
+        ),
     };
     let attr = MountAttr {
         attr_set: set,
@@ -158,9 +179,9 @@ pub fn open_tree_with_attrs_at(at: Option<&OwnedFd>, path: &Path, set: u64) -> i
         // that refuse calls they do not know. The two-call path gives the same result.
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => {
             UNAVAILABLE.store(true, Ordering::Relaxed);
-            let tree = match at {
-                Some(fd) => open_tree_clone_of(fd)?,
-                None => open_tree_clone(path, true)?,
+            let tree = match tree {
+                Tree::Path(path) => open_tree_clone(path, true)?,
+                Tree::Fd(fd) => open_tree_clone_of(fd)?,
             };
             let empty = c"";
             // SAFETY: valid fd, empty NUL-terminated path and `attr` for the call.

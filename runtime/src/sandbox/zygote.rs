@@ -568,13 +568,15 @@ fn parked_init_main(
         let captured = match super::mounts::inside_workspace(&p.vars, &source) {
             // Beneath the workspace: the portal gets both, NUL between them (no path
             // holds one).
-            Some((base, rel)) => portal_capture(&portal_ours, &format!("{base}\0{rel}"), !d.writable)
-                .map_err(|e| match e.raw_os_error() {
-                    Some(libc::EXDEV | libc::ELOOP) => io::Error::other(format!(
-                        "`{source}` is inside the workspace but leads out of it (through `..` or a symbolic link the workspace holds): remove the link, or name the source outside the workspace"
-                    )),
-                    _ => e,
-                }),
+            Some((base, rel)) => {
+                portal_capture(&portal_ours, &format!("{base}\0{rel}"), !d.writable).map_err(|e| {
+                    if super::mounts::leaves_workspace(&e) {
+                        io::Error::other(super::mounts::leaves_workspace_message(&source))
+                    } else {
+                        e
+                    }
+                })
+            }
             None => portal_capture(&portal_ours, &source, !d.writable),
         };
         mark(&p, "init: workspace captured");
@@ -763,20 +765,14 @@ fn portal_main(socket: UnixStream) -> ! {
         let os = |b: &[u8]| -> std::path::PathBuf {
             <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b).into()
         };
-        let mut set = sys::MOUNT_ATTR_NOSUID | sys::MOUNT_ATTR_NODEV;
-        if read_only == 1 {
-            set |= sys::MOUNT_ATTR_RDONLY;
-        }
-        // `BASE\0REL`: REL resolved beneath the directory BASE (`sys::open_beneath`).
+        let set = sys::bind_attrs(read_only == 1);
+        // `BASE\0REL`: REL resolved beneath the directory BASE.
         let tree = match path.iter().position(|&b| b == 0) {
-            Some(nul) => {
-                let (base, rel) = (
-                    os(path.get(..nul).unwrap_or_default()),
-                    os(path.get(nul + 1..).unwrap_or_default()),
-                );
-                sys::open_beneath(&base, &rel)
-                    .and_then(|at| sys::open_tree_with_attrs_at(Some(&at), &rel, set))
-            }
+            Some(nul) => sys::open_tree_beneath(
+                &os(path.get(..nul).unwrap_or_default()),
+                &os(path.get(nul + 1..).unwrap_or_default()),
+                set,
+            ),
             None => sys::open_tree_with_attrs(&os(path), set),
         };
         let answer = match tree {

@@ -122,10 +122,8 @@ pub fn run_bundle(
         matches!(m, phantom_bundle::MountStep::Bind { source, writable: true, .. }
             if source.contains("${workspace}"))
     });
-    if let Some(workspace) = options.workspace.as_deref() {
-        for file in profile_files {
-            refuse_profile_in_workspace(file, workspace, writes_workspace)?;
-        }
+    if let Some(workspace) = options.workspace.as_deref().filter(|_| writes_workspace) {
+        refuse_profile_in_workspace(profile_files, workspace)?;
     }
     start_in_systemd_scope_if_needed(bundle)?;
     if let Some(notice) = options
@@ -231,7 +229,7 @@ pub fn run_warm(
     };
     if let Some(ws) = workspace.as_deref().filter(|_| profile.starts_with('/')) {
         // The server's profiles bind the workspace writable (as every stdlib one does).
-        refuse_profile_in_workspace(Path::new(&profile), ws, true)?;
+        refuse_profile_in_workspace(&[PathBuf::from(&profile)], ws)?;
     }
     let mut env = Vec::new();
     for kv in &settings.env {
@@ -323,19 +321,23 @@ pub fn default_workspace(
     Ok((Some(scratch.path().to_path_buf()), Some(scratch)))
 }
 
-/// A policy or bundle file inside the workspace the sandbox may write is refused: a
-/// run could rewrite the profile of the next (allow itself the network, bind the
-/// host's root), and nothing would tell the two apart.
+/// A file a profile comes from (`files`) inside `workspace`, which the sandbox may
+/// write, is refused: a run could rewrite the profile of the next (allow itself the
+/// network, bind the host's root), and nothing would tell the two apart.
 #[cfg(target_os = "linux")]
-fn refuse_profile_in_workspace(
-    file: &Path,
-    workspace: &Path,
-    writable: bool,
-) -> anyhow::Result<()> {
-    let (Ok(file), Ok(workspace)) = (file.canonicalize(), workspace.canonicalize()) else {
-        return Ok(()); // a missing file or workspace is reported where it is opened
+fn refuse_profile_in_workspace(files: &[PathBuf], workspace: &Path) -> anyhow::Result<()> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let Ok(workspace) = workspace.canonicalize() else {
+        return Ok(()); // a missing workspace is reported where it is opened
     };
-    if writable && file.starts_with(&workspace) {
+    // (A file that cannot be resolved was reported where it was read.)
+    if let Some(file) = files
+        .iter()
+        .filter_map(|f| f.canonicalize().ok())
+        .find(|f| f.starts_with(&workspace))
+    {
         bail!(
             "the profile's file `{}` is inside the workspace `{}`, which the sandbox may write: a run could rewrite the profile of the next. Keep policies, what they extend or include, bundles and the configuration outside the workspace, or give the sandbox a directory that does not hold them (`--workspace DIR`)",
             file.display(),
