@@ -161,7 +161,9 @@ CLONE_NEWUSER, CLONE_NEWNS, SIGCHLD = 0x10000000, 0x00020000, 17
 S_IFCHR, S_IFBLK, S_IFIFO = 0o020000, 0o060000, 0o010000
 AF_UNIX, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET = 1, 2, 10, 16, 17
 SOCK_STREAM, SOCK_DGRAM, SOCK_RAW = 1, 2, 3
-TIOCSTI, TIOCLINUX = 0x5412, 0x541C
+TIOCSTI, TIOCLINUX, TIOCSETD = 0x5412, 0x541C, 0x5423
+S_IFREG, S_ISUID, S_ISGID = 0o100000, 0o4000, 0o2000
+O_WRONLY, O_CREAT = 0o1, 0o100
 
 PROBES = {
     "ptrace_traceme": lambda: (101, 0, 0, 0, 0),
@@ -191,6 +193,17 @@ PROBES = {
     "ioctl_tiocsti": lambda: (16, 0, TIOCSTI, cstr("x")),
     "ioctl_tiocsti_high_bits": lambda: (16, 0, (1 << 32) | TIOCSTI, cstr("x")),
     "ioctl_tioclinux": lambda: (16, 0, TIOCLINUX, cstr("\x02")),
+    "ioctl_tiocsetd": lambda: (16, 0, TIOCSETD, mem(4)),
+    "chmod_setuid": lambda: (90, cstr("/tmp/missing"), S_ISUID | 0o755),
+    "fchmod_setgid": lambda: (91, 1, S_ISGID | 0o755),
+    "fchmodat_setuid_high_bits": lambda: (268, AT_FDCWD, cstr("/tmp/missing"), (1 << 32) | S_ISUID | 0o755),
+    "fchmodat2_setgid": lambda: (452, AT_FDCWD, cstr("/tmp/missing"), S_ISGID | 0o755, 0),
+    "open_creat_setuid": lambda: (2, cstr("/tmp/suid"), O_WRONLY | O_CREAT, S_ISUID | 0o755),
+    "openat_creat_setgid": lambda: (257, AT_FDCWD, cstr("/tmp/sgid"), O_WRONLY | O_CREAT, S_ISGID | 0o755),
+    "creat_setuid": lambda: (85, cstr("/tmp/suid"), S_ISUID | 0o755),
+    "mknod_setuid_file": lambda: (133, cstr("/tmp/suid"), S_IFREG | S_ISUID | 0o755, 0),
+    "openat2": lambda: (437, AT_FDCWD, cstr("/tmp"), mem(24), 24),
+    "chmod_plain": lambda: (90, cstr("/tmp/missing"), 0o1777),
     "chroot": lambda: (161, cstr("/tmp")),
     "open_by_handle_at": lambda: (304, AT_FDCWD, mem(), 0),
     "name_to_handle_at": lambda: (303, AT_FDCWD, cstr("/tmp"), mem(), mem(), 0),
@@ -862,6 +875,40 @@ fn tiocsti_and_tioclinux_are_refused() {
             // The kernel reads the request as 32 bits: high bits must not hide it.
             ("ioctl_tiocsti_high_bits", errno("EPERM"), errno("EPERM")),
             ("ioctl_tioclinux", errno("EPERM"), errno("EPERM")),
+        ],
+    );
+}
+
+#[test]
+fn tiocsetd_is_refused() {
+    assert_probes(
+        "tiocsetd_is_refused",
+        "python-dev",
+        &[("ioctl_tiocsetd", errno("EPERM"), errno("EPERM"))],
+    );
+}
+
+/// The workspace is an ordinary directory on the host: a setuid or setgid program
+/// left there would run with its owner's ids for whoever runs it outside.
+#[test]
+fn setuid_and_setgid_bits_cannot_be_set() {
+    assert_probes(
+        "setuid_and_setgid_bits_cannot_be_set",
+        "python-dev",
+        &[
+            ("chmod_setuid", errno("EPERM"), errno("EPERM")),
+            ("fchmod_setgid", errno("EPERM"), errno("EPERM")),
+            // The kernel reads the mode as 32 bits: high bits must not hide the rule.
+            ("fchmodat_setuid_high_bits", errno("EPERM"), errno("EPERM")),
+            ("fchmodat2_setgid", errno("EPERM"), errno("EPERM")),
+            ("open_creat_setuid", errno("EPERM"), errno("EPERM")),
+            ("openat_creat_setgid", errno("EPERM"), errno("EPERM")),
+            ("creat_setuid", errno("EPERM"), errno("EPERM")),
+            ("mknod_setuid_file", errno("EPERM"), errno("EPERM")),
+            // Its mode is in memory, where seccomp cannot look: unimplemented.
+            ("openat2", errno("ENOSYS"), errno("ENOSYS")),
+            // Other modes, the sticky bit among them, pass (to the missing file).
+            ("chmod_plain", errno("ENOENT"), errno("ENOENT")),
         ],
     );
 }
