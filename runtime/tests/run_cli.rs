@@ -297,3 +297,71 @@ fn the_configuration_file_adds_profiles_and_defaults() {
         err(&o)
     );
 }
+
+/// Run on a terminal of its own (a pty, from python3): the workload shares it without
+/// `--tty`, turns echo off and makes the shared stdin non-blocking, and leaves; after
+/// phantom returns, both are as they were.
+const SHARED_TERMINAL_PY: &str = r#"
+import fcntl, os, pty, sys, termios
+pid, master = pty.fork()
+if pid == 0:
+    before = termios.tcgetattr(0), fcntl.fcntl(0, fcntl.F_GETFL)
+    code = os.spawnv(os.P_WAIT, sys.argv[1], sys.argv[1:])
+    after = termios.tcgetattr(0), fcntl.fcntl(0, fcntl.F_GETFL)
+    print("exit", code, "terminal", before[0] == after[0], "flags", before[1] == after[1], flush=True)
+    os._exit(0)
+out = b""
+while True:
+    try:
+        data = os.read(master, 4096)
+    except OSError:
+        break
+    if not data:
+        break
+    out += data
+os.waitpid(pid, 0)
+print(out.decode(errors="replace").strip())
+"#;
+
+#[test]
+fn what_a_workload_changes_on_the_shared_terminal_is_put_back() {
+    if !Path::new("/usr/bin/python3").exists() {
+        eprintln!("skipped: no /usr/bin/python3 on this host");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws");
+    std::fs::create_dir(&ws).unwrap();
+    common::give_to(&ws, common::WORKSPACE_OWNER);
+    let mut args = vec![env!("CARGO_BIN_EXE_phantom"), "run"];
+    if !is_root() {
+        args.push("--allow-degraded");
+    }
+    args.extend([
+        "--profile",
+        "python-dev",
+        "--workspace",
+        ws.to_str().unwrap(),
+        "--",
+        "/usr/bin/python3",
+        "-c",
+        "import fcntl, os, termios\n\
+         attrs = termios.tcgetattr(0); attrs[3] &= ~(termios.ECHO | termios.ICANON)\n\
+         termios.tcsetattr(0, termios.TCSANOW, attrs)\n\
+         fcntl.fcntl(0, fcntl.F_SETFL, fcntl.fcntl(0, fcntl.F_GETFL) | os.O_NONBLOCK)",
+    ]);
+    let o = Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(SHARED_TERMINAL_PY)
+        .args(&args)
+        .env_remove("PHANTOM_CONFIG_PATH")
+        .env("PHANTOM_CACHE_DIR", dir.path().join(".cache"))
+        .output()
+        .unwrap();
+    assert!(
+        out(&o).contains("exit 0 terminal True flags True"),
+        "{}\n{}",
+        out(&o),
+        err(&o)
+    );
+}

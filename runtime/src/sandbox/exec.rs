@@ -473,6 +473,9 @@ pub fn run_watching(
         libc::SIGWINCH,
     ];
     let sigfd = sys::signalfd_for(&signals)?;
+    // Without --tty the workload shares phantom's stdio: what it changes there (a
+    // terminal's settings, O_NONBLOCK) is put back after the run.
+    let stdio = console.is_none().then(sys::StdioState::save);
 
     let mut direct = !bundle.mode.uses_namespaces();
     let mut flags = namespace_flags();
@@ -678,6 +681,9 @@ pub fn run_watching(
     );
     if let Some(settings) = &raw {
         sys::restore_terminal(0, settings);
+    }
+    if let Some(stdio) = &stdio {
+        stdio.restore();
     }
     mark(&prepared, "sandbox ended");
     not_enforced.extend(notes);

@@ -732,6 +732,62 @@ pub fn restore_terminal(fd: RawFd, settings: &libc::termios) {
     unsafe { libc::tcsetattr(fd, libc::TCSANOW, settings) };
 }
 
+/// What a workload that shares phantom's stdin, stdout and stderr could leave changed
+/// for the user after its run: each one's file status flags (`O_NONBLOCK`, which
+/// Node.js sets, lives in the open file description the workload shares) and, for a
+/// terminal, its settings (echo, canonical mode, as `stty` shows them).
+pub struct StdioState {
+    saved: Vec<(RawFd, libc::c_int, Option<libc::termios>)>,
+}
+
+impl StdioState {
+    /// The state of descriptors 0–2 now; those that are not open are left out.
+    pub fn save() -> StdioState {
+        let saved = (0..=2)
+            .filter_map(|fd| {
+                // SAFETY: F_GETFL takes no argument and only reads.
+                let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+                (flags >= 0).then(|| {
+                    // SAFETY: termios is plain data filled by tcgetattr.
+                    let mut settings: libc::termios = unsafe { std::mem::zeroed() };
+                    // SAFETY: valid out-pointer; fails with ENOTTY off a terminal.
+                    let tty = unsafe { libc::tcgetattr(fd, &mut settings) } == 0;
+                    (fd, flags, tty.then_some(settings))
+                })
+            })
+            .collect();
+        StdioState { saved }
+    }
+
+    /// Puts back what [`save`](Self::save) saw. Changing a terminal's settings from a
+    /// background process group raises SIGTTOU, which would stop phantom: it is
+    /// blocked meanwhile, which lets the change through.
+    pub fn restore(&self) {
+        // SAFETY: sigset_t is plain data, initialised by sigemptyset.
+        let mut ttou: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: valid sigset pointers throughout; the old mask is restored below.
+        let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        unsafe {
+            libc::sigemptyset(&mut ttou);
+            libc::sigaddset(&mut ttou, libc::SIGTTOU);
+            libc::sigprocmask(libc::SIG_BLOCK, &ttou, &mut old);
+        }
+        for (fd, flags, settings) in &self.saved {
+            // SAFETY: F_GETFL/F_SETFL take an int; descriptors 0–2 stay phantom's.
+            if unsafe { libc::fcntl(*fd, libc::F_GETFL) } != *flags {
+                // SAFETY: as above.
+                unsafe { libc::fcntl(*fd, libc::F_SETFL, *flags) };
+            }
+            if let Some(settings) = settings {
+                restore_terminal(*fd, settings);
+            }
+        }
+        // SAFETY: the mask saved above.
+        unsafe { libc::sigprocmask(libc::SIG_SETMASK, &old, std::ptr::null_mut()) };
+    }
+}
+
 pub fn write_fd(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
     // SAFETY: `buf` is valid for its length.
     let n = check(unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) } as libc::c_long)?;
