@@ -350,15 +350,49 @@ pub fn write_file(
     if let Some(parent) = rel.parent().filter(|p| !p.as_os_str().is_empty()) {
         dir.create_dir_all(parent).map_err(resolve_error(path))?;
     }
-    dir.write(rel, content).map_err(resolve_error(path))?;
+    let mut options = cap_std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    let mut file = open_regular(&dir, rel, path, &mut options)?;
+    std::io::Write::write_all(&mut file, content).map_err(io(path))?;
     Ok(content.len() as u64)
+}
+
+/// Opens `rel` with `options`, without waiting (a FIFO the workload left would block
+/// the server until someone opened its other end), and only if it is a regular file
+/// or a directory.
+fn open_regular(
+    dir: &Dir,
+    rel: &Path,
+    path: &str,
+    options: &mut cap_std::fs::OpenOptions,
+) -> Result<cap_std::fs::File, WorkspaceError> {
+    use cap_std::fs::OpenOptionsExt;
+    let file = dir
+        .open_with(rel, options.custom_flags(libc::O_NONBLOCK))
+        .map_err(|e| match e.raw_os_error() {
+            // A FIFO opened for writing with no reader.
+            Some(libc::ENXIO) => not_a_file(path),
+            _ => resolve_error(path)(e),
+        })?;
+    let meta = file.metadata().map_err(io(path))?;
+    if !meta.is_file() && !meta.is_dir() {
+        return Err(not_a_file(path));
+    }
+    Ok(file)
+}
+
+fn not_a_file(path: &str) -> WorkspaceError {
+    WorkspaceError::BadPath {
+        path: path.to_string(),
+        why: "it is not a regular file (a FIFO, socket or device)",
+    }
 }
 
 /// Reads a file of the workspace, at most `limit` bytes.
 pub fn read_file(workspace: &Path, path: &str, limit: u64) -> Result<Vec<u8>, WorkspaceError> {
     let rel = check_relative(path)?;
     let dir = open_root(workspace)?;
-    let file = dir.open(rel).map_err(resolve_error(path))?;
+    let file = open_regular(&dir, rel, path, cap_std::fs::OpenOptions::new().read(true))?;
     let meta = file.metadata().map_err(io(path))?;
     if meta.is_dir() {
         return Err(WorkspaceError::BadPath {
@@ -460,6 +494,24 @@ mod tests {
         let names: Vec<_> = entries.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["link", "out", "sub"]);
         assert!(list_files(ws.path(), "out", 100).is_err());
+    }
+
+    #[test]
+    fn a_fifo_left_in_the_workspace_is_refused_without_waiting() {
+        let ws = tempfile::tempdir().unwrap();
+        let fifo = ws.path().join("out.txt");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        // Neither call may block on the FIFO's other end, which nobody opens.
+        for error in [
+            read_file(ws.path(), "out.txt", 1 << 20).unwrap_err(),
+            write_file(ws.path(), "out.txt", b"x", 10).unwrap_err(),
+        ] {
+            assert!(error.to_string().contains("not a regular file"), "{error}");
+        }
     }
 
     #[test]
