@@ -19,7 +19,7 @@ use common::{err, give_to, is_root, out, WORKSPACE_OWNER};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use phantom_compiler::{bundle, check, io::MemoryFs, Input};
+use phantom_compiler::{bundle, io::MemoryFs, modes, modes::Mode, Input};
 
 /// Compiles `policy` (extending base) into a bundle file in `dir`.
 fn bundle_file(dir: &Path, name: &str, extra: &str) -> PathBuf {
@@ -29,7 +29,8 @@ fn bundle_file(dir: &Path, name: &str, extra: &str) -> PathBuf {
         text,
         dir: "/".into(),
     };
-    let checked = check(&input, &MemoryFs::new()).expect("in memory");
+    // As phantomc compiles it (in sandbox mode, a filtered network's overlay).
+    let checked = modes::check(&input, &MemoryFs::new(), Mode::Sandbox).expect("in memory");
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     let policy = checked.policy.clone().expect("valid");
     let bytes = bundle::encode(&bundle::build(&policy, &checked.sources).expect("builds"))
@@ -246,6 +247,50 @@ fn network_none_has_only_loopback() {
     let s = sandbox("");
     let o = s.sh("cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d ' '");
     assert_eq!(out(&o).trim(), "lo", "{}", err(&o));
+}
+
+#[test]
+fn a_filtered_network_is_the_hosts_with_tcp_to_its_ports_alone() {
+    // Listeners on the host's loopback: the sandbox may connect to the first only.
+    let allowed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = |l: &std::net::TcpListener| l.local_addr().unwrap().port();
+    let s = sandbox(&format!("network {{\n    connect [{}]\n}}", port(&allowed)));
+    let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let script = format!(
+        "readlink /proc/self/ns/net; python3 -c '
+import errno, socket
+def attempt(name, make):
+    try:
+        make()
+        print(name, \"ok\")
+    except OSError as e:
+        print(name, errno.errorcode[e.errno])
+attempt(\"listed\", lambda: socket.create_connection((\"127.0.0.1\", {}), timeout=2))
+attempt(\"unlisted\", lambda: socket.create_connection((\"127.0.0.1\", {}), timeout=2))
+# Landlock governs TCP alone: UDP, ping and MPTCP sockets would reach any port.
+attempt(\"udp\", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+attempt(\"ping\", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP))
+attempt(\"mptcp\", lambda: socket.socket(socket.AF_INET6, socket.SOCK_STREAM, 262))'",
+        port(&allowed),
+        port(&other)
+    );
+    let o = s.sh(&script);
+    let text = out(&o);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            host.to_str().unwrap(),
+            "listed ok",
+            "unlisted EACCES",
+            "udp EPERM",
+            "ping EPERM",
+            "mptcp EPERM"
+        ],
+        "{}",
+        err(&o)
+    );
 }
 
 #[test]
@@ -880,7 +925,7 @@ fn as_root_the_workload_is_never_root_on_the_host() {
     }
     let probe = "cat /proc/self/uid_map /proc/self/gid_map; grep Groups /proc/self/status; \
         chmod 600 /dev/full 2>/dev/null && echo dev-chmod; \
-        touch /workspace/f 2>/dev/null && chmod 4755 /workspace/f && echo wrote";
+        touch /workspace/f 2>/dev/null && chmod 755 /workspace/f && echo wrote";
     // The workspace is root's: the workload is nobody, reads it and writes nothing.
     let s = sandbox("");
     give_to(&s.workspace, 0);

@@ -7,8 +7,8 @@
 //! - a **tightening** of the checked [`Policy`], for what depends on the policy's own
 //!   values (limits lowered to a ceiling, writable binds made read-only).
 //!
-//! Sandbox mode is the policy as written. docs/modes.md is the user-facing account;
-//! keep the two in step.
+//! Sandbox mode is the policy as written, but for a filtered network's overlay
+//! ([`overlay`]). docs/modes.md is the user-facing account; keep the two in step.
 
 use crate::diagnostic::Diagnostics;
 use crate::io::FileSystem;
@@ -29,8 +29,13 @@ const DIRECT_OFFLINE: Overlay = Overlay {
     text: include_str!("../../../stdlib-profiles/modes/direct-offline.pfp"),
 };
 
+const NETWORK_FILTERED: Overlay = Overlay {
+    name: "<stdlib>/modes/network-filtered.pfp",
+    text: include_str!("../../../stdlib-profiles/modes/network-filtered.pfp"),
+};
+
 /// Every overlay, for fingerprinting what the compiler embeds.
-pub const OVERLAYS: [Overlay; 2] = [HARDENED, DIRECT_OFFLINE];
+pub const OVERLAYS: [Overlay; 3] = [HARDENED, DIRECT_OFFLINE, NETWORK_FILTERED];
 
 /// Hardened mode's ceilings: a limit above one (or unlimited) is lowered to it.
 pub mod hardened {
@@ -47,12 +52,16 @@ pub mod hardened {
 }
 
 /// The overlay `mode` lays on a policy whose network (before the overlay) is `network`.
+/// A filtered network gets one in every mode that keeps it: Landlock, which filters
+/// it, governs TCP alone, so other IPv4 and IPv6 sockets are refused.
 pub fn overlay(mode: Mode, network: &Network) -> Option<Overlay> {
-    match mode {
-        Mode::Sandbox => None,
-        Mode::Hardened => Some(HARDENED),
+    match (mode, network) {
+        // Its network becomes `none`.
+        (Mode::Hardened, _) => Some(HARDENED),
+        (_, Network::Filtered { .. }) => Some(NETWORK_FILTERED),
+        (Mode::Sandbox, _) => None,
         // Direct mode has no network namespace: "no network" becomes a socket rule.
-        Mode::Direct => (*network == Network::None).then_some(DIRECT_OFFLINE),
+        (Mode::Direct, network) => (*network == Network::None).then_some(DIRECT_OFFLINE),
     }
 }
 
@@ -155,6 +164,25 @@ mod tests {
                 checked(name, mode);
             }
         }
+    }
+
+    #[test]
+    fn a_filtered_network_gets_its_overlay_in_every_mode_that_keeps_it() {
+        let filtered = Network::Filtered {
+            connect: vec![443],
+            bind: Vec::new(),
+        };
+        let name = |mode, network: &Network| overlay(mode, network).map(|o| o.name);
+        assert_eq!(name(Mode::Sandbox, &filtered), Some(NETWORK_FILTERED.name));
+        assert_eq!(name(Mode::Direct, &filtered), Some(NETWORK_FILTERED.name));
+        // Hardened mode's network is none.
+        assert_eq!(name(Mode::Hardened, &filtered), Some(HARDENED.name));
+        assert_eq!(name(Mode::Sandbox, &Network::None), None);
+        assert_eq!(name(Mode::Sandbox, &Network::Host), None);
+        assert_eq!(
+            name(Mode::Direct, &Network::None),
+            Some(DIRECT_OFFLINE.name)
+        );
     }
 
     #[test]

@@ -306,9 +306,10 @@ pub(super) fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared
         .resolve(&bundle.process.cwd)
         .map_err(ExecError::Override)?;
     let timing = timing_requested().then(Instant::now);
-    // In direct mode Landlock is the only filesystem layer: never optional, not even
-    // with --allow-degraded.
-    let landlock = if bundle.mode.uses_namespaces() {
+    // In direct mode Landlock is the only filesystem layer, and with a filtered network
+    // (the host's) the only thing that holds TCP to its ports: never optional then, not
+    // even with --allow-degraded.
+    let landlock = if bundle.mode.uses_namespaces() && !bundle.landlock.restrict_net {
         harden::LandlockMode::BestEffort
     } else {
         harden::LandlockMode::Required
@@ -703,7 +704,7 @@ pub fn run_watching(
 }
 
 /// The namespaces a sandbox's init is cloned into: user, mount, pid, ipc, uts. Its
-/// network namespace (unless the bundle says host) is made beside it and joined before
+/// network namespace (for `network none`) is made beside it and joined before
 /// the workload starts ([`own_network`], `netns`); its cgroup namespace once it is in
 /// its cgroups.
 pub(super) fn namespace_flags() -> u64 {
@@ -714,9 +715,10 @@ pub(super) fn namespace_flags() -> u64 {
         | libc::CLONE_NEWUTS) as u64
 }
 
-/// Whether the sandbox gets a network namespace of its own (all but `network host`).
+/// Whether the sandbox gets a network namespace of its own: `network none`. A
+/// filtered network is the host's, with Landlock's port rules.
 pub(super) fn own_network(bundle: &Bundle) -> bool {
-    bundle.network != Network::Host
+    bundle.network == Network::None
 }
 
 /// The message of the first `E <code> <message>` line of a sandbox's report.

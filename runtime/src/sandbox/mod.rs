@@ -6,7 +6,7 @@
 //!    the sandbox's init into new user, mount, pid, ipc and uts namespaces, writes its
 //!    uid/gid maps (to the caller's ids, or as root to an unprivileged user's:
 //!    `identity`) and lets it build its root; meanwhile it has the sandbox's network
-//!    namespace made (unless the bundle says host; `netns`) and creates the cgroups,
+//!    namespace made (for `network none`; `netns`) and creates the cgroups,
 //!    sends the workload both, and only then lets it go (so every workload process is
 //!    in the cgroups and the network namespace before it runs anything of its own). It
 //!    then supervises: forwards SIGINT/SIGTERM/SIGHUP, enforces the timeout, reads the
