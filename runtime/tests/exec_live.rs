@@ -442,6 +442,25 @@ fn overrides_only_tighten_unless_allowed() {
     let o = s.run(&["--memory", "8GiB"], &["/bin/true"]);
     assert_eq!(o.status.code(), Some(125));
     assert!(err(&o).contains("--allow-loosen"), "{}", err(&o));
+    // Values that look tighter but that the kernel takes for no limit, or refuses at
+    // every start: a tmpfs of size 0 is unlimited.
+    for (flag, value) in [
+        ("--tmp-size", "0"),
+        ("--tmp-size", "-5"),
+        ("--memory", "-1"),
+        ("--memory", "512KiB"),
+        ("--cpu", "0.001"),
+        ("--pids", "0"),
+        ("--timeout", "-1s"),
+    ] {
+        let o = s.run(&[flag, value], &["/bin/true"]);
+        assert_eq!(o.status.code(), Some(125), "{flag} {value}: {}", err(&o));
+        assert!(
+            err(&o).contains(value) || err(&o).contains(flag),
+            "{flag} {value}: {}",
+            err(&o)
+        );
+    }
 }
 
 #[test]

@@ -141,6 +141,25 @@ pub fn apply_overrides(bundle: &mut Bundle, o: &Overrides) -> Result<(), ExecErr
             _ => Ok(Some(new)),
         }
     };
+    // What the kernel would take for "no limit" or refuse at the start of every run.
+    let unenforceable = [
+        (
+            o.memory.is_some_and(|m| m < 1 << 20),
+            "--memory under 1 MiB",
+        ),
+        (
+            o.tmp_size == Some(0),
+            "--tmp-size 0 (a tmpfs takes it for no limit)",
+        ),
+        (o.pids == Some(0), "--pids 0"),
+        (o.timeout_ms == Some(0), "--timeout 0"),
+        (o.cpu_millis.is_some_and(|c| c < 10), "--cpu under 0.01"),
+    ];
+    if let Some((_, what)) = unenforceable.iter().find(|(bad, _)| *bad) {
+        return Err(ExecError::Override(format!(
+            "{what} is not a limit phantom can enforce: give a larger value"
+        )));
+    }
     if let Some(m) = o.memory {
         bundle.cgroup.memory_max = tighten("memory", bundle.cgroup.memory_max, m)?;
     }

@@ -252,10 +252,17 @@ fn number_and_unit<'a>(text: &'a str, what: &str) -> anyhow::Result<(f64, &'a st
         .find(|c: char| c.is_ascii_alphabetic())
         .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
-    let number = number
+    if text.trim() == "unlimited" {
+        bail!("`unlimited` is not accepted here: an option gives a limit for one run (to lift one, change the policy)");
+    }
+    let number: f64 = number
         .trim()
         .parse()
         .with_context(|| format!("`{text}` is not {what}"))?;
+    // (A negative number would become 0 below, which a tmpfs takes for "unlimited".)
+    if !number.is_finite() || number <= 0.0 {
+        bail!("`{text}` is not {what}: it must be more than 0");
+    }
     Ok((number, unit.trim()))
 }
 
@@ -269,7 +276,10 @@ pub fn parse_size(text: &str) -> anyhow::Result<u64> {
         "t" | "T" | "TiB" => 1 << 40,
         other => bail!("`{other}` is not a size unit: use B, KiB, MiB, GiB or TiB"),
     };
-    Ok((number * scale as f64) as u64)
+    match (number * scale as f64) as u64 {
+        0 => bail!("`{text}` is less than one byte"),
+        bytes => Ok(bytes),
+    }
 }
 
 pub fn parse_duration_ms(text: &str) -> anyhow::Result<u64> {
@@ -286,4 +296,23 @@ pub fn parse_duration_ms(text: &str) -> anyhow::Result<u64> {
         bail!("a timeout of 0 ends every run at once");
     }
     Ok(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_durations_are_positive_and_whole() {
+        assert_eq!(parse_size("512MiB").unwrap(), 512 << 20);
+        assert_eq!(parse_size("1.5k").unwrap(), 1536);
+        assert_eq!(parse_duration_ms("0.5s").unwrap(), 500);
+        // Each of these once became 0, which a tmpfs takes for no limit at all.
+        for bad in ["0", "-5", "0.4B", "-1GiB", "unlimited", "", "k"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        for bad in ["0", "-1s", "0.1ms", "unlimited"] {
+            assert!(parse_duration_ms(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -99,9 +99,14 @@ pub fn run_bundle(
             .cpu
             .as_deref()
             .map(|c| {
-                c.parse::<f64>()
-                    .map(|v| (v * 1000.0) as u64)
-                    .with_context(|| format!("--cpu `{c}` is not a number"))
+                let cpus = c
+                    .parse::<f64>()
+                    .with_context(|| format!("--cpu `{c}` is not a number"))?;
+                // The kernel's smallest quota is 1 ms of every 100 ms period.
+                if !(0.01..=1e6).contains(&cpus) {
+                    bail!("--cpu `{c}`: give a number of CPUs from 0.01 up (e.g. 0.5, 2)");
+                }
+                Ok((cpus * 1000.0) as u64)
             })
             .transpose()?,
         pids: args.pids,
