@@ -238,10 +238,13 @@ pub fn load_without_compiling(
     cache: &Cache,
 ) -> Result<Option<(Bundle, Source, Vec<PathBuf>)>, ProfileError> {
     if let ProfileRef::Bundle(path) = reference {
-        let bytes = std::fs::read(path).map_err(|source| ProfileError::Unreadable {
-            path: path.clone(),
-            source,
-        })?;
+        let bytes =
+            phantom_bundle::read_file(path, phantom_bundle::MAX_BUNDLE_SIZE).map_err(|source| {
+                ProfileError::Unreadable {
+                    path: path.clone(),
+                    source,
+                }
+            })?;
         let bundle =
             phantom_bundle::decode(&bytes, None).map_err(|source| ProfileError::Bundle {
                 path: path.clone(),

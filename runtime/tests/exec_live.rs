@@ -1142,3 +1142,27 @@ fn as_root_a_workspace_through_another_users_link_is_refused() {
         out(&o)
     );
 }
+
+#[test]
+fn a_bundle_that_is_not_a_regular_file_is_refused_unread() {
+    // /dev/zero was once read until memory ran out; a FIFO was waited on forever.
+    let s = sandbox("");
+    let fifo = s.dir.path().join("fifo.pfb");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for bundle in [Path::new("/dev/zero"), fifo.as_path()] {
+        let o = Command::new(env!("CARGO_BIN_EXE_phantom"))
+            .arg("exec")
+            .arg(bundle)
+            .arg("--workspace")
+            .arg(&s.workspace)
+            .args(["--", "/bin/true"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(125), "{}", err(&o));
+        assert!(err(&o).contains("not a regular file"), "{}", err(&o));
+    }
+}

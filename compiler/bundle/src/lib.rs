@@ -19,9 +19,11 @@
 //! only its own version.
 
 pub mod describe;
+mod files;
 mod model;
 pub mod paths;
 
+pub use files::read_file;
 pub use model::*;
 
 use ed25519_dalek::{Signer, Verifier};

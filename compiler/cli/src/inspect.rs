@@ -23,7 +23,10 @@ pub fn run_inspect(
     verify_key: Option<&Path>,
     mode: Mode,
 ) -> anyhow::Result<ExitCode> {
-    let raw = std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    // A bundle or a policy: both are at most 16 MiB.
+    let limit = pfb::MAX_BUNDLE_SIZE.max(phantom_compiler::resolve::MAX_FILE_SIZE);
+    let raw =
+        pfb::read_file(path, limit).with_context(|| format!("cannot read `{}`", path.display()))?;
     let (bundle, bytes) = if raw.starts_with(&pfb::MAGIC) {
         let key = verify_key
             .map(crate::keys::read_verifying_key)

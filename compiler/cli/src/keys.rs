@@ -29,9 +29,38 @@ fn unhex32(text: &str, what: &str, path: &Path) -> anyhow::Result<[u8; 32]> {
     Ok(out)
 }
 
-pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
-    let text = std::fs::read_to_string(path)
+/// A key file's text: a line of hex, so anything past a few hundred bytes is not one.
+fn read_key_text(path: &Path) -> anyhow::Result<String> {
+    let bytes = phantom_bundle::read_file(path, 4096)
         .with_context(|| format!("cannot read the key `{}`", path.display()))?;
+    String::from_utf8(bytes).with_context(|| format!("`{}` is not a key", path.display()))
+}
+
+pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
+    // Both halves are 64 hex digits: a public key given here would sign with a
+    // "secret" anyone holding the public key has.
+    if path.extension().is_some_and(|e| e == "pub") {
+        bail!(
+            "`{}` is a public key (`phantomc key generate` writes the signing key beside it, without `.pub`)",
+            path.display()
+        );
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .with_context(|| format!("cannot read the key `{}`", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            bail!(
+                "the signing key `{}` may be read by others (mode {:o}): a signing key is secret; `chmod 600` it (or, if it is a public key, give its signing key)",
+                path.display(),
+                mode & 0o777
+            );
+        }
+    }
+    let text = read_key_text(path)?;
     Ok(SigningKey::from_bytes(&unhex32(
         &text,
         "signing key",
@@ -40,8 +69,7 @@ pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
 }
 
 pub fn read_verifying_key(path: &Path) -> anyhow::Result<VerifyingKey> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the key `{}`", path.display()))?;
+    let text = read_key_text(path)?;
     VerifyingKey::from_bytes(&unhex32(&text, "public key", path)?)
         .with_context(|| format!("`{}` is not a valid ed25519 public key", path.display()))
 }
@@ -93,8 +121,8 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
 
 pub fn run_sign(bundle: &Path, key: &Path, output: Option<&Path>) -> anyhow::Result<ExitCode> {
     let key = read_signing_key(key)?;
-    let bytes =
-        std::fs::read(bundle).with_context(|| format!("cannot read `{}`", bundle.display()))?;
+    let bytes = phantom_bundle::read_file(bundle, phantom_bundle::MAX_BUNDLE_SIZE)
+        .with_context(|| format!("cannot read `{}`", bundle.display()))?;
     let signed = match phantom_bundle::sign(&bytes, &key) {
         Ok(s) => s,
         Err(e) => {

@@ -201,6 +201,28 @@ fn sign_and_verify() {
     );
     assert_eq!(unsigned.status.code(), Some(1));
     assert!(text(&unsigned.stderr).contains("not signed"));
+    // A public key is refused as a signing key: anyone holding it could sign too.
+    let public = phantomc(dir.path(), &["sign", "h.pfb", "--key", "ci.key.pub"]);
+    assert_ne!(public.status.code(), Some(0));
+    assert!(
+        text(&public.stderr).contains("is a public key"),
+        "{}",
+        text(&public.stderr)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let copy = dir.path().join("copied.key");
+        std::fs::copy(dir.path().join("ci.key"), &copy).unwrap();
+        std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let open = phantomc(dir.path(), &["sign", "h.pfb", "--key", "copied.key"]);
+        assert_ne!(open.status.code(), Some(0));
+        assert!(
+            text(&open.stderr).contains("chmod 600"),
+            "{}",
+            text(&open.stderr)
+        );
+    }
     assert!(phantomc(dir.path(), &["sign", "h.pfb", "--key", "ci.key"])
         .status
         .success());
@@ -216,4 +238,31 @@ fn sign_and_verify() {
     );
     assert_eq!(wrong.status.code(), Some(1));
     assert!(text(&wrong.stderr).contains("signature is invalid"));
+}
+
+#[test]
+fn what_is_not_a_regular_file_is_refused_without_being_read() {
+    // /dev/zero never ends and a FIFO blocks its reader: both were once read whole
+    // (until memory ran out) or waited on forever.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fifo = dir.path().join("policy.pfp");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    for args in [
+        vec!["check", "/dev/zero"],
+        vec!["inspect", "/dev/zero"],
+        vec!["check", fifo.to_str().unwrap()],
+        vec!["compile", fifo.to_str().unwrap(), "-o", "x.pfb"],
+    ] {
+        let o = phantomc(dir.path(), &args);
+        assert_ne!(o.status.code(), Some(0), "{args:?}");
+        assert!(
+            text(&o.stderr).contains("not a regular file"),
+            "{args:?}: {}",
+            text(&o.stderr)
+        );
+    }
 }

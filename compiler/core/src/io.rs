@@ -18,7 +18,8 @@ pub struct NativeFs;
 
 impl FileSystem for NativeFs {
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(path)
+        // Bounded: a path naming /dev/zero or a FIFO is refused, not read forever.
+        phantom_bundle::read_file(path, crate::resolve::MAX_FILE_SIZE)
     }
 }
 

@@ -178,11 +178,14 @@ fn restart(
 /// The bundle a workspace was created from.
 pub fn load_bundle(store: &Store, name: &str) -> Result<Bundle, WorkspaceError> {
     let path = store.dir(name).join("bundle.pfb");
-    let bytes = std::fs::read(&path).map_err(|source| WorkspaceError::Io {
-        what: "cannot read",
-        path: path.clone(),
-        source,
-    })?;
+    let bytes =
+        phantom_bundle::read_file(&path, phantom_bundle::MAX_BUNDLE_SIZE).map_err(|source| {
+            WorkspaceError::Io {
+                what: "cannot read",
+                path: path.clone(),
+                source,
+            }
+        })?;
     phantom_bundle::decode(&bytes, None).map_err(|e| WorkspaceError::Damaged {
         path,
         why: e.to_string(),

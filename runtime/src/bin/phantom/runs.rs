@@ -44,12 +44,14 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<i32> {
     let Some(bundle_path) = args.bundle.clone() else {
         bail!("give a bundle (`phantom exec BUNDLE.pfb -- CMD`) or a workspace (`phantom exec --in NAME -- CMD`)")
     };
-    let bytes = std::fs::read(&bundle_path)
+    let bytes = phantom_bundle::read_file(&bundle_path, phantom_bundle::MAX_BUNDLE_SIZE)
         .with_context(|| format!("cannot read the bundle `{}`", bundle_path.display()))?;
     let key = match &args.verify_key {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let bytes = phantom_bundle::read_file(path, 4096)
                 .with_context(|| format!("cannot read the key `{}`", path.display()))?;
+            let text = String::from_utf8(bytes)
+                .with_context(|| format!("`{}` is not a public key", path.display()))?;
             let text = text.trim();
             let mut raw = [0u8; 32];
             if text.len() != 64 {

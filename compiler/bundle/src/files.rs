@@ -1,0 +1,67 @@
+//! Reading the files bundles and policies come from, bounded: a path that names
+//! `/dev/zero`, a FIFO or a file of gigabytes must be refused, not read into memory
+//! whole (or waited on forever) before a size check could say so.
+
+use std::io::{self, Read};
+use std::path::Path;
+
+/// The bytes of the regular file at `path`, which must be at most `limit` bytes long.
+///
+/// Anything but a regular file (after symbolic links) is refused before it is opened:
+/// a FIFO would block the open until a writer came, a device may never end. A file
+/// longer than `limit` is refused from its size ([`io::ErrorKind::FileTooLarge`]),
+/// and no more than `limit + 1` bytes are ever read, should it grow meanwhile.
+pub fn read_file(path: &Path, limit: usize) -> io::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file (a FIFO, socket or device)"
+        };
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, what));
+    }
+    let too_large = |size: u64| {
+        io::Error::new(
+            io::ErrorKind::FileTooLarge,
+            format!("it is {size} bytes, over the limit of {limit} bytes"),
+        )
+    };
+    let limit64 = u64::try_from(limit).unwrap_or(u64::MAX);
+    if meta.len() > limit64 {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)?
+        .take(limit64.saturating_add(1))
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > limit {
+        return Err(too_large(bytes.len() as u64));
+    }
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_within_the_limit_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, b"0123456789").unwrap();
+        assert_eq!(read_file(&file, 10).unwrap(), b"0123456789");
+        let e = read_file(&file, 9).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::FileTooLarge);
+        assert!(e.to_string().contains("10 bytes"), "{e}");
+        assert!(read_file(dir.path(), 10)
+            .unwrap_err()
+            .to_string()
+            .contains("directory"));
+        #[cfg(unix)]
+        {
+            let e = read_file(Path::new("/dev/zero"), 10).unwrap_err();
+            assert!(e.to_string().contains("not a regular file"), "{e}");
+        }
+    }
+}
