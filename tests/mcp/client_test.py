@@ -208,6 +208,9 @@ async def main_session(session):
     check("unknown language is a JSON-RPC error", ok, msg)
     ok, msg = await expect_rpc_error(session, "run_code", {"language": "python", "code": "1", "timeout_s": 9999}, "ceiling")
     check("timeout above the ceiling is a JSON-RPC error", ok, msg)
+    # Past what a Duration holds: once a panic of the server's worker, and no answer.
+    ok, msg = await expect_rpc_error(session, "run_code", {"language": "python", "code": "1", "timeout_s": 1e300}, "ceiling")
+    check("a timeout past any duration is a JSON-RPC error", ok, msg)
 
     # Latency: sequential cold python runs, end to end through the client.
     times = []

@@ -152,6 +152,11 @@ fn setup(cli: Cli) -> anyhow::Result<Setup> {
     if !(cli.timeout > 0.0 && cli.max_timeout >= cli.timeout && cli.max_timeout.is_finite()) {
         bail!("--timeout must be positive and at most --max-timeout");
     }
+    // A day is far above any run an agent waits for, and far within what a Duration holds.
+    const A_DAY: f64 = 86_400.0;
+    if cli.max_timeout > A_DAY {
+        bail!("--max-timeout (or PHANTOM_MCP_MAX_TIMEOUT) is over a day: give at most {A_DAY} s");
+    }
     if cli.output_limit < 64 {
         bail!("--output-limit must be at least 64 bytes");
     }

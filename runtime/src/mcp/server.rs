@@ -236,7 +236,8 @@ impl PhantomServer {
                 "timeout_s must be a positive number of seconds, not {secs}"
             )));
         }
-        let timeout = Duration::from_secs_f64(secs);
+        // Beyond what a Duration holds is above any ceiling too.
+        let timeout = Duration::try_from_secs_f64(secs).unwrap_or(Duration::MAX);
         if timeout > limits.max_timeout {
             return Err(invalid(format!(
                 "timeout_s {secs} is above this server's ceiling of {} s",
