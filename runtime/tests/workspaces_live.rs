@@ -238,6 +238,14 @@ fn runs_report_status_timeout_and_limits_like_exec() {
         "{}",
         err(&refused)
     );
+    // So is a key to verify (it was once ignored: a check asked for and not made).
+    let refused = s.phantom(&["exec", "--in", "st", "--verify-key", "k.pub", "--", "true"]);
+    assert_eq!(refused.status.code(), Some(125));
+    assert!(
+        err(&refused).contains("--verify-key is not available with --in"),
+        "{}",
+        err(&refused)
+    );
     if is_root() {
         let seccomp = s.phantom(&[
             "exec",

@@ -73,7 +73,21 @@ fn main() -> ExitCode {
 
 /// `phantom exec --in NAME -- CMD`: a run in a persistent workspace.
 fn exec_in(name: &str, mut args: cli::ExecArgs) -> anyhow::Result<i32> {
-    // With --in there is no bundle: the first word after `--` lands in its slot.
+    if args.verify_key.is_some() {
+        anyhow::bail!("--verify-key is not available with --in: the workspace runs the bundle `phantom create` stored for it");
+    }
+    // With --in there is no bundle: the first word after `--` lands in its slot. (A
+    // bundle named before `--` would land there too, and run as the command.)
+    if let Some(first) = args
+        .bundle
+        .as_ref()
+        .filter(|b| b.extension().is_some_and(|e| e == "pfb") && b.is_file())
+    {
+        anyhow::bail!(
+            "`{}` is a bundle, but --in runs in the workspace's own: `phantom exec --in {name} -- CMD...`",
+            first.display()
+        );
+    }
     if let Some(first) = args.bundle.take() {
         args.settings
             .command
