@@ -5,7 +5,6 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 use phantom_compiler::bundle::{self, BuildError};
 use phantom_compiler::modes::{self, Mode};
@@ -124,8 +123,17 @@ pub fn run_compile(
     };
     match output {
         Some(out) if out.as_os_str() != "-" => {
-            std::fs::write(out, &bytes)
-                .with_context(|| format!("cannot write `{}`", out.display()))?;
+            let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            };
+            if same(out, path) {
+                anyhow::bail!(
+                    "`-o {}` is the policy being compiled: writing the bundle there would replace it; give another file",
+                    out.display()
+                );
+            }
+            crate::output::write_replacing(out, &bytes)?;
             if matches!(emit, Emit::Bundle) {
                 eprintln!("phantomc: wrote {} ({} bytes)", out.display(), bytes.len());
             }

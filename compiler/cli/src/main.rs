@@ -14,6 +14,7 @@ use phantom_compiler::{check, io::NativeFs, render, Code, Input};
 mod compile;
 mod inspect;
 mod keys;
+mod output;
 
 /// Exit status: the policy has errors (or a file is not formatted, for `fmt --check`).
 pub(crate) const EXIT_POLICY_ERRORS: u8 = 1;
@@ -233,7 +234,16 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("phantomc: {e:#}");
+            // Output cut off by its reader (`phantomc check … | head`) is not worth a
+            // message, and a message to a closed stderr must not panic (eprintln! would).
+            let broken_pipe = e.chain().any(|cause| {
+                cause
+                    .downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            });
+            if !broken_pipe {
+                let _ = writeln!(std::io::stderr(), "phantomc: {e:#}");
+            }
             ExitCode::from(EXIT_USAGE)
         }
     }
@@ -342,8 +352,7 @@ fn run_fmt(files: &[PathBuf], check_only: bool) -> anyhow::Result<ExitCode> {
             failed = true;
             println!("{}", path.display());
         } else {
-            std::fs::write(path, formatted)
-                .with_context(|| format!("cannot write `{}`", path.display()))?;
+            output::write_replacing(path, formatted.as_bytes())?;
         }
     }
     Ok(if failed {

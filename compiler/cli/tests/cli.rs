@@ -191,3 +191,45 @@ fn every_shipped_policy_checks_clean() {
         text(&out.stdout)
     );
 }
+
+#[test]
+fn a_reader_that_stops_early_is_no_panic() {
+    // Enough diagnostics to fill the pipe, whose reader then goes away.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let body: String = (0..3000).map(|i| format!("    bad{i} bad\n")).collect();
+    let policy = write(
+        dir.path(),
+        "many.pfp",
+        &format!("policy \"many\"\nfilesystem {{\n{body}}}\n"),
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_phantomc"))
+        .arg("check")
+        .arg(&policy)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("phantomc starts");
+    drop(child.stderr.take());
+    let status = child.wait().expect("phantomc ends");
+    assert_ne!(status.code(), Some(101), "phantomc panicked");
+}
+
+#[test]
+fn compiling_onto_the_policy_itself_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = write(dir.path(), "p.pfp", "policy \"p\"\nextends \"base\"\n");
+    let before = std::fs::read(&policy).unwrap();
+    let o = phantomc(&[
+        "compile",
+        policy.to_str().unwrap(),
+        "-o",
+        policy.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("would replace it"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(std::fs::read(&policy).unwrap(), before);
+}
