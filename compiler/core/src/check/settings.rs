@@ -35,6 +35,9 @@ pub const PROCESS_SETTINGS: [&str; 7] = ["command", "cwd", "hostname", "uid", "g
 const MIN_MEMORY: u64 = 1 << 20;
 /// The kernel's default `fs.nr_open`; RLIMIT_NOFILE cannot go above it.
 const MAX_OPEN_FILES: u64 = 1 << 20;
+/// A million CPUs, in thousandths: far beyond any machine, far within the kernel's
+/// largest quota.
+const MAX_CPU_MILLIS: u64 = 1_000_000_000;
 
 /// Reports a key given twice in one block; returns whether it is new.
 fn first_time(
@@ -119,13 +122,27 @@ pub fn resources(
                 "timeout" if v == 0 => Some("a timeout of 0 ends every run at once".into()),
                 "cpu-time" if v == 0 => Some("0 s of CPU time ends every run at once".into()),
                 "cpu" if v == 0 => Some("0 CPUs: the workload could never run".into()),
+                // Thousandths of a CPU; the kernel's quota is at least 1 ms of each
+                // 100 ms period.
+                "cpu" if v < 10 => Some(
+                    "under 0.01 CPU: the kernel's smallest quota is 1 ms of every 100 ms".into(),
+                ),
+                "cpu" if v > MAX_CPU_MILLIS => Some(format!(
+                    "more than {} CPUs, beyond what the kernel's quota can express",
+                    MAX_CPU_MILLIS / 1000
+                )),
                 "tmp-size" if v == 0 => Some("a /tmp of 0 bytes".into()),
                 _ => None,
             };
             if let Some(problem) = problem {
+                let help = if problem.starts_with("more than") {
+                    "lower the limit"
+                } else {
+                    "raise the limit, or write `unlimited`"
+                };
                 diags.push(
                     Diagnostic::new(Code::ImpossibleValue, file, prop.value.span, problem)
-                        .with_help("raise the limit, or write `unlimited`"),
+                        .with_help(help),
                 );
                 continue;
             }
@@ -194,13 +211,20 @@ fn limit_value(
         } else {
             duration_unit(unit)
         } {
-            Some(m) => scale(number, m).map(|ms| {
-                if key == "cpu-time" {
-                    ms.div_ceil(1000)
-                } else {
-                    ms
+            Some(m) => match scale(number, m) {
+                // RLIMIT_CPU counts whole seconds: 1ms would have become 1 s, 1000 times
+                // more than written.
+                Ok(ms) if key == "cpu-time" && ms % 1000 != 0 => {
+                    return fail(
+                        diags,
+                        Code::ImpossibleValue,
+                        format!("`{number}{unit}` is not a whole number of seconds, which is all the kernel counts CPU time in"),
+                        "write whole seconds (`cpu-time 2s`, `cpu-time 1m`)".into(),
+                    )
                 }
-            }),
+                Ok(ms) if key == "cpu-time" => Ok(ms / 1000),
+                other => other,
+            },
             None => {
                 return fail(
                     diags,
