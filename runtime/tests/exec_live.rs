@@ -932,6 +932,42 @@ fn forking_daemons_end_with_the_run_on_timeout_and_on_kill() {
     }
 }
 
+/// Seen from the host: the user namespace of a running sandbox's init, and its owner
+/// (`NS_GET_OWNER_UID`), from python3.
+const NAMESPACE_OWNER_PY: &str = r#"
+import fcntl, os, struct, sys, time
+phantom = int(sys.argv[1])
+for _ in range(200):
+    children = open(f"/proc/{phantom}/task/{phantom}/children").read().split()
+    if children:
+        break
+    time.sleep(0.01)
+fd = os.open(f"/proc/{children[0]}/ns/user", os.O_RDONLY)
+print(struct.unpack("I", fcntl.ioctl(fd, 0xB704, bytes(4)))[0])
+"#;
+
+/// As root, the sandbox's user namespace belongs to the sandbox's user on the host,
+/// not to root: what the kernel counts per user inside it (inotify instances, of
+/// which a sandbox could otherwise take all of root's) is charged to that user.
+#[test]
+fn as_root_the_sandboxs_user_namespace_belongs_to_its_user() {
+    if !is_root() || !Path::new("/usr/bin/python3").exists() {
+        return; // rootless, the caller owns it, as any namespace it makes
+    }
+    for (owner, expected) in [(WORKSPACE_OWNER, WORKSPACE_OWNER), (0, 65534)] {
+        let s = sandbox("");
+        give_to(&s.workspace, owner);
+        let mut phantom = s.spawn(&["/bin/sleep", "5"]);
+        let o = Command::new("/usr/bin/python3")
+            .args(["-c", NAMESPACE_OWNER_PY, &phantom.id().to_string()])
+            .output()
+            .unwrap();
+        let _ = phantom.kill();
+        let _ = phantom.wait();
+        assert_eq!(out(&o).trim(), expected.to_string(), "{}", err(&o));
+    }
+}
+
 /// As root, phantom maps the sandbox's user to the workspace's owner, or to nobody
 /// where root owns it: never to root, whose uid alone (no capability needed) would own
 /// every root-owned file the sandbox can reach, the host's device nodes in its /dev

@@ -525,18 +525,18 @@ pub fn run_watching(
         .as_ref()
         .map(|(_, dir)| std::os::fd::AsFd::as_fd(dir));
     // SAFETY-relevant: `phantom exec` is single-threaded up to here (no thread is spawned
-    // before this point), as `clone_into_namespaces` requires.
+    // before this point), as `sys::clone_into` requires.
     let mut lost = Vec::new();
     // A kernel or host that refuses the clone into the cgroup (older than 5.7, say)
     // gets the usual clone and a move.
     if !direct {
         super::identity::before_clone().map_err(ExecError::Groups)?;
     }
-    let mut first = sys::clone_into(flags, cgroup_fd);
+    let mut first = super::identity::clone_sandbox(prepared.host, flags, cgroup_fd);
     let mut born_there = cgroup_fd.is_some();
     if first.is_err() && born_there {
         born_there = false;
-        first = sys::clone_into(flags, None);
+        first = super::identity::clone_sandbox(prepared.host, flags, None);
     }
     let cloned = match first {
         Err(e) if !direct && fallback::is_userns_refusal(&e) => {

@@ -146,6 +146,49 @@ pub(super) fn before_clone() -> std::io::Result<()> {
     }
 }
 
+/// Clones a sandbox's init into new namespaces (`flags`, [`super::sys::clone_into`]).
+///
+/// As root, its user namespace is made with the sandbox's host user as phantom's
+/// effective uid, which makes that user the namespace's owner. What the kernel counts
+/// per user for everything inside (inotify instances and watches, nested user
+/// namespaces) is then charged to that user, as if they had run phantom, and not to
+/// root, whose budget one sandbox could otherwise use up for all of root's processes
+/// (a review took all 128 of root's inotify instances from a sandbox; systemd needs
+/// them). Only the effective uid changes, and only for the clone: the filesystem uid
+/// stays 0 (init captures the bind sources with root's file access, as before), and
+/// phantom takes effective uid 0 back at once; init takes the mapped ids when it
+/// builds the root. A namespace's owner has every capability in it: the sandbox's
+/// user could enter it with those of init, which reach nothing of the host's that
+/// the workload, running as that user, does not reach already.
+pub(super) fn clone_sandbox(
+    host: HostIdentity,
+    flags: u64,
+    cgroup: Option<std::os::fd::BorrowedFd<'_>>,
+) -> std::io::Result<Option<super::sys::Child>> {
+    use super::sys;
+    // Where the sandbox's user is no id of phantom's own user namespace (EINVAL: phantom
+    // is root of a namespace that maps root alone), root stays the owner: the clone
+    // then says whether user namespaces may be made, and the id maps, which need that
+    // id too, say what to do.
+    let owner = (sys::uid() == 0 && flags & libc::CLONE_NEWUSER as u64 != 0)
+        .then_some(host.uid)
+        .filter(|uid| sys::set_effective_uid_keeping_root_files(*uid).is_ok());
+    let cloned = sys::clone_into(flags, cgroup);
+    if owner.is_none() || matches!(cloned, Ok(None)) {
+        return cloned; // rootless, or init, which takes its ids later
+    }
+    if let Err(e) = sys::take_back_effective_root() {
+        if let Ok(Some(child)) = &cloned {
+            let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
+            let _ = sys::waitpid(child.pid, 0);
+        }
+        return Err(std::io::Error::other(format!(
+            "taking back phantom's effective uid 0 after the clone: {e}"
+        )));
+    }
+    cloned
+}
+
 /// A directory phantom made for a workload to write (a scratch or persistent
 /// workspace): as root, given to nobody, who will be the workload's user there; the
 /// caller's already elsewhere.

@@ -104,7 +104,9 @@ pub fn start(
     let (move_in_ours, move_in_theirs) = UnixStream::pair()?;
     let flags = exec::namespace_flags();
     super::identity::before_clone().map_err(ExecError::Groups)?;
-    let child = match sys::clone_into_namespaces(flags).map_err(ExecError::Clone)? {
+    let child = match super::identity::clone_sandbox(prepared.host, flags, None)
+        .map_err(ExecError::Clone)?
+    {
         None => {
             drop(go_write);
             drop(report_read);

@@ -381,31 +381,27 @@ struct CloneArgs {
     cgroup: u64,
 }
 
-/// The result of [`clone_into_namespaces`] in the parent.
+/// The result of [`clone_into`] in the parent.
 #[derive(Debug)]
 pub struct Child {
     pub pid: libc::pid_t,
     pub pidfd: OwnedFd,
 }
 
-/// Forks into new namespaces (`flags`: `CLONE_NEW*`), fork-style (no new stack).
-/// Returns `Ok(None)` in the child and `Ok(Some(child))` in the parent.
+/// `CLONE_INTO_CGROUP` (Linux 5.7): the child starts in this cgroup v2 directory.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Forks into new namespaces (`flags`: `CLONE_NEW*`), fork-style (no new stack), the
+/// child born in the cgroup v2 directory `cgroup` (a descriptor of it) when given: no
+/// move afterwards, so no wait for the kernel's cgroup migration lock (which waits for
+/// an RCU grace period after an idle moment). Returns `Ok(None)` in the child and
+/// `Ok(Some(child))` in the parent.
 ///
 /// The caller must be single-threaded: the child is a copy of this thread only. The
 /// child is not made by the C library's `fork`, which musl needs to learn the new
 /// thread's id: there `raise` and `abort` in the child would signal the parent's id
 /// (in direct mode, phantom itself). The child's code never calls them; an abort
 /// (allocation failure) there is the one way left.
-pub fn clone_into_namespaces(flags: u64) -> io::Result<Option<Child>> {
-    clone_into(flags, None)
-}
-
-/// `CLONE_INTO_CGROUP` (Linux 5.7): the child starts in this cgroup v2 directory.
-const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-
-/// [`clone_into_namespaces`], the child born in the cgroup v2 directory `cgroup` (a
-/// descriptor of it) when given: no move afterwards, so no wait for the kernel's
-/// cgroup migration lock (which waits for an RCU grace period after an idle moment).
 pub fn clone_into(
     flags: u64,
     cgroup: Option<std::os::fd::BorrowedFd<'_>>,
@@ -467,6 +463,35 @@ pub fn become_user(uid: u32, gid: u32) -> io::Result<()> {
     check(unsafe { libc::setresgid(gid, gid, gid) }.into())?;
     // SAFETY: integer arguments only.
     check(unsafe { libc::setresuid(uid, uid, uid) }.into())?;
+    Ok(())
+}
+
+/// Makes `uid` this process's effective uid, keeping its real and saved uids (0, so
+/// that [`take_back_effective_root`] may return) and a filesystem uid of 0 (files are
+/// still opened with root's access).
+pub fn set_effective_uid_keeping_root_files(uid: u32) -> io::Result<()> {
+    const UNCHANGED: libc::uid_t = libc::uid_t::MAX;
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::setresuid(UNCHANGED, uid, UNCHANGED) }.into())?;
+    // SAFETY: integer arguments only. setfsuid reports no error: -1 (invalid) changes
+    // nothing and returns the current value, which says whether 0 took.
+    let fsuid = unsafe {
+        libc::setfsuid(0);
+        libc::setfsuid(UNCHANGED)
+    };
+    if fsuid != 0 {
+        return Err(io::Error::other(format!(
+            "the filesystem uid stayed {fsuid}"
+        )));
+    }
+    Ok(())
+}
+
+/// Takes effective uid 0 back after [`set_effective_uid_keeping_root_files`].
+pub fn take_back_effective_root() -> io::Result<()> {
+    const UNCHANGED: libc::uid_t = libc::uid_t::MAX;
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::setresuid(UNCHANGED, 0, UNCHANGED) }.into())?;
     Ok(())
 }
 

@@ -159,7 +159,9 @@ pub fn park_kind(bundle: &Bundle, options: &ExecOptions, kind: Kind) -> Result<P
     let flags = exec::namespace_flags();
     // The caller must be single-threaded here, as for `exec::run`.
     super::identity::before_clone().map_err(ExecError::Groups)?;
-    let child = match sys::clone_into_namespaces(flags).map_err(ExecError::Clone)? {
+    let child = match super::identity::clone_sandbox(prepared.host, flags, None)
+        .map_err(ExecError::Clone)?
+    {
         None => {
             drop(go_write);
             drop(report_read);
