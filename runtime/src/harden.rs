@@ -419,12 +419,16 @@ fn capset(data: &[CapData; 2]) -> Result<(), HardenError> {
 /// `/proc/self/status` when it can be read and always through the system calls, and
 /// any capability left is an error ([`HardenError::CapabilitiesRemain`]).
 ///
-/// Emptying the bounding set needs `CAP_SETPCAP`: an unprivileged process whose
-/// bounding set is full fails with [`HardenError::BoundingSet`]. Does not allocate on
-/// success.
+/// Emptying the bounding set needs `CAP_SETPCAP`. A process that holds no capability
+/// at all (an ordinary user's, as in direct mode) keeps its bounding set when the
+/// kernel refuses: the set only bounds what a program it executes could gain, and
+/// no_new_privs, which the caller sets next, lets no program gain any. A process that
+/// holds some fails with [`HardenError::BoundingSet`]. Does not allocate on success.
 pub fn drop_capabilities() -> Result<(), HardenError> {
     // Every permitted capability effective: CAP_SETPCAP is needed below.
     let mut data = capget()?;
+    let holds_none = data.iter().all(|d| d.permitted == 0);
+    let mut bounding_kept = false;
     let raise = data.iter().any(|d| d.effective != d.permitted);
     for half in &mut data {
         half.effective = half.permitted;
@@ -452,6 +456,10 @@ pub fn drop_capabilities() -> Result<(), HardenError> {
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => break,
             Err(source) => match prctl(libc::PR_CAPBSET_READ, libc::c_ulong::from(cap)) {
                 Ok(0) => {}
+                _ if holds_none && source.raw_os_error() == Some(libc::EPERM) => {
+                    bounding_kept = true;
+                    break;
+                }
                 _ => return Err(HardenError::BoundingSet { cap, source }),
             },
         }
@@ -475,7 +483,7 @@ pub fn drop_capabilities() -> Result<(), HardenError> {
     // Effective, permitted, inheritable.
     capset(&[CapData::default(); 2])?;
 
-    verify_no_capabilities()
+    verify_no_capabilities(bounding_kept)
 }
 
 /// Reads a small file into `buf` without allocating; the bytes read.
@@ -508,11 +516,14 @@ fn status_mask(status: &[u8], name: &str) -> Option<u64> {
 /// own account of all five sets, if it can be read (it may not be mounted in the
 /// sandbox) and names them all; otherwise through the system calls, one capability at
 /// a time.
-fn verify_no_capabilities() -> Result<(), HardenError> {
+fn verify_no_capabilities(bounding_kept: bool) -> Result<(), HardenError> {
     let mut buf = [0u8; 8192];
     if let Ok(status) = read_small("/proc/self/status", &mut buf) {
         let mut all_read = true;
-        for set in CAP_SETS {
+        for set in CAP_SETS
+            .into_iter()
+            .filter(|s| !(bounding_kept && *s == "CapBnd"))
+        {
             match status_mask(status, set) {
                 Some(0) => {}
                 Some(mask) => {
@@ -569,7 +580,7 @@ fn verify_no_capabilities() -> Result<(), HardenError> {
         }
     }
     for (set, mask) in [("CapBnd", bounding), ("CapAmb", ambient)] {
-        if mask != 0 {
+        if mask != 0 && !(bounding_kept && set == "CapBnd") {
             return Err(HardenError::CapabilitiesRemain { set, mask, how });
         }
     }

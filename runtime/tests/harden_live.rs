@@ -302,6 +302,41 @@ fn fd_flags(fd: c_int) -> i64 {
 }
 
 /// Becomes nobody (uid and gid 65534, no supplementary groups), or panics.
+/// capset(2): CAP_CHOWN alone, effective and permitted; the call's result.
+fn keep_only_chown() -> i64 {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let none = Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    };
+    let data = [
+        Data {
+            effective: 1,
+            permitted: 1,
+            ..none
+        },
+        none,
+    ];
+    // SAFETY: a valid header and two data structs, as version 3 takes.
+    unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) }
+}
+
 fn become_nobody() {
     // SAFETY: plain credential changes of this process.
     unsafe {
@@ -621,14 +656,37 @@ fn dropping_after_a_switch_under_keepcaps_works() {
     assert_eq!(o.ok(), [0, 0, 0, 0, 0, 0]);
 }
 
+/// An ordinary user's process (direct mode's workload) holds no capability, and may
+/// not empty its bounding set: it keeps it, which bounds only what a program it runs
+/// could gain, and no_new_privs, set next, lets none gain any. (Direct mode as a user
+/// once failed at every start here.)
 #[test]
-fn an_unprivileged_process_cannot_empty_its_bounding_set() {
+fn a_process_holding_no_capability_keeps_its_bounding_set() {
     let o = run(TIMEOUT, |out| {
         become_nobody();
         out.step(drop_capabilities());
+        put_cap_sets(out);
+    });
+    let got = o.ok();
+    assert_eq!(got.len(), 6, "{got:?}");
+    assert_eq!(got[..4], [0, 0, 0, 0], "{got:?}");
+    assert_ne!(got[4], 0, "the bounding set: {got:?}");
+    assert_eq!(got[5], 0, "{got:?}");
+}
+
+/// One that still holds a capability, but not CAP_SETPCAP, cannot empty its bounding
+/// set, and fails.
+#[test]
+fn a_process_holding_capabilities_but_not_setpcap_fails_on_the_bounding_set() {
+    let o = run(TIMEOUT, |out| {
+        assert_eq!(prctl(libc::PR_SET_KEEPCAPS, 1), 0);
+        become_nobody();
+        // Keep CAP_CHOWN alone in the permitted set.
+        out.put(keep_only_chown());
+        out.step(drop_capabilities());
     });
     // The first capability in the bounding set, CAP_CHOWN, cannot be dropped.
-    assert_eq!(o.ok(), [3000 + i64::from(libc::EPERM)]);
+    assert_eq!(o.ok(), [0, 3000 + i64::from(libc::EPERM)]);
 }
 
 // ---------------------------------------------------------------------------------
