@@ -24,15 +24,16 @@ pub struct Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read the configuration `{path}` (PHANTOM_CONFIG_PATH): {source}; fix the path or unset the variable")]
+    // (`error`, not `source`: the message holds it, and a chain would say it twice.)
+    #[error("cannot read the configuration `{path}` (PHANTOM_CONFIG_PATH): {error}; fix the path or unset the variable")]
     Unreadable {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("the configuration `{path}` (PHANTOM_CONFIG_PATH): {source}")]
+    #[error("the configuration `{path}` (PHANTOM_CONFIG_PATH): {error}")]
     Invalid {
         path: PathBuf,
-        source: config_yaml::ConfigError,
+        error: config_yaml::ConfigError,
     },
 }
 
@@ -46,13 +47,18 @@ pub fn load() -> Result<Config, ConfigError> {
 
 pub fn load_from(path: &Path) -> Result<Config, ConfigError> {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Unreadable {
+    let unreadable = |error| ConfigError::Unreadable {
         path: path.clone(),
-        source,
+        error,
+    };
+    // A configuration is a page or two: a path naming /dev/zero must not be read whole.
+    let bytes = phantom_bundle::read_file(&path, 1 << 20).map_err(unreadable)?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        unreadable(std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
     })?;
-    let invalid = |source| ConfigError::Invalid {
+    let invalid = |error| ConfigError::Invalid {
         path: path.clone(),
-        source,
+        error,
     };
     let parsed = config_yaml::parse(&text).map_err(invalid)?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();

@@ -48,18 +48,19 @@ impl ProfileRef {
 pub enum ProfileError {
     #[error("no profile `{name}`{hint}; `phantom profile list` shows the profiles, and a path to a .pfp or .pfb file works too")]
     Unknown { name: String, hint: String },
-    #[error("cannot read `{path}`: {source}")]
+    // (`error`, not `source`: the message holds it, and a chain would say it twice.)
+    #[error("cannot read `{path}`: {error}")]
     Unreadable {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The rendered diagnostics.
     #[error("{rendered}the policy has errors; `phantomc check {path}` shows them again")]
     Policy { path: String, rendered: String },
-    #[error("`{path}`: {source}")]
+    #[error("`{path}`: {error}")]
     Bundle {
         path: PathBuf,
-        source: phantom_bundle::LoadError,
+        error: phantom_bundle::LoadError,
     },
     #[error("the bundle `{path}` was compiled for {found} mode, not {wanted}; recompile it with `phantomc compile --mode {wanted}` or pass the policy instead")]
     WrongMode {
@@ -113,7 +114,7 @@ pub fn resolve_path_or_stdlib(name: &str) -> Result<Option<ProfileRef>, ProfileE
         if !path.exists() {
             return Err(ProfileError::Unreadable {
                 path: path.to_path_buf(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+                error: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
             });
         }
         let is_bundle = name.ends_with(".pfb")
@@ -242,13 +243,13 @@ pub fn load_without_compiling(
             phantom_bundle::read_file(path, phantom_bundle::MAX_BUNDLE_SIZE).map_err(|source| {
                 ProfileError::Unreadable {
                     path: path.clone(),
-                    source,
+                    error: source,
                 }
             })?;
         let bundle =
-            phantom_bundle::decode(&bytes, None).map_err(|source| ProfileError::Bundle {
+            phantom_bundle::decode(&bytes, None).map_err(|error| ProfileError::Bundle {
                 path: path.clone(),
-                source,
+                error,
             })?;
         if let Some(wanted) = mode.filter(|m| *m != bundle.mode) {
             return Err(ProfileError::WrongMode {
@@ -313,7 +314,10 @@ pub fn compile(
     };
     let checked = modes::check(&input, &NativeFs, mode).map_err(|e| match e {
         phantom_compiler::InputError::Unreadable { path, source } => {
-            ProfileError::Unreadable { path, source }
+            ProfileError::Unreadable {
+                path,
+                error: source,
+            }
         }
         other => ProfileError::Policy {
             path: display.clone(),
