@@ -27,7 +27,10 @@ pub fn run_inspect(
     let limit = pfb::MAX_BUNDLE_SIZE.max(phantom_compiler::resolve::MAX_FILE_SIZE);
     let raw =
         pfb::read_file(path, limit).with_context(|| format!("cannot read `{}`", path.display()))?;
-    let (bundle, bytes) = if raw.starts_with(&pfb::MAGIC) {
+    // A .pfb that does not start as a bundle (empty, cut off in its magic) is a broken
+    // bundle, not a policy to compile (an empty one was shown as a policy `empty`).
+    let named_bundle = path.extension().is_some_and(|e| e == "pfb");
+    let (bundle, bytes) = if raw.starts_with(&pfb::MAGIC) || named_bundle {
         let key = verify_key
             .map(crate::keys::read_verifying_key)
             .transpose()?;

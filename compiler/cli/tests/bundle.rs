@@ -266,3 +266,19 @@ fn what_is_not_a_regular_file_is_refused_without_being_read() {
         );
     }
 }
+
+#[test]
+fn a_broken_pfb_is_reported_as_a_bundle_not_compiled_as_a_policy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("empty.pfb"), b"").unwrap();
+    std::fs::write(dir.path().join("short.pfb"), b"PFBUN").unwrap();
+    for name in ["empty.pfb", "short.pfb"] {
+        let o = phantomc(dir.path(), &["inspect", name]);
+        assert_eq!(o.status.code(), Some(1), "{name}");
+        assert!(
+            text(&o.stderr).contains("too short for a bundle header"),
+            "{name}: {}",
+            text(&o.stderr)
+        );
+    }
+}
