@@ -274,9 +274,9 @@ fn run_check(
             Err(e) => {
                 failed = true;
                 match format {
-                    Format::Human => writeln!(stderr, "error[{}]: {e}", Code::FileUnreadable)?,
+                    Format::Human => writeln!(stderr, "error[{}]: {e}", e.code())?,
                     Format::Json => json.push(serde_json::json!({
-                        "code": Code::FileUnreadable.as_str(),
+                        "code": e.code().as_str(),
                         "severity": "error",
                         "message": e.to_string(),
                         "file": path.display().to_string(),

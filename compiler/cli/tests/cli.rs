@@ -90,7 +90,7 @@ fn a_missing_or_binary_file_is_a_clean_error() {
     let out = phantomc(&["check", binary.to_str().unwrap_or_default()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("not UTF-8"),
+        text(&out.stderr).contains("error[PFP0011]") && text(&out.stderr).contains("not UTF-8"),
         "{}",
         text(&out.stderr)
     );

@@ -59,6 +59,24 @@ pub enum InputError {
     UnknownProfile { name: String, hint: String },
 }
 
+impl InputError {
+    /// The diagnostic code this failure is reported under.
+    pub fn code(&self) -> Code {
+        match self {
+            InputError::Unreadable { source, .. }
+                if source.kind() == std::io::ErrorKind::FileTooLarge =>
+            {
+                Code::FileTooLarge
+            }
+            InputError::Unreadable { .. } | InputError::UnknownProfile { .. } => {
+                Code::FileUnreadable
+            }
+            InputError::NotUtf8 { .. } => Code::FileNotUtf8,
+            InputError::TooLarge { .. } => Code::FileTooLarge,
+        }
+    }
+}
+
 /// One layer: a file with its includes spliced in.
 #[derive(Clone, Debug)]
 pub struct Layer {
