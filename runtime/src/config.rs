@@ -54,7 +54,10 @@ pub fn load_from(path: &Path) -> Result<Config, ConfigError> {
     // A configuration is a page or two: a path naming /dev/zero must not be read whole.
     let bytes = phantom_bundle::read_file(&path, 1 << 20).map_err(unreadable)?;
     let text = String::from_utf8(bytes).map_err(|e| {
-        unreadable(std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))
+        unreadable(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            e.to_string(),
+        ))
     })?;
     let invalid = |error| ConfigError::Invalid {
         path: path.clone(),

@@ -313,12 +313,10 @@ pub fn compile(
         ProfileRef::Config { name, .. } => name.clone(),
     };
     let checked = modes::check(&input, &NativeFs, mode).map_err(|e| match e {
-        phantom_compiler::InputError::Unreadable { path, source } => {
-            ProfileError::Unreadable {
-                path,
-                error: source,
-            }
-        }
+        phantom_compiler::InputError::Unreadable { path, source } => ProfileError::Unreadable {
+            path,
+            error: source,
+        },
         other => ProfileError::Policy {
             path: display.clone(),
             rendered: format!("{other}\n"),

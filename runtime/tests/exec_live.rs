@@ -99,6 +99,21 @@ fn exit_status_and_signals_propagate() {
     assert!(err(&nf).contains("cannot run"), "{}", err(&nf));
     let ne = s.run(&[], &["/etc"]);
     assert_eq!(ne.status.code(), Some(126), "{}", err(&ne));
+    // A script that is there, whose interpreter is not: the interpreter is named.
+    std::fs::write(s.workspace.join("bad.sh"), "#!/no/such/shell -e\ntrue\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        s.workspace.join("bad.sh"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let o = s.run(&[], &["/workspace/bad.sh"]);
+    assert_eq!(o.status.code(), Some(127), "{}", err(&o));
+    assert!(
+        err(&o).contains("its interpreter `/no/such/shell`"),
+        "{}",
+        err(&o)
+    );
 }
 
 /// phantom is a Rust program, whose runtime ignores SIGPIPE; an ignored signal

@@ -1781,7 +1781,31 @@ pub(super) fn install_and_exec(p: &Prepared, report: &io::PipeWriter) -> ! {
         io::ErrorKind::NotFound => EXIT_NOT_FOUND,
         _ => EXIT_NOT_EXECUTABLE,
     };
+    // A script that is there, whose interpreter is not, fails with ENOENT too: name
+    // what is missing.
+    if let Some(interpreter) = (e.kind() == io::ErrorKind::NotFound)
+        .then(|| missing_interpreter(Path::new(&program)))
+        .flatten()
+    {
+        let step =
+            format!("cannot run `{program}`: its interpreter `{interpreter}` (its `#!` line)");
+        workload_fail(report, code, &step, &e)
+    }
     workload_fail(report, code, &format!("cannot run `{program}`"), &e)
+}
+
+/// The interpreter named by the `#!` line of the script at `program` (a path), if the
+/// script is there and that interpreter is not.
+fn missing_interpreter(program: &Path) -> Option<String> {
+    if !program.is_absolute() && program.components().count() < 2 {
+        return None; // a bare name: searched in PATH, and not found there
+    }
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(program).ok()?.read(&mut head).ok()?;
+    let line = head.get(..n)?.strip_prefix(b"#!")?;
+    let line = line.split(|&b| b == b'\n').next()?;
+    let interpreter = std::str::from_utf8(line).ok()?.split_whitespace().next()?;
+    (!Path::new(interpreter).exists()).then(|| interpreter.to_string())
 }
 
 #[cfg(test)]
