@@ -86,6 +86,10 @@ pub fn run_compile(
     mode: Mode,
     output: Option<&Path>,
 ) -> anyhow::Result<ExitCode> {
+    if arch.is_some() && matches!(emit, Emit::Bundle) {
+        eprintln!("phantomc: `--arch` chooses the filter of `--emit bpf` and `--emit bpf-asm`; a bundle holds every architecture's");
+        return Ok(ExitCode::from(crate::EXIT_USAGE));
+    }
     let (policy, checked) = match load_policy(path, mode)? {
         Ok(p) => p,
         Err(code) => return Ok(code),

@@ -233,3 +233,25 @@ fn compiling_onto_the_policy_itself_is_refused() {
     );
     assert_eq!(std::fs::read(&policy).unwrap(), before);
 }
+
+#[test]
+fn arch_without_a_filter_to_emit_is_a_usage_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let policy = write(dir.path(), "p.pfp", "policy \"p\"\nextends \"base\"\n");
+    let out = dir.path().join("p.pfb");
+    let o = phantomc(&[
+        "compile",
+        policy.to_str().unwrap(),
+        "--arch",
+        "x86_64",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o.stderr).contains("every architecture"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!out.exists());
+}
