@@ -211,6 +211,8 @@ async def main_session(session):
     # Past what a Duration holds: once a panic of the server's worker, and no answer.
     ok, msg = await expect_rpc_error(session, "run_code", {"language": "python", "code": "1", "timeout_s": 1e300}, "ceiling")
     check("a timeout past any duration is a JSON-RPC error", ok, msg)
+    r = await session.call_tool("run_code", {"language": "python", "code": "print(1)\x00"})
+    check("a NUL byte in the code is named as the input's fault", is_error(r) and "NUL byte" in text(r), text(r))
 
     # Latency: sequential cold python runs, end to end through the client.
     times = []

@@ -110,6 +110,12 @@ pub enum RunError {
         phantom: PathBuf,
         source: std::io::Error,
     },
+    /// A command word or variable holds a NUL byte, which no command line or
+    /// environment can carry (the model's input, not phantom, is at fault).
+    #[error(
+        "the {0} contains a NUL byte, which no command line or environment can carry; remove it"
+    )]
+    NulByte(&'static str),
     /// phantom could not start the workload (setup failure, command not found or not
     /// executable): its message, and its exit status.
     #[error("the sandbox did not start the command (exit {code}): {message}")]
@@ -118,6 +124,16 @@ pub enum RunError {
 
 /// Runs one request under phantom and waits for it.
 pub async fn run(config: &RunnerConfig, request: RunRequest) -> Result<RunResult, RunError> {
+    if request.command.iter().any(|word| word.contains('\0')) {
+        return Err(RunError::NulByte("code or command"));
+    }
+    if request
+        .env
+        .iter()
+        .any(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(RunError::NulByte("environment"));
+    }
     let mut cmd = Command::new(&config.phantom);
     cmd.arg("run").arg("--profile").arg(&request.profile);
     if let Some(socket) = &config.warm_socket {

@@ -322,11 +322,11 @@ impl PhantomServer {
                 let text = render_run(&run);
                 result(&run, text, false)
             }
-            Err(e @ RunError::NotStarted { .. }) | Err(e @ RunError::Spawn { .. }) => {
+            Err(e) => {
                 log(Level::Info, &format!("run {profile} did not start: {e}"));
                 let code = match &e {
                     RunError::NotStarted { code, .. } => Some(*code),
-                    RunError::Spawn { .. } => None,
+                    RunError::Spawn { .. } | RunError::NulByte(_) => None,
                 };
                 result(
                     &serde_json::json!({ "error": e.to_string(), "exit_code": code }),

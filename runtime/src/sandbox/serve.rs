@@ -32,7 +32,7 @@ const MAX_MESSAGE: usize = 4 << 20;
 pub enum ServeError {
     #[error("no `phantom serve` is running for this user (no socket at `{0}`); start one with `phantom serve &`, or run without --warm")]
     NotRunning(PathBuf),
-    #[error("the socket directory `{path}` is not private to this user ({why}); remove it or set PHANTOM_SOCKET")]
+    #[error("the socket directory `{path}` is not private to this user ({why}): point PHANTOM_SOCKET at a path in a directory only this user may write (`chmod 700 DIR`), or, if phantom made this one, remove it")]
     UnsafeDirectory { path: PathBuf, why: &'static str },
     #[error("a `phantom serve` is already running on `{0}`")]
     AlreadyRunning(PathBuf),
