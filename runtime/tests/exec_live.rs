@@ -306,6 +306,15 @@ attempt(\"mptcp\", lambda: socket.socket(socket.AF_INET6, socket.SOCK_STREAM, 26
         "{}",
         err(&o)
     );
+    // `--network host`, allowed to loosen, lifts the port rules; the filter's rule that
+    // IPv4/IPv6 sockets be TCP's was compiled in and stays.
+    let o = s.run(
+        &["--network", "host", "--allow-loosen"],
+        &["/bin/sh", "-c", &script],
+    );
+    let text = out(&o);
+    assert!(text.contains("unlisted ok"), "{text}{}", err(&o));
+    assert!(text.contains("udp EPERM"), "{text}");
 }
 
 #[test]

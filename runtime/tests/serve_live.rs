@@ -266,6 +266,20 @@ fn without_a_server_warm_runs_say_how_to_start_one() {
     assert!(err(&o).contains("phantom serve"), "{}", err(&o));
 }
 
+#[test]
+fn a_pool_too_large_to_park_is_refused_before_parking() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_phantom"))
+        .args(["serve", "--profiles", "shell"])
+        .env("PHANTOM_SOCKET", dir.path().join("s.sock"))
+        .env("PHANTOM_ZYGOTE_POOL_SIZE", "100000")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0));
+    assert!(err(&o).contains("give at most 64"), "{}", err(&o));
+}
+
 /// How many cgroup directories of the sessions of server `server` exist.
 fn phantom_cgroups_of(server: u32) -> usize {
     common::cgroup_dirs_named(&format!("phantom-{server}-")).len()

@@ -182,6 +182,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Err(_) => 3,
         },
     };
+    // Each parked sandbox holds two processes and a dozen descriptors: thousands would
+    // run into the descriptor limit while parking (and were once announced anyway).
+    const MAX_POOL: usize = 64;
+    if pool_size > MAX_POOL {
+        anyhow::bail!("a pool of {pool_size} parked sandboxes per profile (--pool-size, PHANTOM_ZYGOTE_POOL_SIZE): give at most {MAX_POOL}");
+    }
     if args.die_with_parent {
         serve::stop_with_parent()?;
     }

@@ -209,9 +209,10 @@ pub fn apply_overrides(bundle: &mut Bundle, o: &Overrides) -> Result<(), ExecErr
             ));
         }
         bundle.network = if host { Network::Host } else { Network::None };
-        if !host {
-            bundle.landlock.restrict_net = false;
-        }
+        // Landlock's port rules belonged to the filtered network replaced here. (A
+        // filtered bundle's rule that IPv4/IPv6 sockets be TCP's is in its filter, and
+        // stays.)
+        bundle.landlock.restrict_net = false;
     }
     for (k, v) in &o.env {
         bundle.process.env.insert(k.clone(), v.clone());
