@@ -159,7 +159,11 @@ pub(super) fn before_clone() -> std::io::Result<()> {
 /// phantom takes effective uid 0 back at once; init takes the mapped ids when it
 /// builds the root. A namespace's owner has every capability in it: the sandbox's
 /// user could enter it with those of init, which reach nothing of the host's that
-/// the workload, running as that user, does not reach already.
+/// the workload, running as that user, does not reach already. Where that user is
+/// nobody (a root-owned workspace, a parked sandbox), it is every host process running
+/// as nobody, which could then also change the sandbox's mounts; such a process can
+/// already act on the workload, which runs as nobody too, while root's inotify budget
+/// is otherwise at every workload's mercy.
 pub(super) fn clone_sandbox(
     host: HostIdentity,
     flags: u64,
