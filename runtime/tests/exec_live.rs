@@ -286,7 +286,9 @@ attempt(\"unlisted\", lambda: socket.create_connection((\"127.0.0.1\", {}), time
 # Landlock governs TCP alone: UDP, ping and MPTCP sockets would reach any port.
 attempt(\"udp\", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
 attempt(\"ping\", lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_ICMP))
-attempt(\"mptcp\", lambda: socket.socket(socket.AF_INET6, socket.SOCK_STREAM, 262))'",
+attempt(\"mptcp\", lambda: socket.socket(socket.AF_INET6, socket.SOCK_STREAM, 262))
+# Without a port to bind, no listening: Landlock does not see the port listen() picks.
+attempt(\"listen\", lambda: socket.socket().listen())'",
         port(&allowed),
         port(&other)
     );
@@ -301,7 +303,8 @@ attempt(\"mptcp\", lambda: socket.socket(socket.AF_INET6, socket.SOCK_STREAM, 26
             "unlisted EACCES",
             "udp EPERM",
             "ping EPERM",
-            "mptcp EPERM"
+            "mptcp EPERM",
+            "listen EPERM"
         ],
         "{}",
         err(&o)
@@ -978,7 +981,9 @@ fn as_root_the_sandboxs_user_namespace_belongs_to_its_user() {
     if !is_root() || !Path::new("/usr/bin/python3").exists() {
         return; // rootless, the caller owns it, as any namespace it makes
     }
-    for (owner, expected) in [(WORKSPACE_OWNER, WORKSPACE_OWNER), (0, 65534)] {
+    // Nobody's (a root-owned workspace) stays root's: every host process running as
+    // nobody would own it otherwise.
+    for (owner, expected) in [(WORKSPACE_OWNER, WORKSPACE_OWNER), (0, 0)] {
         let s = sandbox("");
         give_to(&s.workspace, owner);
         let mut phantom = s.spawn(&["/bin/sleep", "5"]);

@@ -161,7 +161,7 @@ CLONE_NEWUSER, CLONE_NEWNS, SIGCHLD = 0x10000000, 0x00020000, 17
 S_IFCHR, S_IFBLK, S_IFIFO = 0o020000, 0o060000, 0o010000
 AF_UNIX, AF_INET, AF_INET6, AF_NETLINK, AF_PACKET = 1, 2, 10, 16, 17
 SOCK_STREAM, SOCK_DGRAM, SOCK_RAW = 1, 2, 3
-TIOCSTI, TIOCLINUX, TIOCSETD = 0x5412, 0x541C, 0x5423
+TIOCSTI, TIOCLINUX, TIOCSETD, TIOCEXCL, TCXONC = 0x5412, 0x541C, 0x5423, 0x540C, 0x540A
 S_IFREG, S_ISUID, S_ISGID = 0o100000, 0o4000, 0o2000
 O_WRONLY, O_CREAT = 0o1, 0o100
 
@@ -194,6 +194,8 @@ PROBES = {
     "ioctl_tiocsti_high_bits": lambda: (16, 0, (1 << 32) | TIOCSTI, cstr("x")),
     "ioctl_tioclinux": lambda: (16, 0, TIOCLINUX, cstr("\x02")),
     "ioctl_tiocsetd": lambda: (16, 0, TIOCSETD, mem(4)),
+    "ioctl_tiocexcl": lambda: (16, 0, TIOCEXCL, 0),
+    "ioctl_tcxonc": lambda: (16, 0, TCXONC, 0),
     "chmod_setuid": lambda: (90, cstr("/tmp/missing"), S_ISUID | 0o755),
     "fchmod_setgid": lambda: (91, 1, S_ISGID | 0o755),
     "fchmodat_setuid_high_bits": lambda: (268, AT_FDCWD, cstr("/tmp/missing"), (1 << 32) | S_ISUID | 0o755),
@@ -879,12 +881,18 @@ fn tiocsti_and_tioclinux_are_refused() {
     );
 }
 
+/// Terminal changes that outlast the run: the line discipline, exclusive use, stopped
+/// output.
 #[test]
-fn tiocsetd_is_refused() {
+fn lasting_terminal_changes_are_refused() {
     assert_probes(
-        "tiocsetd_is_refused",
+        "lasting_terminal_changes_are_refused",
         "python-dev",
-        &[("ioctl_tiocsetd", errno("EPERM"), errno("EPERM"))],
+        &[
+            ("ioctl_tiocsetd", errno("EPERM"), errno("EPERM")),
+            ("ioctl_tiocexcl", errno("EPERM"), errno("EPERM")),
+            ("ioctl_tcxonc", errno("EPERM"), errno("EPERM")),
+        ],
     );
 }
 

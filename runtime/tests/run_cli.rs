@@ -305,10 +305,11 @@ const SHARED_TERMINAL_PY: &str = r#"
 import fcntl, os, pty, sys, termios
 pid, master = pty.fork()
 if pid == 0:
-    before = termios.tcgetattr(0), fcntl.fcntl(0, fcntl.F_GETFL)
+    size = lambda: fcntl.ioctl(0, termios.TIOCGWINSZ, bytes(8))
+    before = termios.tcgetattr(0), fcntl.fcntl(0, fcntl.F_GETFL), size()
     code = os.spawnv(os.P_WAIT, sys.argv[1], sys.argv[1:])
-    after = termios.tcgetattr(0), fcntl.fcntl(0, fcntl.F_GETFL)
-    print("exit", code, "terminal", before[0] == after[0], "flags", before[1] == after[1], flush=True)
+    after = termios.tcgetattr(0), fcntl.fcntl(0, fcntl.F_GETFL), size()
+    print("exit", code, "terminal", before[0] == after[0], "flags", before[1] == after[1], "size", before[2] == after[2], flush=True)
     os._exit(0)
 out = b""
 while True:
@@ -348,7 +349,8 @@ fn what_a_workload_changes_on_the_shared_terminal_is_put_back() {
         "import fcntl, os, termios\n\
          attrs = termios.tcgetattr(0); attrs[3] &= ~(termios.ECHO | termios.ICANON)\n\
          termios.tcsetattr(0, termios.TCSANOW, attrs)\n\
-         fcntl.fcntl(0, fcntl.F_SETFL, fcntl.fcntl(0, fcntl.F_GETFL) | os.O_NONBLOCK)",
+         fcntl.fcntl(0, fcntl.F_SETFL, fcntl.fcntl(0, fcntl.F_GETFL) | os.O_NONBLOCK)\n\
+         fcntl.ioctl(0, termios.TIOCSWINSZ, bytes([7, 0, 9, 0, 0, 0, 0, 0]))",
     ]);
     let o = Command::new("/usr/bin/python3")
         .arg("-c")
@@ -359,7 +361,7 @@ fn what_a_workload_changes_on_the_shared_terminal_is_put_back() {
         .output()
         .unwrap();
     assert!(
-        out(&o).contains("exit 0 terminal True flags True"),
+        out(&o).contains("exit 0 terminal True flags True size True"),
         "{}\n{}",
         out(&o),
         err(&o)

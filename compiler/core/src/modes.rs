@@ -34,8 +34,18 @@ const NETWORK_FILTERED: Overlay = Overlay {
     text: include_str!("../../../stdlib-profiles/modes/network-filtered.pfp"),
 };
 
+const NETWORK_FILTERED_NO_BIND: Overlay = Overlay {
+    name: "<stdlib>/modes/network-filtered-no-bind.pfp",
+    text: include_str!("../../../stdlib-profiles/modes/network-filtered-no-bind.pfp"),
+};
+
 /// Every overlay, for fingerprinting what the compiler embeds.
-pub const OVERLAYS: [Overlay; 3] = [HARDENED, DIRECT_OFFLINE, NETWORK_FILTERED];
+pub const OVERLAYS: [Overlay; 4] = [
+    HARDENED,
+    DIRECT_OFFLINE,
+    NETWORK_FILTERED,
+    NETWORK_FILTERED_NO_BIND,
+];
 
 /// Hardened mode's ceilings: a limit above one (or unlimited) is lowered to it.
 pub mod hardened {
@@ -58,6 +68,9 @@ pub fn overlay(mode: Mode, network: &Network) -> Option<Overlay> {
     match (mode, network) {
         // Its network becomes `none`.
         (Mode::Hardened, _) => Some(HARDENED),
+        // Without a port to bind, no listening either: Landlock does not see the port
+        // listen() picks for a socket never bound.
+        (_, Network::Filtered { bind, .. }) if bind.is_empty() => Some(NETWORK_FILTERED_NO_BIND),
         (_, Network::Filtered { .. }) => Some(NETWORK_FILTERED),
         (Mode::Sandbox, _) => None,
         // Direct mode has no network namespace: "no network" becomes a socket rule.
@@ -173,8 +186,19 @@ mod tests {
             bind: Vec::new(),
         };
         let name = |mode, network: &Network| overlay(mode, network).map(|o| o.name);
-        assert_eq!(name(Mode::Sandbox, &filtered), Some(NETWORK_FILTERED.name));
-        assert_eq!(name(Mode::Direct, &filtered), Some(NETWORK_FILTERED.name));
+        assert_eq!(
+            name(Mode::Sandbox, &filtered),
+            Some(NETWORK_FILTERED_NO_BIND.name)
+        );
+        assert_eq!(
+            name(Mode::Direct, &filtered),
+            Some(NETWORK_FILTERED_NO_BIND.name)
+        );
+        let serving = Network::Filtered {
+            connect: Vec::new(),
+            bind: vec![8080],
+        };
+        assert_eq!(name(Mode::Sandbox, &serving), Some(NETWORK_FILTERED.name));
         // Hardened mode's network is none.
         assert_eq!(name(Mode::Hardened, &filtered), Some(HARDENED.name));
         assert_eq!(name(Mode::Sandbox, &Network::None), None);

@@ -160,10 +160,10 @@ pub(super) fn before_clone() -> std::io::Result<()> {
 /// builds the root. A namespace's owner has every capability in it: the sandbox's
 /// user could enter it with those of init, which reach nothing of the host's that
 /// the workload, running as that user, does not reach already. Where that user is
-/// nobody (a root-owned workspace, a parked sandbox), it is every host process running
-/// as nobody, which could then also change the sandbox's mounts; such a process can
-/// already act on the workload, which runs as nobody too, while root's inotify budget
-/// is otherwise at every workload's mercy.
+/// nobody (a root-owned workspace, a parked sandbox), root stays the owner: nobody is
+/// every host process running as nobody, which could then enter the sandbox and change
+/// its mounts (a parked sandbox's, before another client's run); those sandboxes'
+/// workloads still count against root's budget.
 pub(super) fn clone_sandbox(
     host: HostIdentity,
     flags: u64,
@@ -174,8 +174,10 @@ pub(super) fn clone_sandbox(
     // is root of a namespace that maps root alone), root stays the owner: the clone
     // then says whether user namespaces may be made, and the id maps, which need that
     // id too, say what to do.
+    // Nobody is left to root (see above).
     let owner = (sys::uid() == 0 && flags & libc::CLONE_NEWUSER as u64 != 0)
         .then_some(host.uid)
+        .filter(|uid| *uid != NOBODY)
         .filter(|uid| sys::set_effective_uid_keeping_root_files(*uid).is_ok());
     let cloned = sys::clone_into(flags, cgroup);
     if owner.is_none() || matches!(cloned, Ok(None)) {

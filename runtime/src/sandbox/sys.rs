@@ -760,9 +760,17 @@ pub fn restore_terminal(fd: RawFd, settings: &libc::termios) {
 /// What a workload that shares phantom's stdin, stdout and stderr could leave changed
 /// for the user after its run: each one's file status flags (`O_NONBLOCK`, which
 /// Node.js sets, lives in the open file description the workload shares) and, for a
-/// terminal, its settings (echo, canonical mode, as `stty` shows them).
+/// terminal, its settings (echo, canonical mode, as `stty` shows them), window size,
+/// exclusive use and stopped output (base refuses the last two to the workload).
 pub struct StdioState {
-    saved: Vec<(RawFd, libc::c_int, Option<libc::termios>)>,
+    saved: Vec<(RawFd, libc::c_int, Option<Terminal>)>,
+}
+
+/// A terminal's state that outlasts a process: its settings and its window size.
+struct Terminal {
+    settings: libc::termios,
+    size: Option<libc::winsize>,
+    exclusive: bool,
 }
 
 impl StdioState {
@@ -777,7 +785,21 @@ impl StdioState {
                     let mut settings: libc::termios = unsafe { std::mem::zeroed() };
                     // SAFETY: valid out-pointer; fails with ENOTTY off a terminal.
                     let tty = unsafe { libc::tcgetattr(fd, &mut settings) } == 0;
-                    (fd, flags, tty.then_some(settings))
+                    let terminal = tty.then(|| {
+                        // SAFETY: winsize is plain data filled by the ioctl.
+                        let mut size: libc::winsize = unsafe { std::mem::zeroed() };
+                        // SAFETY: valid out-pointer for TIOCGWINSZ.
+                        let sized = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut size) } == 0;
+                        let mut exclusive: libc::c_int = 0;
+                        // SAFETY: valid out-pointer for TIOCGEXCL (an int).
+                        unsafe { libc::ioctl(fd, libc::TIOCGEXCL, &mut exclusive) };
+                        Terminal {
+                            settings,
+                            size: sized.then_some(size),
+                            exclusive: exclusive != 0,
+                        }
+                    });
+                    (fd, flags, terminal)
                 })
             })
             .collect();
@@ -804,8 +826,20 @@ impl StdioState {
                 // SAFETY: as above.
                 unsafe { libc::fcntl(*fd, libc::F_SETFL, *flags) };
             }
-            if let Some(settings) = settings {
-                restore_terminal(*fd, settings);
+            if let Some(terminal) = settings {
+                restore_terminal(*fd, &terminal.settings);
+                // SAFETY: plain ioctls on phantom's own stdio with valid arguments:
+                // output resumed (a workload's TCOOFF would block phantom's last words),
+                // exclusive use ended unless it was so before, the window size put back.
+                unsafe {
+                    libc::tcflow(*fd, libc::TCOON);
+                    if !terminal.exclusive {
+                        libc::ioctl(*fd, libc::TIOCNXCL);
+                    }
+                    if let Some(size) = &terminal.size {
+                        libc::ioctl(*fd, libc::TIOCSWINSZ, size);
+                    }
+                }
             }
         }
         // SAFETY: the mask saved above.
