@@ -19,25 +19,20 @@ use crate::Checked;
 
 pub use phantom_bundle::Mode;
 
-const HARDENED: Overlay = Overlay {
-    name: "<stdlib>/modes/hardened.pfp",
-    text: include_str!("../../../stdlib-profiles/modes/hardened.pfp"),
-};
+/// An overlay of `stdlib-profiles/modes/`, embedded, named as diagnostics show it.
+macro_rules! overlay {
+    ($file:literal) => {
+        Overlay {
+            name: concat!("<stdlib>/modes/", $file),
+            text: include_str!(concat!("../../../stdlib-profiles/modes/", $file)),
+        }
+    };
+}
 
-const DIRECT_OFFLINE: Overlay = Overlay {
-    name: "<stdlib>/modes/direct-offline.pfp",
-    text: include_str!("../../../stdlib-profiles/modes/direct-offline.pfp"),
-};
-
-const NETWORK_FILTERED: Overlay = Overlay {
-    name: "<stdlib>/modes/network-filtered.pfp",
-    text: include_str!("../../../stdlib-profiles/modes/network-filtered.pfp"),
-};
-
-const NETWORK_FILTERED_NO_BIND: Overlay = Overlay {
-    name: "<stdlib>/modes/network-filtered-no-bind.pfp",
-    text: include_str!("../../../stdlib-profiles/modes/network-filtered-no-bind.pfp"),
-};
+const HARDENED: Overlay = overlay!("hardened.pfp");
+const DIRECT_OFFLINE: Overlay = overlay!("direct-offline.pfp");
+const NETWORK_FILTERED: Overlay = overlay!("network-filtered.pfp");
+const NETWORK_FILTERED_NO_BIND: Overlay = overlay!("network-filtered-no-bind.pfp");
 
 /// Every overlay, for fingerprinting what the compiler embeds.
 pub const OVERLAYS: [Overlay; 4] = [
