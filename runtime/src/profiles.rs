@@ -444,7 +444,10 @@ impl Cache {
         let mut files = Vec::new();
         for line in std::str::from_utf8(listing).ok()?.lines() {
             let (hash, path) = line.split_once(' ')?;
-            let now = std::fs::read(path).ok()?;
+            // (Bounded and regular only: a listed file since replaced by a FIFO must
+            // not hang the run; a miss recompiles, which says what is wrong.)
+            let now =
+                phantom_bundle::read_file(Path::new(path), phantom_bundle::MAX_BUNDLE_SIZE).ok()?;
             if blake3::hash(&now).to_hex().as_str() != hash {
                 return None;
             }

@@ -41,6 +41,29 @@ pub fn read_file(path: &Path, limit: usize) -> io::Result<Vec<u8>> {
     Ok(bytes)
 }
 
+/// The 32 bytes of a key file: 64 hex digits, one line (`phantomc key generate` writes
+/// both halves so). What it says is the caller's to check (ed25519 validity).
+pub fn read_key_file(path: &Path) -> io::Result<[u8; 32]> {
+    let not_a_key = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a key (expected 64 hex digits)",
+        )
+    };
+    // A line of hex: anything past a few hundred bytes is not one.
+    let bytes = read_file(path, 4096)?;
+    let text = std::str::from_utf8(&bytes).map_err(|_| not_a_key())?.trim();
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(not_a_key());
+    }
+    let mut key = [0u8; 32];
+    for (slot, pair) in key.iter_mut().zip(text.as_bytes().chunks(2)) {
+        let pair = std::str::from_utf8(pair).map_err(|_| not_a_key())?;
+        *slot = u8::from_str_radix(pair, 16).map_err(|_| not_a_key())?;
+    }
+    Ok(key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +85,24 @@ mod tests {
         {
             let e = read_file(Path::new("/dev/zero"), 10).unwrap_err();
             assert!(e.to_string().contains("not a regular file"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_key_file_is_64_hex_digits() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("k");
+        std::fs::write(&file, format!("{}\n", "0f".repeat(32))).unwrap();
+        assert_eq!(read_key_file(&file).unwrap(), [0x0f; 32]);
+        for bad in [
+            "0f".repeat(31),
+            "zz".repeat(32),
+            "é".repeat(32),
+            String::new(),
+        ] {
+            std::fs::write(&file, bad).unwrap();
+            let e = read_key_file(&file).unwrap_err();
+            assert!(e.to_string().contains("64 hex digits"), "{e}");
         }
     }
 }

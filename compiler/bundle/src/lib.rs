@@ -23,7 +23,7 @@ mod files;
 mod model;
 pub mod paths;
 
-pub use files::read_file;
+pub use files::{read_file, read_key_file};
 pub use model::*;
 
 use ed25519_dalek::{Signer, Verifier};

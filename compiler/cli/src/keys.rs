@@ -12,28 +12,10 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex32(text: &str, what: &str, path: &Path) -> anyhow::Result<[u8; 32]> {
-    let text = text.trim();
-    if text.len() != 64 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
-        bail!(
-            "`{}` is not a {what} (expected 64 hex digits)",
-            path.display()
-        );
-    }
-    let mut out = [0u8; 32];
-    for (i, slot) in out.iter_mut().enumerate() {
-        let pair = text.get(2 * i..2 * i + 2).unwrap_or("00");
-        *slot = u8::from_str_radix(pair, 16)
-            .with_context(|| format!("`{}` is not a {what}", path.display()))?;
-    }
-    Ok(out)
-}
-
-/// A key file's text: a line of hex, so anything past a few hundred bytes is not one.
-fn read_key_text(path: &Path) -> anyhow::Result<String> {
-    let bytes = phantom_bundle::read_file(path, 4096)
-        .with_context(|| format!("cannot read the key `{}`", path.display()))?;
-    String::from_utf8(bytes).with_context(|| format!("`{}` is not a key", path.display()))
+/// A key file's 32 bytes (`phantom_bundle::read_key_file`), its path named on failure.
+fn read_key(path: &Path) -> anyhow::Result<[u8; 32]> {
+    phantom_bundle::read_key_file(path)
+        .with_context(|| format!("cannot read the key `{}`", path.display()))
 }
 
 pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
@@ -60,17 +42,11 @@ pub fn read_signing_key(path: &Path) -> anyhow::Result<SigningKey> {
             );
         }
     }
-    let text = read_key_text(path)?;
-    Ok(SigningKey::from_bytes(&unhex32(
-        &text,
-        "signing key",
-        path,
-    )?))
+    Ok(SigningKey::from_bytes(&read_key(path)?))
 }
 
 pub fn read_verifying_key(path: &Path) -> anyhow::Result<VerifyingKey> {
-    let text = read_key_text(path)?;
-    VerifyingKey::from_bytes(&unhex32(&text, "public key", path)?)
+    VerifyingKey::from_bytes(&read_key(path)?)
         .with_context(|| format!("`{}` is not a valid ed25519 public key", path.display()))
 }
 

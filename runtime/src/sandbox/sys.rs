@@ -466,11 +466,13 @@ pub fn become_user(uid: u32, gid: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// An id argument of setresuid and setfsuid that changes nothing (-1).
+const UNCHANGED: libc::uid_t = libc::uid_t::MAX;
+
 /// Makes `uid` this process's effective uid, keeping its real and saved uids (0, so
 /// that [`take_back_effective_root`] may return) and a filesystem uid of 0 (files are
 /// still opened with root's access).
 pub fn set_effective_uid_keeping_root_files(uid: u32) -> io::Result<()> {
-    const UNCHANGED: libc::uid_t = libc::uid_t::MAX;
     // SAFETY: integer arguments only.
     check(unsafe { libc::setresuid(UNCHANGED, uid, UNCHANGED) }.into())?;
     // SAFETY: integer arguments only. setfsuid reports no error: -1 (invalid) changes
@@ -489,7 +491,6 @@ pub fn set_effective_uid_keeping_root_files(uid: u32) -> io::Result<()> {
 
 /// Takes effective uid 0 back after [`set_effective_uid_keeping_root_files`].
 pub fn take_back_effective_root() -> io::Result<()> {
-    const UNCHANGED: libc::uid_t = libc::uid_t::MAX;
     // SAFETY: integer arguments only.
     check(unsafe { libc::setresuid(UNCHANGED, 0, UNCHANGED) }.into())?;
     Ok(())

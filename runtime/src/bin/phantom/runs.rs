@@ -48,22 +48,8 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<i32> {
         .with_context(|| format!("cannot read the bundle `{}`", bundle_path.display()))?;
     let key = match &args.verify_key {
         Some(path) => {
-            let bytes = phantom_bundle::read_file(path, 4096)
+            let raw = phantom_bundle::read_key_file(path)
                 .with_context(|| format!("cannot read the key `{}`", path.display()))?;
-            let text = String::from_utf8(bytes)
-                .with_context(|| format!("`{}` is not a public key", path.display()))?;
-            let text = text.trim();
-            let mut raw = [0u8; 32];
-            if text.len() != 64 {
-                bail!(
-                    "`{}` is not a public key (expected 64 hex digits)",
-                    path.display()
-                );
-            }
-            for (i, slot) in raw.iter_mut().enumerate() {
-                *slot = u8::from_str_radix(text.get(2 * i..2 * i + 2).unwrap_or("zz"), 16)
-                    .with_context(|| format!("`{}` is not a public key", path.display()))?;
-            }
             Some(
                 phantom_bundle::VerifyingKey::from_bytes(&raw)
                     .with_context(|| format!("`{}` is not a valid ed25519 key", path.display()))?,
