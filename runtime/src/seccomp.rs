@@ -25,6 +25,7 @@
 //! ```
 
 use std::io;
+use std::os::fd::{FromRawFd, OwnedFd};
 
 use seccompiler::{sock_filter, BpfProgram};
 
@@ -122,6 +123,11 @@ fn install_hint(error: &io::Error) -> &'static str {
              refuses the seccomp system call: the sandbox cannot run here"
         }
         Some(libc::EFAULT) => "the runtime passed a bad pointer: this is a bug, please report it",
+        Some(libc::EBUSY) => {
+            "a filter already on this process has a supervisor of its own (seccomp user \
+             notification), and the kernel allows one: start phantom from a process no \
+             supervisor watches"
+        }
         _ => "see seccomp(2) for what this error means here",
     }
 }
@@ -204,6 +210,80 @@ impl Filter {
                 source: io::Error::other(other.to_string()),
             },
         })
+    }
+}
+
+/// `SECCOMP_RET_USER_NOTIF`, in the action bits of a `ret`: the call waits for a
+/// supervisor's answer.
+const RET_USER_NOTIF: u32 = 0x7fc0_0000;
+const RET_ACTION_FULL: u32 = 0xffff_0000;
+/// `BPF_RET | BPF_K` and `BPF_RET | BPF_A`.
+const RET_K: u16 = 0x06;
+const RET_A: u16 = 0x16;
+/// `seccomp(2)`'s operation and flag for a filter with a listener.
+const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
+const SECCOMP_FILTER_FLAG_NEW_LISTENER: libc::c_ulong = 1 << 3;
+
+/// Whether the program (bytes as [`Filter::from_bytes`] takes them) may leave a call
+/// to a supervisor: a `ret` of `SECCOMP_RET_USER_NOTIF` (a `notify` rule), or a `ret A`,
+/// whose action is computed (phantomc never writes one). Without a supervisor the
+/// kernel answers such calls ENOSYS, which is not what the policy says.
+pub fn asks_supervisor(bytes: &[u8]) -> bool {
+    bytes.chunks_exact(INSN_SIZE).any(|insn| match *insn {
+        [c0, c1, _, _, k0, k1, k2, k3] => {
+            let code = u16::from_le_bytes([c0, c1]);
+            let k = u32::from_le_bytes([k0, k1, k2, k3]);
+            (code == RET_K && k & RET_ACTION_FULL == RET_USER_NOTIF) || code == RET_A
+        }
+        _ => false,
+    })
+}
+
+impl Filter {
+    /// [`Filter::install`] on the calling thread, with a listener
+    /// (`SECCOMP_FILTER_FLAG_NEW_LISTENER`): the descriptor (close-on-exec) on which a
+    /// supervisor receives and answers the calls the filter leaves to it. Until one
+    /// does, those calls wait.
+    ///
+    /// Does not allocate, so it may be called between `fork` and `exec`.
+    #[allow(
+        unsafe_code,
+        reason = "seccompiler installs no filter with a listener: the seccomp system call itself"
+    )]
+    pub fn install_with_listener(&self) -> Result<OwnedFd, SeccompError> {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(SeccompError::NoNewPrivs(io::Error::last_os_error()));
+        }
+        let install_error = |source| SeccompError::Install {
+            threads: Threads::Calling,
+            source,
+        };
+        let len = u16::try_from(self.program.len())
+            .map_err(|_| install_error(io::Error::from_raw_os_error(libc::EINVAL)))?;
+        let program = libc::sock_fprog {
+            len,
+            // `sock_filter` is the kernel's `struct sock_filter` in both crates; the
+            // kernel only reads the program.
+            filter: self.program.as_ptr().cast_mut().cast::<libc::sock_filter>(),
+        };
+        // SAFETY: `program` points at `len` live instructions for the duration of the
+        // call; the kernel copies them.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                SECCOMP_SET_MODE_FILTER,
+                SECCOMP_FILTER_FLAG_NEW_LISTENER,
+                &program as *const libc::sock_fprog,
+            )
+        };
+        if fd < 0 {
+            return Err(install_error(io::Error::last_os_error()));
+        }
+        let fd = i32::try_from(fd)
+            .map_err(|_| install_error(io::Error::from_raw_os_error(libc::EBADF)))?;
+        // SAFETY: the kernel returned a fresh descriptor that nothing else owns.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
     }
 }
 

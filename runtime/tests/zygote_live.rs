@@ -69,6 +69,7 @@ fn parked_sandboxes_run_one_command_each_with_the_workspace_bound_late() {
         overrides: Overrides::default(),
         allow_degraded: !is_root(),
         tty: false,
+        seccomp_agent: None,
     };
     let ws = parked_workspace();
     std::fs::write(ws.path().join("hello.txt"), "from the host\n").unwrap();

@@ -76,6 +76,9 @@ fn exec_in(name: &str, mut args: cli::ExecArgs) -> anyhow::Result<i32> {
     if args.verify_key.is_some() {
         anyhow::bail!("--verify-key is not available with --in: the workspace runs the bundle `phantom create` stored for it");
     }
+    if args.seccomp_agent.is_some() {
+        anyhow::bail!("--seccomp-agent is not available with --in: a persistent workspace's runs have no seccomp agent (a bundle with `notify` rules runs with `phantom exec BUNDLE --seccomp-agent SOCKET`)");
+    }
     // With --in there is no bundle: the first word after `--` lands in its slot. (A
     // bundle named before `--` would land there too, and run as the command.)
     if let Some(first) = args
@@ -275,6 +278,7 @@ fn benchmark_cold_start(bundle: &phantom_bundle::Bundle, runs: u32) -> anyhow::R
         overrides: Overrides::default(),
         allow_degraded: false,
         tty: false,
+        seccomp_agent: None,
     };
     let mut times = Vec::new();
     for _ in 0..runs.max(1) {

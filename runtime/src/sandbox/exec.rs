@@ -2,7 +2,7 @@
 
 use std::ffi::CString;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -10,6 +10,7 @@ use phantom_bundle::{Bundle, MountStep, Network};
 
 use super::mounts::{self, RealOps};
 use super::netns;
+use super::seccomp_agent;
 use super::sys;
 use super::vars::Vars;
 use crate::cgroup::{CgroupOptions, CgroupSession, LimitEvents, RealFs};
@@ -47,6 +48,8 @@ pub struct ExecOptions {
     pub allow_degraded: bool,
     /// Give the workload a pseudo-terminal (interactive shells); phantom relays it.
     pub tty: bool,
+    /// The supervisor of the calls the filter leaves to one (`notify` rules).
+    pub seccomp_agent: Option<super::SeccompAgent>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +75,13 @@ pub enum ExecError {
     IdMaps(io::Error),
     #[error("making the sandbox's network namespace failed: {0}")]
     Network(netns::NetnsError),
+    #[error("the bundle's seccomp filter leaves some system calls to a supervisor (`notify` rules), and no seccomp agent was given: pass `--seccomp-agent SOCKET` to `phantom exec`, the socket of a program that answers them (docs/seccomp.md), or --allow-degraded to run with those calls failing (ENOSYS)")]
+    NoSeccompAgent,
+    #[error("--seccomp-agent: the bundle's seccomp filter leaves no system call to a supervisor (it has no `notify` rule), so there is nothing for an agent to answer; leave the option out")]
+    SeccompAgentUnused,
+    // `error`, not `source`: the message carries the cause once.
+    #[error("the seccomp agent at `{socket}`: {error} (start the agent first; its socket must be a Unix stream socket this user may connect to)")]
+    SeccompAgent { socket: String, error: io::Error },
     #[error("{0}")]
     Io(#[from] io::Error),
 }
@@ -237,6 +247,9 @@ pub(super) struct Prepared {
     pub(super) landlock: harden::LandlockMode,
     /// Who the sandbox's user is on the host (never root).
     pub(super) host: super::identity::HostIdentity,
+    /// With a seccomp agent: the workload's end of the socket over which it hands
+    /// phantom its filter's listener ([`install_and_exec`]).
+    pub(super) listener_to: Option<std::os::unix::net::UnixStream>,
 }
 
 impl Prepared {
@@ -253,6 +266,7 @@ impl Prepared {
             cwd: self.cwd.clone(),
             landlock: self.landlock,
             host: self.host,
+            listener_to: None,
         }
     }
 }
@@ -274,6 +288,14 @@ pub(super) fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared
                     .join(", "),
             )
         })?;
+    match (
+        &options.seccomp_agent,
+        crate::seccomp::asks_supervisor(&filter),
+    ) {
+        (None, true) if !options.allow_degraded => return Err(ExecError::NoSeccompAgent),
+        (Some(_), false) => return Err(ExecError::SeccompAgentUnused),
+        _ => {}
+    }
     let (workspace, host) = match &options.workspace {
         Some(w) => {
             let workspace_error = |error| ExecError::Workspace {
@@ -344,6 +366,7 @@ pub(super) fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared
         cwd,
         landlock,
         host,
+        listener_to: None,
     })
 }
 
@@ -465,6 +488,24 @@ pub fn run_watching(
     } else {
         None
     };
+    // A seccomp agent is reached before anything is made (one that is not there fails
+    // the run here); the workload hands its filter's listener back over `listener_from`.
+    let agent = match &options.seccomp_agent {
+        Some(agent) => {
+            let connection =
+                seccomp_agent::connect(agent).map_err(|error| ExecError::SeccompAgent {
+                    socket: agent.socket.display().to_string(),
+                    error,
+                })?;
+            let (listener_from, listener_to) = std::os::unix::net::UnixStream::pair()?;
+            // The workload's pid, as phantom (and the agent) see it, comes with the
+            // listener.
+            sys::pass_credentials(listener_from.as_raw_fd())?;
+            prepared.listener_to = Some(listener_to);
+            Some((agent, connection, listener_from))
+        }
+        None => None,
+    };
 
     mark(&prepared, "prepared");
     let (go_read, go_write) = io::pipe()?;
@@ -585,6 +626,7 @@ pub fn run_watching(
     drop(report_write);
     drop(setup_done_write);
     prepared.console = None;
+    prepared.listener_to = None;
 
     let started = Instant::now();
     let setup = hand_over(
@@ -674,6 +716,28 @@ pub fn run_watching(
         },
         None => None,
     };
+    if let Some((agent, connection, listener_from)) = agent {
+        // Sent just before the workload's execve. A workload that failed first sends
+        // nothing (its report says why) and the socket reads to its end.
+        if let Ok((listener, pid)) = sys::recv_fd_and_sender(listener_from.as_raw_fd()) {
+            let state = seccomp_agent::state(agent, &bundle.name, pid);
+            if let Err(error) = seccomp_agent::hand_over(&connection, &state, listener) {
+                let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
+                let _ = sys::waitpid(child.pid, 0);
+                let _ = cgroup.destroy();
+                return Err(ExecError::SeccompAgent {
+                    socket: agent.socket.display().to_string(),
+                    error,
+                });
+            }
+        }
+    }
+    if options.seccomp_agent.is_none() && crate::seccomp::asks_supervisor(&prepared.filter) {
+        not_enforced.push(
+            "the filter's `notify` rules (no seccomp agent: those system calls fail with ENOSYS)"
+                .to_string(),
+        );
+    }
     let raw = tty_master.as_ref().and_then(|_| sys::make_raw(0));
     // Once init reports the status, every process of the workload is reaped: the
     // cgroups' events are read then, and, unless init was born in the cgroup (v2
@@ -1315,6 +1379,7 @@ fn init_main(
     ];
     keep.extend(network_from.as_ref().map(AsRawFd::as_raw_fd));
     keep.extend(p.console.as_ref().map(AsRawFd::as_raw_fd));
+    keep.extend(p.listener_to.as_ref().map(AsRawFd::as_raw_fd));
     if let Err(e) = harden::close_inherited_fds(&keep) {
         fail("closing the descriptors it inherited", &e);
     }
@@ -1728,6 +1793,7 @@ fn workload_harden(
     }
     let mut kept = vec![0, 1, 2, report.as_raw_fd()];
     kept.extend_from_slice(keep);
+    kept.extend(p.listener_to.as_ref().map(AsRawFd::as_raw_fd));
     if let Err(e) = harden::close_inherited_fds(&kept) {
         fail("closing inherited file descriptors", &e);
     }
@@ -1768,8 +1834,13 @@ pub(super) fn note_landlock(
 /// The seccomp filter, last, then execve of the prepared command. Never returns.
 pub(super) fn install_and_exec(p: &Prepared, report: &io::PipeWriter) -> ! {
     // Last: after this, only what the policy allows.
-    if let Err(e) = crate::seccomp::install(&p.filter, crate::seccomp::Threads::Calling) {
-        workload_fail(report, EXIT_SETUP, "installing the seccomp filter", &e);
+    match &p.listener_to {
+        None => {
+            if let Err(e) = crate::seccomp::install(&p.filter, crate::seccomp::Threads::Calling) {
+                workload_fail(report, EXIT_SETUP, "installing the seccomp filter", &e);
+            }
+        }
+        Some(to) => install_for_agent(p, to, report),
     }
     mark(p, "workload: seccomp, exec");
     let e = sys::execvpe(&p.argv, &p.env);
@@ -1793,6 +1864,40 @@ pub(super) fn install_and_exec(p: &Prepared, report: &io::PipeWriter) -> ! {
         workload_fail(report, code, &step, &e)
     }
     workload_fail(report, code, &format!("cannot run `{program}`"), &e)
+}
+
+/// The filter with a listener, which a courier thread outside the filter hands to
+/// phantom for the seccomp agent: under the filter, any call of this thread's own may
+/// be one the agent is to answer, and it has not got the listener yet. Ends the
+/// process on failure.
+fn install_for_agent(p: &Prepared, to: &std::os::unix::net::UnixStream, report: &io::PipeWriter) {
+    let filter = match crate::seccomp::Filter::from_bytes(&p.filter) {
+        Ok(filter) => filter,
+        Err(e) => workload_fail(report, EXIT_SETUP, "installing the seccomp filter", &e),
+    };
+    let courier = match sys::Courier::start(to.as_raw_fd()) {
+        Ok(courier) => courier,
+        Err(e) => workload_fail(
+            report,
+            EXIT_SETUP,
+            "starting the thread that hands the seccomp listener over",
+            &e,
+        ),
+    };
+    let listener = match filter.install_with_listener() {
+        Ok(listener) => listener,
+        Err(e) => {
+            courier.abandon();
+            workload_fail(report, EXIT_SETUP, "installing the seccomp filter", &e)
+        }
+    };
+    // Not closed here (close could wait for the agent): close-on-exec, it goes with
+    // execve.
+    if courier.deliver(listener.into_raw_fd()).is_err() {
+        // phantom is gone (it kills the sandbox when it gives up); reporting could wait
+        // for the agent too.
+        sys::exit_now(EXIT_SETUP);
+    }
 }
 
 /// The interpreter named by the `#!` line of the script at `program` (a path), if the

@@ -148,6 +148,7 @@ fn keeper_main(
         overrides: Overrides::default(),
         allow_degraded,
         tty: false,
+        seccomp_agent: None,
     };
     let name = place
         .dir

@@ -36,6 +36,7 @@
 mod fallback;
 mod mounts;
 mod netns;
+mod seccomp_agent;
 mod sys;
 mod vars;
 
@@ -47,4 +48,5 @@ pub mod serve;
 pub mod zygote;
 
 pub use exec::{run, ExecError, ExecOptions, Outcome, Overrides};
+pub use seccomp_agent::SeccompAgent;
 pub use vars::Vars;

@@ -93,6 +93,7 @@ pub fn start(
         // Replaced by each run's command; `prepare` wants one.
         command: vec!["/bin/true".into()],
         tty: false,
+        seccomp_agent: None,
         ..options.clone()
     };
     let prepared = exec::prepare(&bundle, &resident_options)?;

@@ -336,6 +336,7 @@ pub fn serve(options: ServeOptions) -> Result<(), ServeError> {
         overrides: Overrides::default(),
         allow_degraded: options.allow_degraded,
         tty: false,
+        seccomp_agent: None,
     };
     let mut pools: HashMap<PoolKey, Pool> = HashMap::new();
     let preload = (options.preload.iter().map(|(p, m)| (p, *m, Kind::Plain))).chain(

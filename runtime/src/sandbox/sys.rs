@@ -1347,6 +1347,199 @@ pub fn set_cmdline(name: &str) -> io::Result<()> {
     Ok(())
 }
 
+/// What a [`Courier`] and the thread that started it share.
+struct CourierState {
+    socket: RawFd,
+    /// The descriptor to send, once there; `COURIER_PENDING` until then.
+    fd: std::sync::atomic::AtomicI32,
+    /// `COURIER_PENDING`, then 0 once sent, or the errno of the failed send.
+    done: std::sync::atomic::AtomicI32,
+}
+
+const COURIER_PENDING: i32 = -1;
+const COURIER_ABANDONED: i32 = -2;
+const COURIER_STACK: usize = 64 * 1024;
+
+/// A thread that sends, over `socket`, a descriptor its starter has yet to create.
+///
+/// For the seccomp listener: the workload installs a filter that may leave any call
+/// (`sendmsg`, `close`, `execve`) to the very supervisor the listener is for, so once
+/// the filter is on it cannot send the listener itself without waiting on that
+/// supervisor for ever (runc and crun hung on exactly this). The courier, started
+/// before the filter, is not under it: it shares the workload's memory and descriptors
+/// (a thread of its process, started with a raw `clone` so that it needs nothing of the
+/// C library's or Rust's thread set-up and allocates nothing), sends the descriptor,
+/// says so through memory, and exits; `execve` would end it anyway. Its stack and
+/// state are never freed: the process execs or exits right after.
+pub struct Courier {
+    state: &'static CourierState,
+}
+
+extern "C" fn courier_main(arg: *mut libc::c_void) -> libc::c_int {
+    use std::sync::atomic::Ordering;
+    // SAFETY: `arg` is the leaked `CourierState` of `Courier::start`, alive for as long
+    // as this process is.
+    let state = unsafe { &*arg.cast::<CourierState>() };
+    let fd = loop {
+        let fd = state.fd.load(Ordering::Acquire);
+        if fd != COURIER_PENDING {
+            break fd;
+        }
+        // SAFETY: no arguments; this thread runs under no filter.
+        unsafe { libc::sched_yield() };
+    };
+    if fd == COURIER_ABANDONED {
+        return 0;
+    }
+    let code = match send_fd(state.socket, fd) {
+        Ok(()) => 0,
+        Err(e) => e.raw_os_error().unwrap_or(libc::EIO).max(1),
+    };
+    state.done.store(code, Ordering::Release);
+    0
+}
+
+impl Courier {
+    /// Starts the courier thread for `socket`. The caller must not start other threads
+    /// meanwhile, and must end with [`Courier::deliver`] or [`Courier::abandon`].
+    pub fn start(socket: RawFd) -> io::Result<Courier> {
+        use std::sync::atomic::AtomicI32;
+        let state: &'static CourierState = Box::leak(Box::new(CourierState {
+            socket,
+            fd: AtomicI32::new(COURIER_PENDING),
+            done: AtomicI32::new(COURIER_PENDING),
+        }));
+        // SAFETY: a fresh anonymous mapping; nothing else refers to it.
+        let stack = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                COURIER_STACK,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if stack == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let flags = libc::CLONE_VM
+            | libc::CLONE_FS
+            | libc::CLONE_FILES
+            | libc::CLONE_SIGHAND
+            | libc::CLONE_THREAD
+            | libc::CLONE_SYSVSEM;
+        // SAFETY: the stack is COURIER_STACK bytes, its top page-aligned (stacks grow
+        // down); `courier_main` uses only the state passed (leaked, so it outlives the
+        // thread) and system calls that allocate nothing. It shares the caller's
+        // thread pointer, so errno is the caller's: the caller reads none while it
+        // waits in `deliver`.
+        let tid = unsafe {
+            libc::clone(
+                courier_main,
+                stack.cast::<u8>().add(COURIER_STACK).cast(),
+                flags,
+                std::ptr::from_ref(state).cast_mut().cast(),
+            )
+        };
+        if tid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Courier { state })
+    }
+
+    /// Gives the courier `fd` to send and waits, spinning (a system call could be left
+    /// to the supervisor that has not got the descriptor yet), until it is sent.
+    pub fn deliver(self, fd: RawFd) -> io::Result<()> {
+        use std::sync::atomic::Ordering;
+        self.state.fd.store(fd, Ordering::Release);
+        loop {
+            match self.state.done.load(Ordering::Acquire) {
+                COURIER_PENDING => std::hint::spin_loop(),
+                0 => return Ok(()),
+                errno => return Err(io::Error::from_raw_os_error(errno)),
+            }
+        }
+    }
+
+    /// Tells the courier there is nothing to send; it exits.
+    pub fn abandon(self) {
+        self.state
+            .fd
+            .store(COURIER_ABANDONED, std::sync::atomic::Ordering::Release);
+    }
+}
+
+/// Lets the kernel attach the sender's credentials to what `socket` receives
+/// (`SO_PASSCRED`), for [`recv_fd_and_sender`].
+pub fn pass_credentials(socket: RawFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: `on` is a valid int for the call's duration.
+    check(libc::c_long::from(unsafe {
+        libc::setsockopt(
+            socket,
+            libc::SOL_SOCKET,
+            libc::SO_PASSCRED,
+            std::ptr::from_ref(&on).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    }))?;
+    Ok(())
+}
+
+/// Receives one fd sent with [`send_fd`] over a socket with [`pass_credentials`] on,
+/// and the sending process's pid as this process sees it (the kernel translates it
+/// from the sender's pid namespace), if it came.
+pub fn recv_fd_and_sender(socket: RawFd) -> io::Result<(OwnedFd, Option<libc::pid_t>)> {
+    let mut byte = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: byte.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    // Room for the credentials and a few descriptors, aligned for cmsghdr.
+    let mut space = [0u64; 16];
+    // SAFETY: msghdr is plain data; zeroed is valid.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = space.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&space) as _;
+    // SAFETY: `msg` points at live buffers; MSG_CMSG_CLOEXEC marks the fds close-on-exec.
+    let n =
+        check(unsafe { libc::recvmsg(socket, &mut msg, libc::MSG_CMSG_CLOEXEC) } as libc::c_long)?;
+    let mut fds = take_fds(&msg);
+    let mut pid = None;
+    // SAFETY: as in `take_fds`: the control buffer is alive, and CMSG_FIRSTHDR and
+    // CMSG_NXTHDR stay within it; an SCM_CREDENTIALS entry holds one `ucred`.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_CREDENTIALS
+            {
+                let cred = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::ucred>());
+                pid = Some(cred.pid).filter(|p| *p > 0);
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    if n == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the other end closed the socket without sending a descriptor",
+        ));
+    }
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 || fds.len() != 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "expected exactly one descriptor",
+        ));
+    }
+    let fd = fds
+        .pop()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no descriptor received"))?;
+    Ok((fd, pid))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic, reason = "test code")]

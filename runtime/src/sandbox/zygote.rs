@@ -147,6 +147,7 @@ pub fn park_kind(bundle: &Bundle, options: &ExecOptions, kind: Kind) -> Result<P
         // Replaced at start; `prepare` wants one.
         command: vec!["/bin/true".into()],
         tty: false,
+        seccomp_agent: None,
         ..options.clone()
     };
     let prepared = exec::prepare(&bundle, &parking)?;

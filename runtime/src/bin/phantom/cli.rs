@@ -110,6 +110,12 @@ pub struct ExecArgs {
     /// Refuse the bundle unless it is signed by this public key (`phantomc key generate`).
     #[arg(long)]
     pub verify_key: Option<PathBuf>,
+    /// The Unix socket of a seccomp agent, which answers the system calls the bundle's
+    /// filter leaves to a supervisor (`notify` rules): phantom hands it the filter's
+    /// listener and the sandbox's state as OCI runtimes do (docs/seccomp.md). Required
+    /// by such a bundle.
+    #[arg(long, value_name = "SOCKET")]
+    pub seccomp_agent: Option<PathBuf>,
     #[command(flatten)]
     pub settings: RunSettings,
 }

@@ -35,6 +35,7 @@ enum Slot {
     AllowDegraded,
     Tty,
     VerifyKey,
+    SeccompAgent,
     Profile,
     Mode,
     Warm,
@@ -56,6 +57,7 @@ fn long_option(run: bool, name: &str) -> Option<(Slot, bool)> {
         "allow-degraded" => (Slot::AllowDegraded, false),
         "tty" => (Slot::Tty, false),
         "verify-key" if !run => (Slot::VerifyKey, true),
+        "seccomp-agent" if !run => (Slot::SeccompAgent, true),
         "profile" if run => (Slot::Profile, true),
         "mode" if run => (Slot::Mode, true),
         "warm" if run => (Slot::Warm, false),
@@ -78,6 +80,7 @@ struct Reading {
     s: RunSettings,
     bundle: Option<PathBuf>,
     verify_key: Option<PathBuf>,
+    seccomp_agent: Option<PathBuf>,
     profile: Option<String>,
     mode: Option<ModeArg>,
     warm: bool,
@@ -120,6 +123,7 @@ impl Reading {
             Slot::AllowDegraded => flag(&mut s.allow_degraded),
             Slot::Tty => flag(&mut s.tty),
             Slot::VerifyKey => once(&mut self.verify_key, PathBuf::from(value)),
+            Slot::SeccompAgent => once(&mut self.seccomp_agent, PathBuf::from(value)),
             Slot::Profile => once(&mut self.profile, value),
             Slot::Mode => {
                 let mode = match value.as_str() {
@@ -218,7 +222,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Option<Parsed> {
     ]
     .into_iter()
     .any(looks_like_option)
-        || [&r.s.workspace, &r.verify_key, &r.bundle]
+        || [&r.s.workspace, &r.verify_key, &r.seccomp_agent, &r.bundle]
             .into_iter()
             .flatten()
             .any(|p| {
@@ -242,6 +246,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Option<Parsed> {
             bundle: r.bundle,
             in_workspace: None,
             verify_key: r.verify_key,
+            seccomp_agent: r.seccomp_agent,
             settings: r.s,
         })
     })
@@ -326,6 +331,16 @@ mod tests {
             "sh",
         ],
         &["exec", "--verify-key", "k.pub", "b.pfb"],
+        &[
+            "exec",
+            "--seccomp-agent",
+            "/run/agent.sock",
+            "b.pfb",
+            "--",
+            "x",
+        ],
+        &["exec", "--seccomp-agent=-a", "b.pfb"],
+        &["run", "--seccomp-agent", "a", "-p", "shell"],
         &["exec", ""],
         &["exec", "--workspace=", "b.pfb"],
         &["exec", "--", "b.pfb", "x", "y"],
@@ -501,6 +516,7 @@ mod tests {
             "--allow-degraded",
             "--verify-key",
             "k",
+            "--seccomp-agent",
             "--profile",
             "--profile=shell",
             "shell",

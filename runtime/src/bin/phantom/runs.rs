@@ -59,19 +59,26 @@ pub fn exec(args: ExecArgs) -> anyhow::Result<i32> {
     };
     let bundle = phantom_bundle::decode(&bytes, key.as_ref())
         .with_context(|| format!("`{}`", bundle_path.display()))?;
-    run_bundle(&bundle, args.settings, None, &[bundle_path])
+    let seccomp_agent = args
+        .seccomp_agent
+        .map(|socket| phantom_runtime::sandbox::SeccompAgent {
+            socket,
+            bundle: std::path::absolute(&bundle_path).unwrap_or_else(|_| bundle_path.clone()),
+        });
+    run_bundle(&bundle, args.settings, None, &[bundle_path], seccomp_agent)
 }
 
 /// Runs `bundle` with the settings of one `exec` or `run`; `default_workspace` is
 /// used when --workspace is not given; `profile_files`: the files the bundle came from
 /// (the bundle, a policy and what it extends or includes, the configuration), refused
-/// inside a workspace the sandbox may write.
+/// inside a workspace the sandbox may write; `seccomp_agent`: `exec --seccomp-agent`'s.
 #[cfg(target_os = "linux")]
 pub fn run_bundle(
     bundle: &phantom_bundle::Bundle,
     args: RunSettings,
     default_workspace: Option<PathBuf>,
     profile_files: &[PathBuf],
+    seccomp_agent: Option<phantom_runtime::sandbox::SeccompAgent>,
 ) -> anyhow::Result<i32> {
     use phantom_runtime::sandbox::{self, ExecOptions, Outcome, Overrides};
     let mut env = Vec::new();
@@ -110,6 +117,7 @@ pub fn run_bundle(
         overrides,
         allow_degraded: args.allow_degraded,
         tty: args.tty,
+        seccomp_agent,
     };
     let writes_workspace = bundle.mounts.iter().any(|m| {
         matches!(m, phantom_bundle::MountStep::Bind { source, writable: true, .. }
@@ -185,6 +193,7 @@ pub fn run_bundle(
     _: RunSettings,
     _: Option<PathBuf>,
     _: &[PathBuf],
+    _: Option<std::convert::Infallible>,
 ) -> anyhow::Result<i32> {
     bail!("sandboxes run on Linux only")
 }
@@ -354,5 +363,5 @@ pub fn run_profile(
         );
     }
     let (workspace, _scratch) = default_workspace(&args.settings)?;
-    run_bundle(bundle, args.settings, workspace, profile_files)
+    run_bundle(bundle, args.settings, workspace, profile_files, None)
 }
