@@ -306,6 +306,25 @@ mod tests {
     }
 
     #[test]
+    fn a_program_that_may_notify_asks_for_a_supervisor() {
+        let ret = |k: u32| {
+            let mut insn = vec![0x06, 0x00, 0, 0];
+            insn.extend_from_slice(&k.to_le_bytes());
+            insn
+        };
+        // ret ALLOW; ret ERRNO(EPERM); ret KILL_PROCESS
+        let plain = [ret(0x7fff_0000), ret(0x0005_0001), ret(0x8000_0000)].concat();
+        assert!(!asks_supervisor(&plain));
+        assert!(asks_supervisor(&[plain.clone(), ret(0x7fc0_0000)].concat()));
+        // A `ret A` computes its action: it may be a notification.
+        assert!(asks_supervisor(
+            &[plain, vec![0x16, 0, 0, 0, 0, 0, 0, 0]].concat()
+        ));
+        // A load whose constant looks like USER_NOTIF is no return.
+        assert!(!asks_supervisor(&[0x20, 0, 0, 0, 0x00, 0x00, 0xc0, 0x7f]));
+    }
+
+    #[test]
     fn shape_is_checked() {
         assert!(
             error(&[]).contains("the program is empty"),

@@ -1231,3 +1231,124 @@ fn a_bundle_that_is_not_a_regular_file_is_refused_unread() {
         assert!(err(&o).contains("not a regular file"), "{}", err(&o));
     }
 }
+
+/// A seccomp agent for the tests, in Python: takes one handover on `socket` (the
+/// state, as JSON, to `log`'s first line), then answers every notification — `mkdir`
+/// with ETXTBSY, anything else by letting it run (SECCOMP_USER_NOTIF_FLAG_CONTINUE) —
+/// logging `pid nr` of each, until the listener's processes are gone.
+const TEST_AGENT: &str = r#"
+import socket, struct, fcntl, sys, os
+path, log = sys.argv[1], open(sys.argv[2], "w", buffering=1)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(path + ".tmp"); s.listen(1); os.rename(path + ".tmp", path)
+c, _ = s.accept()
+msg, fds, _, _ = socket.recv_fds(c, 65536, 4)
+log.write(msg.decode() + "\n")
+RECV, SEND, CONTINUE, MKDIR = 0xc0502100, 0xc0182101, 1, 83
+while True:
+    buf = bytearray(80)
+    try:
+        fcntl.ioctl(fds[0], RECV, buf)
+    except OSError:
+        break
+    ident, pid, _, nr = struct.unpack_from("<QIIi", buf)
+    log.write(f"{pid} {nr}\n")
+    answer = struct.pack("<QqiI", ident, 0, -26, 0) if nr == MKDIR else struct.pack("<QqiI", ident, 0, 0, CONTINUE)
+    try:
+        fcntl.ioctl(fds[0], SEND, bytearray(answer))
+    except OSError:
+        pass  # the caller was killed meanwhile
+"#;
+
+/// The test agent listening at `<dir>/agent.sock`; its log is `<dir>/agent.log`.
+fn start_agent(dir: &Path) -> (std::process::Child, PathBuf, PathBuf) {
+    let script = dir.join("agent.py");
+    std::fs::write(&script, TEST_AGENT).unwrap();
+    let socket = dir.join("agent.sock");
+    let log = dir.join("agent.log");
+    let child = Command::new("python3")
+        .arg(&script)
+        .arg(&socket)
+        .arg(&log)
+        .spawn()
+        .expect("python3 runs the test agent");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !socket.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the agent never listened"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    (child, socket, log)
+}
+
+#[test]
+fn notify_rules_are_answered_by_the_seccomp_agent() {
+    if !Path::new("/usr/bin/python3").exists() {
+        return;
+    }
+    // Left to the agent: mkdir, and the very calls the workload makes after its filter
+    // is on (handing the listener over, closing, writing, execve), which once waited
+    // for an agent that had not yet got the listener (runc and crun hung so).
+    let s = sandbox("syscalls {\n    notify mkdir, execve, sendmsg, close, write\n}\n");
+    let (mut agent, socket, log) = start_agent(s.dir.path());
+    let o = s.run(
+        &["--seccomp-agent", socket.to_str().unwrap()],
+        &["/bin/sh", "-c", "echo before; mkdir /tmp/d; echo after"],
+    );
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert_eq!(out(&o), "before\nafter\n", "{}", err(&o));
+    assert!(err(&o).contains("Text file busy"), "{}", err(&o));
+    let log = std::fs::read_to_string(&log).unwrap();
+    let mut lines = log.lines();
+    let state: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(state["fds"], serde_json::json!(["seccompFd"]), "{state}");
+    assert_eq!(state["state"]["bundle"], s.bundle.display().to_string());
+    assert_eq!(state["state"]["annotations"]["org.phantom.policy"], "t");
+    // The pid is the workload's as the agent sees it: the first call it is asked
+    // about is the workload's execve (59 on x86_64), from that pid.
+    let pid = state["pid"].as_u64().unwrap();
+    let first = lines.next().unwrap();
+    assert!(first.starts_with(&format!("{pid} ")), "{first} / {pid}");
+    assert!(log.lines().any(|l| l.ends_with(" 83")), "{log}");
+}
+
+#[test]
+fn notify_rules_without_an_agent_are_refused_unless_degraded() {
+    let s = sandbox("syscalls {\n    notify mkdir\n}\n");
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_phantom"))
+            .arg("exec")
+            .arg(&s.bundle)
+            .arg("--workspace")
+            .arg(&s.workspace)
+            .args(extra)
+            .args(["--", "/bin/mkdir", "/tmp/d"])
+            .output()
+            .unwrap()
+    };
+    if is_root() {
+        let o = run(&[]);
+        assert_eq!(o.status.code(), Some(125), "{}", err(&o));
+        assert!(err(&o).contains("--seccomp-agent SOCKET"), "{}", err(&o));
+    }
+    let o = run(&["--allow-degraded"]);
+    assert_eq!(o.status.code(), Some(1), "{}", err(&o));
+    assert!(err(&o).contains("Function not implemented"), "{}", err(&o));
+    assert!(err(&o).contains("no seccomp agent"), "{}", err(&o));
+    // An agent that is not there fails the run before anything starts.
+    let missing = s.dir.path().join("no-agent.sock");
+    let o = run(&["--seccomp-agent", missing.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(125), "{}", err(&o));
+    assert!(err(&o).contains("the seccomp agent at"), "{}", err(&o));
+    // An agent for a bundle that leaves nothing to one is a mistake, said so.
+    let plain = sandbox("");
+    let o = plain.run(
+        &["--seccomp-agent", missing.to_str().unwrap()],
+        &["/bin/true"],
+    );
+    assert_eq!(o.status.code(), Some(125), "{}", err(&o));
+    assert!(err(&o).contains("no `notify` rule"), "{}", err(&o));
+}

@@ -434,6 +434,8 @@ mod tests {
             .filter(|line| by_clap(line).is_some() && parse(words(line)).is_none())
             .collect();
         let odd: &[&[&str]] = &[
+            &["exec", "--seccomp-agent=-a", "b.pfb"],
+            &["run", "--seccomp-agent", "a", "-p", "shell"],
             &["exec", "b.pfb", "x", "--", "y"],
             &["exec", "--pids", "+1", "b.pfb"],
             &["run", "-ppython-dev", "--", "x"],
