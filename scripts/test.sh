@@ -77,3 +77,20 @@ fi
 # Unit, snapshot, agreement, robustness and CLI tests. Snapshots are never written
 # here: a changed snapshot is a failure to review with `cargo insta review`.
 INSTA_UPDATE=no cargo test --workspace --locked
+
+# The binary as shipped (static; against musl where its Rust target and a C compiler
+# for it are here, else glibc: scripts/build-release.sh) runs the live exec tests
+# again: its C library makes some system calls differently (musl's clone refuses flags
+# glibc's takes), and the tests above run this build's debug binary.
+if [ "$(uname -s)" = Linux ]; then
+    if ! command -v musl-gcc >/dev/null 2>&1 && ! command -v "$(uname -m)-linux-musl-gcc" >/dev/null 2>&1; then
+        echo "scripts/test.sh: installing musl-tools for the static release build"
+        apt_install musl-tools || true
+    fi
+    echo "scripts/test.sh: building the release binaries for the live exec tests"
+    scripts/build-release.sh --locked >/dev/null
+    target_dir=${CARGO_TARGET_DIR:-target}
+    case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+    PHANTOM_TEST_BINARY="$target_dir/release-static/phantom" \
+        cargo test -p phantom-runtime --test exec_live --locked
+fi

@@ -21,6 +21,16 @@ use std::process::{Command, Output, Stdio};
 
 use phantom_compiler::{bundle, io::MemoryFs, modes, modes::Mode, Input};
 
+/// The `phantom` under test: this build's, or the one `PHANTOM_TEST_BINARY` names
+/// (scripts/test.sh runs these tests again with the static release binary as shipped,
+/// whose C library makes some system calls differently).
+fn phantom() -> PathBuf {
+    std::env::var_os("PHANTOM_TEST_BINARY").map_or_else(
+        || PathBuf::from(env!("CARGO_BIN_EXE_phantom")),
+        PathBuf::from,
+    )
+}
+
 /// Compiles `policy` (extending base) into a bundle file in `dir`.
 fn bundle_file(dir: &Path, name: &str, extra: &str) -> PathBuf {
     let text = format!("policy \"{name}\"\nextends \"base\"\n{extra}\n");
@@ -62,7 +72,7 @@ fn sandbox(extra: &str) -> Sandbox {
 impl Sandbox {
     /// `phantom exec` of the bundle with `flags`, `--allow-degraded` where not root.
     fn command(&self, flags: &[&str], cmd: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_phantom"));
+        let mut c = Command::new(phantom());
         c.arg("exec")
             .arg(&self.bundle)
             .arg("--workspace")
@@ -138,7 +148,7 @@ fn a_broken_pipe_ends_the_writer_quietly() {
 fn a_missing_workspace_is_named_however_early_the_sandbox_fails() {
     let s = sandbox("");
     for _ in 0..20 {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_phantom"));
+        let mut c = Command::new(phantom());
         c.arg("exec").arg(&s.bundle);
         if !is_root() {
             c.arg("--allow-degraded");
@@ -574,7 +584,7 @@ fn the_workload_is_in_the_runs_cgroups() {
     let s = sandbox("resources { memory 256MiB pids 64 }");
     // A second and a bit, the bit unique to this test process.
     let marker = format!("1.{:06}", std::process::id() % 1_000_000);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_phantom"))
+    let mut child = Command::new(phantom())
         .arg("exec")
         .arg(&s.bundle)
         .arg("--workspace")
@@ -859,7 +869,7 @@ fn stale_cgroups_are_swept_once_per_run_after_the_setup_and_on_a_failed_start() 
         for d in &dirs {
             std::fs::create_dir(d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
         }
-        let o = Command::new(env!("CARGO_BIN_EXE_phantom"))
+        let o = Command::new(phantom())
             .arg("exec")
             .arg(&s.bundle)
             .arg("--workspace")
@@ -1137,7 +1147,7 @@ fn a_killed_direct_runs_private_home_is_removed_by_the_next() {
 
 /// `phantom run --profile shell --mode direct --workspace WORKSPACE`, to be completed.
 fn direct_run(workspace: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_phantom"));
+    let mut c = Command::new(phantom());
     c.args([
         "run",
         "--profile",
@@ -1173,7 +1183,7 @@ fn as_root_a_workspace_through_another_users_link_is_refused() {
     std::os::unix::fs::lchown(&link, Some(2001), Some(2001)).unwrap();
     let bundle = bundle_file(dir.path(), "t", "");
     let run = || {
-        Command::new(env!("CARGO_BIN_EXE_phantom"))
+        Command::new(phantom())
             .arg("exec")
             .arg(&bundle)
             .arg("--workspace")
@@ -1219,7 +1229,7 @@ fn a_bundle_that_is_not_a_regular_file_is_refused_unread() {
         .unwrap()
         .success());
     for bundle in [Path::new("/dev/zero"), fifo.as_path()] {
-        let o = Command::new(env!("CARGO_BIN_EXE_phantom"))
+        let o = Command::new(phantom())
             .arg("exec")
             .arg(bundle)
             .arg("--workspace")
@@ -1262,8 +1272,13 @@ while True:
 
 /// The test agent listening at `<dir>/agent.sock`; its log is `<dir>/agent.log`.
 fn start_agent(dir: &Path) -> (std::process::Child, PathBuf, PathBuf) {
+    start_agent_from(dir, TEST_AGENT)
+}
+
+/// [`start_agent`] with another agent's source.
+fn start_agent_from(dir: &Path, source: &str) -> (std::process::Child, PathBuf, PathBuf) {
     let script = dir.join("agent.py");
-    std::fs::write(&script, TEST_AGENT).unwrap();
+    std::fs::write(&script, source).unwrap();
     let socket = dir.join("agent.sock");
     let log = dir.join("agent.log");
     let child = Command::new("python3")
@@ -1319,7 +1334,7 @@ fn notify_rules_are_answered_by_the_seccomp_agent() {
 fn notify_rules_without_an_agent_are_refused_unless_degraded() {
     let s = sandbox("syscalls {\n    notify mkdir\n}\n");
     let run = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_phantom"))
+        Command::new(phantom())
             .arg("exec")
             .arg(&s.bundle)
             .arg("--workspace")
@@ -1351,4 +1366,60 @@ fn notify_rules_without_an_agent_are_refused_unless_degraded() {
     );
     assert_eq!(o.status.code(), Some(125), "{}", err(&o));
     assert!(err(&o).contains("no `notify` rule"), "{}", err(&o));
+}
+
+#[test]
+fn an_agent_gone_before_answering_fails_the_calls_instead_of_hanging() {
+    if !Path::new("/usr/bin/python3").exists() {
+        return;
+    }
+    // It takes the listener and closes it at once, so the workload's execve, left to
+    // it, has no supervisor: the kernel fails it (ENOSYS) once no copy of the listener
+    // is open. (The workload's own copy once stayed open across that execve, which
+    // then waited for ever.)
+    let careless = TEST_AGENT.replace(
+        "log.write(msg.decode() + \"\\n\")",
+        "log.write(msg.decode() + \"\\n\"); os.close(fds[0]); sys.exit(0)",
+    );
+    assert_ne!(careless, TEST_AGENT);
+    let s = sandbox("syscalls {\n    notify execve\n}\n");
+    let (mut agent, socket, _) = start_agent_from(s.dir.path(), &careless);
+    let o = s.run(
+        &[
+            "--seccomp-agent",
+            socket.to_str().unwrap(),
+            "--timeout",
+            "30s",
+        ],
+        &["/bin/true"],
+    );
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert_eq!(o.status.code(), Some(126), "{}", err(&o));
+}
+
+#[test]
+fn parked_and_persistent_sandboxes_refuse_notify_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("n.pfp");
+    std::fs::write(
+        &policy,
+        "policy \"n\"\nextends \"base\"\nsyscalls {\n    notify mkdir\n}\n",
+    )
+    .unwrap();
+    let o = Command::new(phantom())
+        .env("PHANTOM_STATE_DIR", dir.path())
+        .env("PHANTOM_CACHE_DIR", dir.path().join(".cache"))
+        .env_remove("PHANTOM_CONFIG_PATH")
+        .args(["create", "--name", "n", "--allow-degraded", "--profile"])
+        .arg(&policy)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_ne!(o.status.code(), Some(0), "{}", err(&o));
+    assert!(
+        err(&o).contains("a persistent workspace takes no seccomp agent"),
+        "{}",
+        err(&o)
+    );
 }

@@ -77,11 +77,15 @@ pub enum ExecError {
     Network(netns::NetnsError),
     #[error("the bundle's seccomp filter leaves some system calls to a supervisor (`notify` rules), and no seccomp agent was given: pass `--seccomp-agent SOCKET` to `phantom exec`, the socket of a program that answers them (docs/seccomp.md), or --allow-degraded to run with those calls failing (ENOSYS)")]
     NoSeccompAgent,
+    #[error("the bundle's seccomp filter leaves some system calls to a supervisor (`notify` rules), and {0} takes no seccomp agent to give them to (its runs would fail them, ENOSYS): run the bundle with `phantom exec BUNDLE --seccomp-agent SOCKET`")]
+    SeccompAgentUnavailable(&'static str),
     #[error("--seccomp-agent: the bundle's seccomp filter leaves no system call to a supervisor (it has no `notify` rule), so there is nothing for an agent to answer; leave the option out")]
     SeccompAgentUnused,
     // `error`, not `source`: the message carries the cause once.
     #[error("the seccomp agent at `{socket}`: {error} (start the agent first; its socket must be a Unix stream socket this user may connect to)")]
     SeccompAgent { socket: String, error: io::Error },
+    #[error("handing the seccomp listener to the agent at `{socket}` failed: {error} (the agent must read one message, the state with the listener, as OCI runtimes send it: docs/seccomp.md)")]
+    SeccompAgentHandover { socket: String, error: io::Error },
     #[error("{0}")]
     Io(#[from] io::Error),
 }
@@ -368,6 +372,22 @@ pub(super) fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared
         host,
         listener_to: None,
     })
+}
+
+/// Refuses a bundle whose filter has `notify` rules where no seccomp agent can be given
+/// (`what`: parked sandboxes, persistent workspaces): their runs would fail those
+/// calls, ENOSYS, with nothing said to whoever asked for the run.
+pub(super) fn refuse_notify_rules(bundle: &Bundle, what: &'static str) -> Result<(), ExecError> {
+    let native = phantom_bundle::Arch::native();
+    let notifies = bundle
+        .seccomp
+        .iter()
+        .filter(|f| Some(f.arch) == native)
+        .any(|f| crate::seccomp::asks_supervisor(&f.program));
+    if notifies {
+        return Err(ExecError::SeccompAgentUnavailable(what));
+    }
+    Ok(())
 }
 
 /// The name of direct mode's private HOME: `phantom-home-<pid>-0.<pid namespace>-…`.
@@ -717,15 +737,19 @@ pub fn run_watching(
         None => None,
     };
     if let Some((agent, connection, listener_from)) = agent {
-        // Sent just before the workload's execve. A workload that failed first sends
-        // nothing (its report says why) and the socket reads to its end.
-        if let Ok((listener, pid)) = sys::recv_fd_and_sender(listener_from.as_raw_fd()) {
+        // The workload's word (its pid comes with it), then the listener from its
+        // courier, just before its execve. A workload that failed first sends nothing
+        // (its report says why) and the socket reads to its end.
+        let from = listener_from.as_raw_fd();
+        if let Ok((pid, listener)) =
+            sys::recv_sender(from).and_then(|pid| Ok((pid, sys::recv_fd(from)?)))
+        {
             let state = seccomp_agent::state(agent, &bundle.name, pid);
             if let Err(error) = seccomp_agent::hand_over(&connection, &state, listener) {
                 let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
                 let _ = sys::waitpid(child.pid, 0);
                 let _ = cgroup.destroy();
-                return Err(ExecError::SeccompAgent {
+                return Err(ExecError::SeccompAgentHandover {
                     socket: agent.socket.display().to_string(),
                     error,
                 });
@@ -734,7 +758,7 @@ pub fn run_watching(
     }
     if options.seccomp_agent.is_none() && crate::seccomp::asks_supervisor(&prepared.filter) {
         not_enforced.push(
-            "the filter's `notify` rules (no seccomp agent: those system calls fail with ENOSYS)"
+            "the filter's `notify` rules: no seccomp agent was given, so those system calls fail (ENOSYS)"
                 .to_string(),
         );
     }
@@ -1866,8 +1890,8 @@ pub(super) fn install_and_exec(p: &Prepared, report: &io::PipeWriter) -> ! {
     workload_fail(report, code, &format!("cannot run `{program}`"), &e)
 }
 
-/// The filter with a listener, which a courier thread outside the filter hands to
-/// phantom for the seccomp agent: under the filter, any call of this thread's own may
+/// The filter with a listener, which a courier outside the filter hands to phantom
+/// for the seccomp agent: under the filter, any call of this thread's own may
 /// be one the agent is to answer, and it has not got the listener yet. Ends the
 /// process on failure.
 fn install_for_agent(p: &Prepared, to: &std::os::unix::net::UnixStream, report: &io::PipeWriter) {
@@ -1875,6 +1899,16 @@ fn install_for_agent(p: &Prepared, to: &std::os::unix::net::UnixStream, report: 
         Ok(filter) => filter,
         Err(e) => workload_fail(report, EXIT_SETUP, "installing the seccomp filter", &e),
     };
+    // A word of the workload's own first, before the filter: the pid the kernel
+    // attaches to it is the one the state names (the courier's would be its own).
+    if let Err(e) = sys::send_nosignal(to.as_raw_fd(), b"w") {
+        workload_fail(
+            report,
+            EXIT_SETUP,
+            "telling phantom the seccomp listener comes",
+            &e,
+        );
+    }
     let courier = match sys::Courier::start(to.as_raw_fd()) {
         Ok(courier) => courier,
         Err(e) => workload_fail(
@@ -1891,8 +1925,9 @@ fn install_for_agent(p: &Prepared, to: &std::os::unix::net::UnixStream, report: 
             workload_fail(report, EXIT_SETUP, "installing the seccomp filter", &e)
         }
     };
-    // Not closed here (close could wait for the agent): close-on-exec, it goes with
-    // execve.
+    // The courier closes it once sent: a close here could wait for the agent, and a
+    // copy kept until execve would keep a supervised execve waiting after the agent
+    // went away.
     if courier.deliver(listener.into_raw_fd()).is_err() {
         // phantom is gone (it kills the sandbox when it gives up); reporting could wait
         // for the agent too.

@@ -87,6 +87,7 @@ pub fn start(
             "a direct-mode bundle has no sandbox to keep: create the workspace in sandbox or hardened mode".into(),
         ));
     }
+    exec::refuse_notify_rules(bundle, "a persistent workspace")?;
     let mut bundle = bundle.clone();
     exec::apply_overrides(&mut bundle, &options.overrides)?;
     let resident_options = ExecOptions {

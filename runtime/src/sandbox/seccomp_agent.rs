@@ -35,9 +35,16 @@ pub struct SeccompAgent {
 /// The OCI runtime-spec version whose state format is sent.
 const OCI_VERSION: &str = "1.0.2";
 
-/// Connects to the agent; done before the sandbox is made.
+/// How long the handover may wait for the agent to take the message (a few hundred
+/// bytes, which a connection just made takes at once).
+const HANDOVER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Connects to the agent; done before the sandbox is made. An agent that does not
+/// accept is an error at once.
 pub(super) fn connect(agent: &SeccompAgent) -> io::Result<UnixStream> {
-    UnixStream::connect(&agent.socket)
+    let connection = sys::connect_unix_now(&agent.socket)?;
+    connection.set_write_timeout(Some(HANDOVER_TIMEOUT))?;
+    Ok(connection)
 }
 
 /// The state sent with the listener: OCI's `ContainerProcessState`. `pid` is the

@@ -724,6 +724,7 @@ fn cold_run(
     stdio: [OwnedFd; 3],
     hangup: std::os::fd::RawFd,
 ) -> Result<Report, super::ExecError> {
+    super::exec::refuse_notify_rules(bundle, "`phantom serve`")?;
     for (target, fd) in (0..).zip(&stdio) {
         sys::dup2(fd.as_raw_fd(), target)?;
     }

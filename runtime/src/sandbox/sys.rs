@@ -1360,17 +1360,24 @@ const COURIER_PENDING: i32 = -1;
 const COURIER_ABANDONED: i32 = -2;
 const COURIER_STACK: usize = 64 * 1024;
 
-/// A thread that sends, over `socket`, a descriptor its starter has yet to create.
+/// A helper that sends, over `socket`, a descriptor its starter has yet to create, and
+/// then closes the starter's copy.
 ///
 /// For the seccomp listener: the workload installs a filter that may leave any call
 /// (`sendmsg`, `close`, `execve`) to the very supervisor the listener is for, so once
 /// the filter is on it cannot send the listener itself without waiting on that
-/// supervisor for ever (runc and crun hung on exactly this). The courier, started
-/// before the filter, is not under it: it shares the workload's memory and descriptors
-/// (a thread of its process, started with a raw `clone` so that it needs nothing of the
-/// C library's or Rust's thread set-up and allocates nothing), sends the descriptor,
-/// says so through memory, and exits; `execve` would end it anyway. Its stack and
-/// state are never freed: the process execs or exits right after.
+/// supervisor for ever (runc and crun hung on exactly this), nor close its own copy,
+/// which, held across a supervised `execve`, would keep the call waiting even after
+/// the agent went away (the kernel fails such calls only once no listener is open).
+/// The courier, started before the filter, is not under it: a process sharing the
+/// workload's memory and descriptor table (`clone(CLONE_VM | CLONE_FILES)`; not a
+/// thread, which musl's `clone` refuses to make), a child of the workload's parent
+/// (`CLONE_PARENT`: init, or phantom in direct mode, reaps it, not the command the
+/// workload becomes). It sends the descriptor, closes it, says so through memory and
+/// exits; it runs nothing else, and the memory it shares (the workload's before
+/// `execve`) is not dumpable, so nothing in the sandbox can take it over in the moment
+/// it may outlive the workload's `execve`. Its stack and state are never freed: the
+/// process execs or exits right after.
 pub struct Courier {
     state: &'static CourierState,
 }
@@ -1395,13 +1402,15 @@ extern "C" fn courier_main(arg: *mut libc::c_void) -> libc::c_int {
         Ok(()) => 0,
         Err(e) => e.raw_os_error().unwrap_or(libc::EIO).max(1),
     };
+    // SAFETY: the starter's descriptor, which it handed over and never closes itself.
+    unsafe { libc::close(fd) };
     state.done.store(code, Ordering::Release);
     0
 }
 
 impl Courier {
-    /// Starts the courier thread for `socket`. The caller must not start other threads
-    /// meanwhile, and must end with [`Courier::deliver`] or [`Courier::abandon`].
+    /// Starts the courier for `socket`. The caller must end with [`Courier::deliver`]
+    /// or [`Courier::abandon`].
     pub fn start(socket: RawFd) -> io::Result<Courier> {
         use std::sync::atomic::AtomicI32;
         let state: &'static CourierState = Box::leak(Box::new(CourierState {
@@ -1423,15 +1432,11 @@ impl Courier {
         if stack == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        let flags = libc::CLONE_VM
-            | libc::CLONE_FS
-            | libc::CLONE_FILES
-            | libc::CLONE_SIGHAND
-            | libc::CLONE_THREAD
-            | libc::CLONE_SYSVSEM;
+        // The exit signal is the caller's own (CLONE_PARENT), for its parent.
+        let flags = libc::CLONE_VM | libc::CLONE_FILES | libc::CLONE_PARENT;
         // SAFETY: the stack is COURIER_STACK bytes, its top page-aligned (stacks grow
         // down); `courier_main` uses only the state passed (leaked, so it outlives the
-        // thread) and system calls that allocate nothing. It shares the caller's
+        // courier) and system calls that allocate nothing. It shares the caller's
         // thread pointer, so errno is the caller's: the caller reads none while it
         // waits in `deliver`.
         let tid = unsafe {
@@ -1448,8 +1453,9 @@ impl Courier {
         Ok(Courier { state })
     }
 
-    /// Gives the courier `fd` to send and waits, spinning (a system call could be left
-    /// to the supervisor that has not got the descriptor yet), until it is sent.
+    /// Gives the courier `fd` to send and close, and waits, spinning (a system call
+    /// could be left to the supervisor that has not got the descriptor yet), until it
+    /// is sent. `fd` is the courier's from then on.
     pub fn deliver(self, fd: RawFd) -> io::Result<()> {
         use std::sync::atomic::Ordering;
         self.state.fd.store(fd, Ordering::Release);
@@ -1471,7 +1477,7 @@ impl Courier {
 }
 
 /// Lets the kernel attach the sender's credentials to what `socket` receives
-/// (`SO_PASSCRED`), for [`recv_fd_and_sender`].
+/// (`SO_PASSCRED`), for [`recv_sender`].
 pub fn pass_credentials(socket: RawFd) -> io::Result<()> {
     let on: libc::c_int = 1;
     // SAFETY: `on` is a valid int for the call's duration.
@@ -1487,16 +1493,17 @@ pub fn pass_credentials(socket: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Receives one fd sent with [`send_fd`] over a socket with [`pass_credentials`] on,
-/// and the sending process's pid as this process sees it (the kernel translates it
-/// from the sender's pid namespace), if it came.
-pub fn recv_fd_and_sender(socket: RawFd) -> io::Result<(OwnedFd, Option<libc::pid_t>)> {
+/// Receives one byte over a socket with [`pass_credentials`] on, and the sending
+/// process's pid as this process sees it (the kernel translates it from the sender's
+/// pid namespace), if the kernel attached it.
+pub fn recv_sender(socket: RawFd) -> io::Result<Option<libc::pid_t>> {
     let mut byte = [0u8; 1];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr().cast(),
         iov_len: 1,
     };
-    // Room for the credentials and a few descriptors, aligned for cmsghdr.
+    // Room for the credentials (and a descriptor, closed if one came), aligned for
+    // cmsghdr.
     let mut space = [0u64; 16];
     // SAFETY: msghdr is plain data; zeroed is valid.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
@@ -1504,10 +1511,16 @@ pub fn recv_fd_and_sender(socket: RawFd) -> io::Result<(OwnedFd, Option<libc::pi
     msg.msg_iovlen = 1;
     msg.msg_control = space.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&space) as _;
-    // SAFETY: `msg` points at live buffers; MSG_CMSG_CLOEXEC marks the fds close-on-exec.
+    // SAFETY: `msg` points at live buffers; MSG_CMSG_CLOEXEC marks any fds close-on-exec.
     let n =
         check(unsafe { libc::recvmsg(socket, &mut msg, libc::MSG_CMSG_CLOEXEC) } as libc::c_long)?;
-    let mut fds = take_fds(&msg);
+    drop(take_fds(&msg));
+    if n == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the other end closed the socket without a word",
+        ));
+    }
     let mut pid = None;
     // SAFETY: as in `take_fds`: the control buffer is alive, and CMSG_FIRSTHDR and
     // CMSG_NXTHDR stay within it; an SCM_CREDENTIALS entry holds one `ucred`.
@@ -1522,22 +1535,7 @@ pub fn recv_fd_and_sender(socket: RawFd) -> io::Result<(OwnedFd, Option<libc::pi
             cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
         }
     }
-    if n == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the other end closed the socket without sending a descriptor",
-        ));
-    }
-    if msg.msg_flags & libc::MSG_CTRUNC != 0 || fds.len() != 1 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "expected exactly one descriptor",
-        ));
-    }
-    let fd = fds
-        .pop()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no descriptor received"))?;
-    Ok((fd, pid))
+    Ok(pid)
 }
 
 /// A child process that shares this process's memory and descriptor table but is not
@@ -1762,6 +1760,55 @@ impl Drop for NetnsHelper {
         drop(self.child.take());
         drop(self.take_namespace());
     }
+}
+
+/// Connects a Unix stream socket to `path` without waiting: a listener whose queue is
+/// full (one that never accepts) is an error at once (`WouldBlock`), not a wait with no
+/// end. The socket returned blocks, and is close-on-exec.
+pub fn connect_unix_now(path: &Path) -> io::Result<std::os::unix::net::UnixStream> {
+    use std::os::unix::ffi::OsStrExt;
+    // SAFETY: sockaddr_un is plain data; zeroed is valid.
+    let mut address: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    address.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let bytes = path.as_os_str().as_bytes();
+    // Room for the terminating NUL.
+    if bytes.is_empty() || bytes.len() >= address.sun_path.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "a socket path must be 1 to {} bytes long",
+                address.sun_path.len() - 1
+            ),
+        ));
+    }
+    for (slot, byte) in address.sun_path.iter_mut().zip(bytes) {
+        *slot = *byte as libc::c_char;
+    }
+    let kind = libc::SOCK_STREAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK;
+    // SAFETY: plain socket creation.
+    let fd = check(unsafe { libc::socket(libc::AF_UNIX, kind, 0) }.into())?;
+    // SAFETY: the kernel returned a fresh descriptor we now own.
+    let socket = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
+    // SAFETY: `address` is a valid sockaddr_un of the length given.
+    let connected = check(libc::c_long::from(unsafe {
+        libc::connect(
+            socket.as_raw_fd(),
+            std::ptr::from_ref(&address).cast(),
+            std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
+        )
+    }));
+    match connected {
+        Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {
+            return Err(io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "it is not accepting connections (its queue of them is full)",
+            ))
+        }
+        other => other?,
+    };
+    let stream = std::os::unix::net::UnixStream::from(socket);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
 }
 
 #[cfg(test)]

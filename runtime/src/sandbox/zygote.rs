@@ -140,6 +140,7 @@ pub fn park_kind(bundle: &Bundle, options: &ExecOptions, kind: Kind) -> Result<P
             "a direct-mode bundle has no sandbox to build ahead of time".into(),
         ));
     }
+    exec::refuse_notify_rules(bundle, "a parked sandbox (`phantom serve`)")?;
     let mut bundle = bundle.clone();
     exec::apply_overrides(&mut bundle, &options.overrides)?;
     let parking = ExecOptions {
