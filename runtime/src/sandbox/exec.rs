@@ -963,7 +963,7 @@ pub(super) fn hand_over(
             .map_err(ExecError::IdMaps)?;
         (&*go).write_all(b"m")?;
         mark(p, "id maps written, sandbox building its root");
-        network = user_ns.map(netns::start).transpose()?;
+        network = user_ns.as_ref().map(netns::start).transpose()?;
     }
     let cgroup = cgroups(move_in)?;
     if let Some(network) = network {

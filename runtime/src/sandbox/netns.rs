@@ -4,7 +4,7 @@
 //! Creating a network namespace is the costliest single step of a cold start (about
 //! 0.3 ms of the clone here: loopback's registration, the per-namespace sysctl tables),
 //! and cloning init into one puts all of it before init can start building its root.
-//! Instead phantom, once init exists and its id maps are written, starts a short-lived
+//! Instead phantom, once init exists and its id maps are written, forks a short-lived
 //! helper that joins init's user namespace, creates the network namespace there (so it
 //! is owned by the sandbox's user namespace, exactly as a clone would make it), brings
 //! loopback up, and hands back a descriptor of it. That work runs on phantom's CPU
@@ -16,16 +16,45 @@
 //! any workload. The sandbox's processes end up where a clone would have put them;
 //! only the order of the work changes.
 //!
-//! The helper is phantom's own child in the host's pid namespace, sharing phantom's
-//! memory and descriptor table (`sys::NetnsHelper`: no fork's copy of phantom, and the
-//! descriptor it opens is phantom's at once); it exits as soon as the descriptor is
-//! there (the descriptor keeps the namespace alive), and phantom reaps it before going
-//! on, so it outlives nothing.
+//! The helper is phantom's own child in the host's pid namespace; it exits as soon as
+//! it has sent the descriptor (the descriptor keeps the namespace alive), and phantom
+//! reaps it before going on, so it outlives nothing.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use super::sys;
+
+/// The step of the helper that failed, sent back with its errno.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Step {
+    JoinUserNamespace = 1,
+    Create = 2,
+    Loopback = 3,
+    Open = 4,
+}
+
+impl Step {
+    fn from_code(code: i32) -> Option<Step> {
+        [
+            Step::JoinUserNamespace,
+            Step::Create,
+            Step::Loopback,
+            Step::Open,
+        ]
+        .into_iter()
+        .find(|s| *s as i32 == code)
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Step::JoinUserNamespace => "joining the sandbox's user namespace",
+            Step::Create => "creating the network namespace",
+            Step::Loopback => "bringing loopback up in the new network namespace",
+            Step::Open => "opening the new network namespace",
+        }
+    }
+}
 
 /// Why the sandbox's network namespace could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -39,25 +68,31 @@ pub enum NetnsError {
     UserNamespace(io::Error),
     #[error("starting the helper that makes the network namespace: {0}")]
     Fork(io::Error),
-    #[error("waiting for the helper that makes the network namespace: {0}")]
+    #[error("receiving the network namespace from its helper: {0}")]
     Receive(io::Error),
 }
 
-/// What the helper was doing when it failed, in the words of the error.
-fn describe(call: sys::NetnsCall) -> &'static str {
-    match call {
-        sys::NetnsCall::JoinUserNamespace => "joining the sandbox's user namespace",
-        sys::NetnsCall::Create => "creating the network namespace",
-        sys::NetnsCall::Loopback => "bringing loopback up in the new network namespace",
-        sys::NetnsCall::Open => "opening the new network namespace",
+/// A helper's failure as the four bytes it sends: step in the high half, errno low.
+fn encode(step: Step, error: &io::Error) -> i32 {
+    ((step as i32) << 16) | (error.raw_os_error().unwrap_or(libc::EIO) & 0xffff)
+}
+
+fn decode(code: i32) -> NetnsError {
+    let step = Step::from_code(code >> 16).map_or("the network namespace's helper", Step::describe);
+    NetnsError::Helper {
+        step,
+        error: io::Error::from_raw_os_error(code & 0xffff),
     }
 }
 
 /// A helper at work on a network namespace; [`Pending::finish`] collects it. Dropped
-/// unfinished (phantom gave up on the run), it kills and reaps the helper and closes
-/// what it made.
+/// unfinished (phantom gave up on the run), it kills and reaps the helper.
 #[must_use = "the helper must be finished or dropped (which kills it)"]
-pub struct Pending(sys::NetnsHelper);
+pub struct Pending {
+    pid: libc::pid_t,
+    answer: std::os::unix::net::UnixStream,
+    reaped: bool,
+}
 
 /// A descriptor of the user namespace of `pid` (the sandbox's init), for [`start`].
 ///
@@ -71,54 +106,88 @@ pub fn user_namespace_of(pid: libc::pid_t) -> Result<OwnedFd, NetnsError> {
 
 /// Starts making a network namespace owned by the user namespace `owner` (the
 /// sandbox's, id maps written), with loopback up.
-pub fn start(owner: OwnedFd) -> Result<Pending, NetnsError> {
-    sys::NetnsHelper::start(owner)
-        .map(Pending)
-        .map_err(NetnsError::Fork)
+///
+/// The caller must be single-threaded: the helper is a fork of it.
+pub fn start(owner: &OwnedFd) -> Result<Pending, NetnsError> {
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(NetnsError::Fork)?;
+    let pid = sys::fork().map_err(NetnsError::Fork)?;
+    if pid == 0 {
+        drop(ours);
+        helper(owner, &theirs)
+    }
+    Ok(Pending {
+        pid,
+        answer: ours,
+        reaped: false,
+    })
 }
 
 impl Pending {
     /// Waits for the helper: the namespace's descriptor, or why it could not be made.
-    pub fn finish(self) -> Result<OwnedFd, NetnsError> {
-        match self.0.finish().map_err(NetnsError::Receive)? {
-            Ok(fd) => Ok(fd),
-            Err((call, error)) => Err(NetnsError::Helper {
-                step: describe(call),
-                error,
-            }),
+    pub fn finish(mut self) -> Result<OwnedFd, NetnsError> {
+        let answer = sys::recv_fd_or_bytes(self.answer.as_raw_fd());
+        // The helper exits right after answering (or has died); either way it is
+        // reaped here, before anything else can go wrong.
+        let _ = sys::waitpid(self.pid, 0);
+        self.reaped = true;
+        match answer {
+            Ok(Ok(fd)) => Ok(fd),
+            Ok(Err(code)) => Err(decode(code)),
+            Err(e) => Err(NetnsError::Receive(e)),
         }
     }
 }
 
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.reaped {
+            // Our own unreaped child: its pid cannot have been reused.
+            let _ = sys::kill(self.pid, libc::SIGKILL);
+            let _ = sys::waitpid(self.pid, 0);
+        }
+    }
+}
+
+/// The helper: in the sandbox's user namespace, a new network namespace with loopback
+/// up, its descriptor sent back. Never returns.
+fn helper(owner: &OwnedFd, answer: &std::os::unix::net::UnixStream) -> ! {
+    let made = (|| -> Result<OwnedFd, (Step, io::Error)> {
+        sys::setns(owner.as_raw_fd(), libc::CLONE_NEWUSER)
+            .map_err(|e| (Step::JoinUserNamespace, e))?;
+        sys::unshare(libc::CLONE_NEWNET).map_err(|e| (Step::Create, e))?;
+        sys::loopback_up().map_err(|e| (Step::Loopback, e))?;
+        std::fs::File::open("/proc/self/ns/net")
+            .map(OwnedFd::from)
+            .map_err(|e| (Step::Open, e))
+    })();
+    let sent = match made {
+        Ok(fd) => sys::send_fd(answer.as_raw_fd(), fd.as_raw_fd()),
+        Err((step, e)) => sys::send_nosignal(answer.as_raw_fd(), &encode(step, &e).to_le_bytes()),
+    };
+    sys::exit_now(i32::from(sent.is_err()))
+}
+
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used, clippy::panic, reason = "test code")]
     use super::*;
 
     #[test]
-    fn a_helper_that_cannot_join_says_which_step_failed() {
-        // Not a user namespace: setns refuses it, and the helper reports that step.
-        let owner = OwnedFd::from(std::fs::File::open("/dev/null").unwrap());
-        match start(owner).unwrap().finish() {
-            Err(NetnsError::Helper { step, error }) => {
-                assert_eq!(step, "joining the sandbox's user namespace");
-                assert_eq!(error.raw_os_error(), Some(libc::EINVAL), "{error}");
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
     fn a_helpers_failure_names_its_step_and_errno() {
-        let error = NetnsError::Helper {
-            step: describe(sys::NetnsCall::Loopback),
-            error: io::Error::from_raw_os_error(libc::EPERM),
-        }
-        .to_string();
+        let code = encode(Step::Loopback, &io::Error::from_raw_os_error(libc::EPERM));
+        let error = decode(code).to_string();
         assert!(
             error.starts_with("bringing loopback up in the new network namespace: "),
             "{error}"
         );
         assert!(error.contains("Operation not permitted"), "{error}");
+    }
+
+    #[test]
+    fn an_unknown_step_is_still_reported() {
+        let error = decode((9 << 16) | libc::EINVAL).to_string();
+        assert!(
+            error.starts_with("the network namespace's helper: "),
+            "{error}"
+        );
     }
 }
