@@ -287,6 +287,38 @@ impl Filter {
     }
 }
 
+/// The audit architecture of this build's system calls, as `struct seccomp_data` has it.
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH_NATIVE: u32 = 0xc000_003e;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH_NATIVE: u32 = 0xc000_00b7;
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+const AUDIT_ARCH_NATIVE: u32 = 0;
+
+/// A filter that leaves `listen` to a supervisor and lets everything else through,
+/// stacked under a policy's own (which decides every other call, and may still refuse
+/// `listen`: the strictest of the filters' verdicts is the kernel's). Calls of another
+/// architecture are the policy filter's to kill.
+pub fn listen_supervision() -> Filter {
+    const LD_W_ABS: u16 = 0x20;
+    const JEQ_K: u16 = 0x15;
+    const RET_ALLOW: u32 = 0x7fff_0000;
+    let insn = |code: u16, jt: u8, jf: u8, k: u32| sock_filter { code, jt, jf, k };
+    let listen = u32::try_from(libc::SYS_listen).unwrap_or(u32::MAX);
+    Filter {
+        program: vec![
+            // seccomp_data.arch
+            insn(LD_W_ABS, 0, 0, 4),
+            insn(JEQ_K, 0, 3, AUDIT_ARCH_NATIVE),
+            // seccomp_data.nr
+            insn(LD_W_ABS, 0, 0, 0),
+            insn(JEQ_K, 0, 1, listen),
+            insn(RET_K, 0, 0, RET_USER_NOTIF),
+            insn(RET_K, 0, 0, RET_ALLOW),
+        ],
+    }
+}
+
 /// [`Filter::from_bytes`] then [`Filter::install`].
 pub fn install(bytes: &[u8], threads: Threads) -> Result<(), SeccompError> {
     Filter::from_bytes(bytes)?.install(threads)

@@ -1423,3 +1423,78 @@ fn parked_and_persistent_sandboxes_refuse_notify_rules() {
         err(&o)
     );
 }
+
+#[test]
+fn with_ports_to_bind_only_a_bound_socket_listens() {
+    // A port free now on the host's loopback, for the sandbox to bind.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let s = sandbox(&format!(
+        "network {{\n    connect [{port}]\n    bind [{port}]\n}}"
+    ));
+    let script = format!(
+        "python3 -c '
+import errno, os, socket
+def attempt(name, call):
+    try:
+        call()
+        print(name, \"ok\", flush=True)
+    except OSError as e:
+        print(name, errno.errorcode[e.errno], flush=True)
+# listen() on a socket never bound would take an ephemeral port on every interface,
+# which no Landlock rule sees: phantom refuses it.
+attempt(\"unbound\", lambda: socket.socket().listen())
+attempt(\"unbound6\", lambda: socket.socket(socket.AF_INET6).listen())
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+attempt(\"bind\", lambda: server.bind((\"127.0.0.1\", {port})))
+attempt(\"listen\", lambda: server.listen(4))
+attempt(\"connect\", lambda: socket.create_connection((\"127.0.0.1\", {port}), timeout=2))
+attempt(\"accept\", lambda: server.accept())
+# Not a socket, or no descriptor: listen fails as it would.
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+def raw_listen(fd):
+    if libc.listen(fd, 1) != 0:
+        raise OSError(ctypes.get_errno(), \"listen\")
+attempt(\"file\", lambda: raw_listen(os.open(\"/tmp\", os.O_RDONLY)))
+attempt(\"no descriptor\", lambda: raw_listen(999))
+unix = socket.socket(socket.AF_UNIX)
+unix.bind(\"/tmp/s\")
+attempt(\"unix\", lambda: unix.listen())
+# From another process of the workload too.
+pid = os.fork()
+if pid == 0:
+    attempt(\"child unbound\", lambda: socket.socket().listen())
+    os._exit(0)
+os.waitpid(pid, 0)'"
+    );
+    let o = s.sh(&script);
+    assert_eq!(
+        out(&o).lines().collect::<Vec<_>>(),
+        [
+            "unbound EACCES",
+            "unbound6 EACCES",
+            "bind ok",
+            "listen ok",
+            "connect ok",
+            "accept ok",
+            "file ENOTSOCK",
+            "no descriptor EBADF",
+            "unix ok",
+            "child unbound EACCES"
+        ],
+        "{}",
+        err(&o)
+    );
+    // The kernel allows one supervisor: `notify` rules cannot come with these checks.
+    let both = sandbox(&format!(
+        "network {{\n    bind [{port}]\n}}\nsyscalls {{\n    notify mkdir\n}}"
+    ));
+    let o = both.run(&[], &["/bin/true"]);
+    assert_eq!(o.status.code(), Some(125), "{}", err(&o));
+    assert!(err(&o).contains("cannot have both"), "{}", err(&o));
+}

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use phantom_bundle::{Bundle, MountStep, Network};
 
+use super::listen_checks;
 use super::mounts::{self, RealOps};
 use super::netns;
 use super::seccomp_agent;
@@ -79,6 +80,10 @@ pub enum ExecError {
     NoSeccompAgent,
     #[error("the bundle's seccomp filter leaves some system calls to a supervisor (`notify` rules), and {0} takes no seccomp agent to give them to (its runs would fail them, ENOSYS): run the bundle with `phantom exec BUNDLE --seccomp-agent SOCKET`")]
     SeccompAgentUnavailable(&'static str),
+    #[error("the bundle's seccomp filter leaves some system calls to a supervisor (`notify` rules), and its network lets it bind ports, whose `listen` calls phantom supervises itself: the kernel allows one supervisor, so a policy cannot have both; drop the `notify` rules or the ports to bind")]
+    NotifyWithListenChecks,
+    #[error("the bundle's network lets the workload bind ports, and {0} cannot check its `listen` calls (phantom does, in `phantom exec` and `phantom run`, so that a socket never bound does not listen on a port no rule allows): run it with `phantom exec` or `phantom run`")]
+    ListenChecksUnavailable(&'static str),
     #[error("--seccomp-agent: the bundle's seccomp filter leaves no system call to a supervisor (it has no `notify` rule), so there is nothing for an agent to answer; leave the option out")]
     SeccompAgentUnused,
     // `error`, not `source`: the message carries the cause once.
@@ -251,9 +256,12 @@ pub(super) struct Prepared {
     pub(super) landlock: harden::LandlockMode,
     /// Who the sandbox's user is on the host (never root).
     pub(super) host: super::identity::HostIdentity,
-    /// With a seccomp agent: the workload's end of the socket over which it hands
-    /// phantom its filter's listener ([`install_and_exec`]).
+    /// With a seccomp agent, or phantom's own checks of `listen`: the workload's end of
+    /// the socket over which it hands phantom a filter's listener ([`install_and_exec`]).
     pub(super) listener_to: Option<std::os::unix::net::UnixStream>,
+    /// phantom supervises `listen` ([`listen_checks`]): the listener handed over is the
+    /// small filter's that leaves `listen` to phantom, not the policy's.
+    pub(super) checks_listen: bool,
 }
 
 impl Prepared {
@@ -271,6 +279,7 @@ impl Prepared {
             landlock: self.landlock,
             host: self.host,
             listener_to: None,
+            checks_listen: false,
         }
     }
 }
@@ -292,10 +301,12 @@ pub(super) fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared
                     .join(", "),
             )
         })?;
+    let checks_listen = listen_checks::wanted(bundle);
     match (
         &options.seccomp_agent,
         crate::seccomp::asks_supervisor(&filter),
     ) {
+        (_, true) if checks_listen => return Err(ExecError::NotifyWithListenChecks),
         (None, true) if !options.allow_degraded => return Err(ExecError::NoSeccompAgent),
         (Some(_), false) => return Err(ExecError::SeccompAgentUnused),
         _ => {}
@@ -371,6 +382,7 @@ pub(super) fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared
         landlock,
         host,
         listener_to: None,
+        checks_listen,
     })
 }
 
@@ -386,6 +398,9 @@ pub(super) fn refuse_notify_rules(bundle: &Bundle, what: &'static str) -> Result
         .any(|f| crate::seccomp::asks_supervisor(&f.program));
     if notifies {
         return Err(ExecError::SeccompAgentUnavailable(what));
+    }
+    if listen_checks::wanted(bundle) {
+        return Err(ExecError::ListenChecksUnavailable(what));
     }
     Ok(())
 }
@@ -517,14 +532,20 @@ pub fn run_watching(
                     socket: agent.socket.display().to_string(),
                     error,
                 })?;
-            let (listener_from, listener_to) = std::os::unix::net::UnixStream::pair()?;
-            // The workload's pid, as phantom (and the agent) see it, comes with the
-            // listener.
-            sys::pass_credentials(listener_from.as_raw_fd())?;
-            prepared.listener_to = Some(listener_to);
-            Some((agent, connection, listener_from))
+            Some((agent, connection))
         }
         None => None,
+    };
+    // The socket over which the workload hands phantom a filter's listener: for the
+    // agent, or for phantom's own checks of `listen` ([`listen_checks`]).
+    let listener_from = if agent.is_some() || prepared.checks_listen {
+        let (listener_from, listener_to) = std::os::unix::net::UnixStream::pair()?;
+        // The workload's pid, as phantom (and the agent) see it, comes with its word.
+        sys::pass_credentials(listener_from.as_raw_fd())?;
+        prepared.listener_to = Some(listener_to);
+        Some(listener_from)
+    } else {
+        None
     };
 
     mark(&prepared, "prepared");
@@ -736,26 +757,34 @@ pub fn run_watching(
         },
         None => None,
     };
-    if let Some((agent, connection, listener_from)) = agent {
-        // The workload's word (its pid comes with it), then the listener from its
-        // courier, just before its execve. A workload that failed first sends nothing
-        // (its report says why) and the socket reads to its end.
-        let from = listener_from.as_raw_fd();
-        if let Ok((pid, listener)) =
-            sys::recv_sender(from).and_then(|pid| Ok((pid, sys::recv_fd(from)?)))
-        {
-            let state = seccomp_agent::state(agent, &bundle.name, pid);
-            if let Err(error) = seccomp_agent::hand_over(&connection, &state, listener) {
-                let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
-                let _ = sys::waitpid(child.pid, 0);
-                let _ = cgroup.destroy();
-                return Err(ExecError::SeccompAgentHandover {
-                    socket: agent.socket.display().to_string(),
-                    error,
-                });
+    // The workload's word (its pid comes with it), then the listener from its courier,
+    // just before its execve. A workload that failed first sends nothing (its report
+    // says why) and the socket reads to its end.
+    let handed_over = listener_from.as_ref().and_then(|from| {
+        let from = from.as_raw_fd();
+        sys::recv_sender(from)
+            .and_then(|pid| Ok((pid, sys::recv_fd(from)?)))
+            .ok()
+    });
+    let mut supervised_listen = None;
+    if let Some((pid, listener)) = handed_over {
+        match &agent {
+            Some((agent, connection)) => {
+                let state = seccomp_agent::state(agent, &bundle.name, pid);
+                if let Err(error) = seccomp_agent::hand_over(connection, &state, listener) {
+                    let _ = sys::pidfd_kill(&child.pidfd, libc::SIGKILL);
+                    let _ = sys::waitpid(child.pid, 0);
+                    let _ = cgroup.destroy();
+                    return Err(ExecError::SeccompAgentHandover {
+                        socket: agent.socket.display().to_string(),
+                        error,
+                    });
+                }
             }
+            None => supervised_listen = Some(listener),
         }
     }
+    drop(agent);
     if options.seccomp_agent.is_none() && crate::seccomp::asks_supervisor(&prepared.filter) {
         not_enforced.push(
             "the filter's `notify` rules: no seccomp agent was given, so those system calls fail (ENOSYS)"
@@ -787,6 +816,7 @@ pub fn run_watching(
                 mark(&prepared, "cgroup removed");
             }
         }),
+        supervised_listen.as_ref(),
     );
     if let Some(settings) = &raw {
         sys::restore_terminal(0, settings);
@@ -1075,10 +1105,14 @@ pub(super) fn supervise(
     hangup: Option<RawFd>,
     mut setup_done: Option<(io::PipeReader, &mut dyn FnMut())>,
     mut on_status: Option<&mut dyn FnMut()>,
+    supervised_listen: Option<&OwnedFd>,
 ) -> (Outcome, bool, Vec<String>) {
     // `hangup`: a connection whose end (the client of `phantom serve` went away) ends
     // the run, as a signal to phantom would.
     let mut hangup = hangup;
+    // The listener of the filter that leaves `listen` to phantom ([`listen_checks`]),
+    // until no process under it is left.
+    let mut supervised_listen = supervised_listen;
     let mut stdin_open = tty.is_some();
     let mut master_open = tty.is_some();
     let mut lines = String::new();
@@ -1130,6 +1164,12 @@ pub(super) fn supervise(
         let setup_done_index = fds.len();
         fds.push(libc::pollfd {
             fd: setup_done.as_ref().map_or(-1, |(r, _)| r.as_raw_fd()),
+            events: libc::POLLIN,
+            revents: 0,
+        });
+        let listen_index = fds.len();
+        fds.push(libc::pollfd {
+            fd: supervised_listen.map_or(-1, AsRawFd::as_raw_fd),
             events: libc::POLLIN,
             revents: 0,
         });
@@ -1191,6 +1231,15 @@ pub(super) fn supervise(
         if revents(setup_done_index) != 0 {
             if let Some((_, f)) = setup_done.take() {
                 f();
+            }
+        }
+        if let Some(listener) = supervised_listen {
+            let ready = revents(listen_index);
+            if ready & libc::POLLIN != 0 {
+                listen_checks::answer(listener);
+            } else if ready != 0 {
+                // POLLHUP: no process under the filter is left.
+                supervised_listen = None;
             }
         }
         if hangup.is_some() && revents(hangup_index) != 0 {
@@ -1864,7 +1913,7 @@ pub(super) fn install_and_exec(p: &Prepared, report: &io::PipeWriter) -> ! {
                 workload_fail(report, EXIT_SETUP, "installing the seccomp filter", &e);
             }
         }
-        Some(to) => install_for_agent(p, to, report),
+        Some(to) => install_handing_over(p, to, report),
     }
     mark(p, "workload: seccomp, exec");
     let e = sys::execvpe(&p.argv, &p.env);
@@ -1891,13 +1940,24 @@ pub(super) fn install_and_exec(p: &Prepared, report: &io::PipeWriter) -> ! {
 }
 
 /// The filter with a listener, which a courier outside the filter hands to phantom
-/// for the seccomp agent: under the filter, any call of this thread's own may
+/// (for the seccomp agent, or for phantom's own checks of `listen`): under the filter, any call of this thread's own may
 /// be one the agent is to answer, and it has not got the listener yet. Ends the
 /// process on failure.
-fn install_for_agent(p: &Prepared, to: &std::os::unix::net::UnixStream, report: &io::PipeWriter) {
-    let filter = match crate::seccomp::Filter::from_bytes(&p.filter) {
+fn install_handing_over(
+    p: &Prepared,
+    to: &std::os::unix::net::UnixStream,
+    report: &io::PipeWriter,
+) {
+    let policy = match crate::seccomp::Filter::from_bytes(&p.filter) {
         Ok(filter) => filter,
         Err(e) => workload_fail(report, EXIT_SETUP, "installing the seccomp filter", &e),
+    };
+    // The filter whose listener is handed over: the policy's for an agent, or, for
+    // phantom's checks of `listen`, a small one stacked under the policy's.
+    let (supervised, rest) = if p.checks_listen {
+        (crate::seccomp::listen_supervision(), Some(policy))
+    } else {
+        (policy, None)
     };
     // A word of the workload's own first, before the filter: the pid the kernel
     // attaches to it is the one the state names (the courier's would be its own).
@@ -1914,17 +1974,25 @@ fn install_for_agent(p: &Prepared, to: &std::os::unix::net::UnixStream, report: 
         Err(e) => workload_fail(
             report,
             EXIT_SETUP,
-            "starting the thread that hands the seccomp listener over",
+            "starting the process that hands the seccomp listener over",
             &e,
         ),
     };
-    let listener = match filter.install_with_listener() {
+    let listener = match supervised.install_with_listener() {
         Ok(listener) => listener,
         Err(e) => {
             courier.abandon();
             workload_fail(report, EXIT_SETUP, "installing the seccomp filter", &e)
         }
     };
+    if let Some(policy) = rest {
+        // Only `listen` is supervised so far, and phantom answers it: reporting waits
+        // for nothing.
+        if let Err(e) = policy.install(crate::seccomp::Threads::Calling) {
+            courier.abandon();
+            workload_fail(report, EXIT_SETUP, "installing the seccomp filter", &e);
+        }
+    }
     // The courier closes it once sent: a close here could wait for the agent, and a
     // copy kept until execve would keep a supervised execve waiting after the agent
     // went away.

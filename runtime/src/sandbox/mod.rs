@@ -34,6 +34,7 @@
 //! in the cgroup and becomes the workload itself.
 
 mod fallback;
+mod listen_checks;
 mod mounts;
 mod netns;
 mod seccomp_agent;

@@ -1587,6 +1587,100 @@ pub fn connect_unix_now(path: &Path) -> io::Result<std::os::unix::net::UnixStrea
     Ok(stream)
 }
 
+/// One system call left to phantom by a seccomp filter (`struct seccomp_notif`).
+#[derive(Clone, Copy, Debug)]
+pub struct Notification {
+    pub id: u64,
+    /// The caller, in phantom's pid namespace.
+    pub pid: libc::pid_t,
+    pub args: [u64; 6],
+}
+
+/// The next notification on a seccomp listener (`SECCOMP_IOCTL_NOTIF_RECV`).
+/// `ENOENT`: its caller was gone before it could be read.
+pub fn seccomp_notif_recv(listener: RawFd) -> io::Result<Notification> {
+    // SAFETY: seccomp_notif is plain data; zeroed is what the kernel requires.
+    let mut notif: libc::seccomp_notif = unsafe { std::mem::zeroed() };
+    // SAFETY: `notif` is a valid, zeroed seccomp_notif for the kernel to fill.
+    check(libc::c_long::from(unsafe {
+        libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_RECV as _, &mut notif)
+    }))?;
+    Ok(Notification {
+        id: notif.id,
+        pid: libc::pid_t::try_from(notif.pid).unwrap_or(0),
+        args: notif.data.args,
+    })
+}
+
+/// Whether the notification `id` still waits (its caller alive, the call not
+/// interrupted): checked after reading about the caller by pid, which it makes sure
+/// was the caller's (`SECCOMP_IOCTL_NOTIF_ID_VALID`).
+pub fn seccomp_notif_valid(listener: RawFd, id: u64) -> bool {
+    // SAFETY: the ioctl reads the u64 the pointer points at.
+    unsafe { libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_ID_VALID as _, &id) == 0 }
+}
+
+/// Answers the notification `id`: the call returns `value`, or fails with `errno`
+/// where it is not 0 (`SECCOMP_IOCTL_NOTIF_SEND`). `ENOENT`: the caller is gone.
+pub fn seccomp_notif_answer(listener: RawFd, id: u64, value: i64, errno: i32) -> io::Result<()> {
+    let mut answer = libc::seccomp_notif_resp {
+        id,
+        val: value,
+        error: -errno,
+        flags: 0,
+    };
+    // SAFETY: `answer` is a valid seccomp_notif_resp for the kernel to read.
+    check(libc::c_long::from(unsafe {
+        libc::ioctl(listener, libc::SECCOMP_IOCTL_NOTIF_SEND as _, &mut answer)
+    }))?;
+    Ok(())
+}
+
+/// A copy of another process's descriptor `fd` (`pidfd_getfd`, Linux 5.6), close-on-exec.
+pub fn pidfd_getfd(pidfd: &OwnedFd, fd: RawFd) -> io::Result<OwnedFd> {
+    // SAFETY: integer arguments only.
+    let copy = check(unsafe { libc::syscall(libc::SYS_pidfd_getfd, pidfd.as_raw_fd(), fd, 0) })?;
+    // SAFETY: the kernel returned a fresh descriptor we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(copy as RawFd) })
+}
+
+/// Whether `socket` is an IPv4 or IPv6 socket bound to no port yet (`getsockname`
+/// says port 0), on which `listen` would take an ephemeral port.
+pub fn inet_socket_unbound(socket: &OwnedFd) -> io::Result<bool> {
+    // SAFETY: sockaddr_storage is plain data; zeroed is valid.
+    let mut address: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `address` has room for any socket address; `len` says how much.
+    check(libc::c_long::from(unsafe {
+        libc::getsockname(
+            socket.as_raw_fd(),
+            std::ptr::from_mut(&mut address).cast(),
+            &mut len,
+        )
+    }))?;
+    let port = match libc::c_int::from(address.ss_family) {
+        // SAFETY: the family says which address the kernel wrote.
+        libc::AF_INET => unsafe {
+            (*std::ptr::from_ref(&address).cast::<libc::sockaddr_in>()).sin_port
+        },
+        // SAFETY: as above.
+        libc::AF_INET6 => unsafe {
+            (*std::ptr::from_ref(&address).cast::<libc::sockaddr_in6>()).sin6_port
+        },
+        _ => return Ok(false),
+    };
+    Ok(port == 0)
+}
+
+/// `listen(2)` on `socket`.
+pub fn listen(socket: &OwnedFd, backlog: libc::c_int) -> io::Result<()> {
+    // SAFETY: integer arguments only.
+    check(libc::c_long::from(unsafe {
+        libc::listen(socket.as_raw_fd(), backlog)
+    }))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic, reason = "test code")]

@@ -326,6 +326,7 @@ impl Parked {
             hangup,
             None,
             None,
+            None,
         );
         let mut not_enforced = std::mem::take(&mut self.not_enforced);
         not_enforced.extend(notes);
