@@ -1054,15 +1054,25 @@ pub fn send_fd_tagged(socket: RawFd, tag: u8, fd: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// One `recvmsg` into `buf`: the bytes read, the descriptors that came with them
-/// (close-on-exec), and whether the kernel had to drop some (MSG_CTRUNC).
-fn recv_with_fds(socket: RawFd, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>, bool)> {
+/// What one `recvmsg` brought.
+struct Received {
+    /// Bytes read into the buffer.
+    len: usize,
+    /// The descriptors that came with them (close-on-exec).
+    fds: Vec<OwnedFd>,
+    /// Whether the kernel had to drop some control data (MSG_CTRUNC).
+    truncated: bool,
+    /// The sender's pid, where the socket has [`pass_credentials`] on.
+    sender: Option<libc::pid_t>,
+}
+
+fn recv_message(socket: RawFd, buf: &mut [u8]) -> io::Result<Received> {
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
     };
-    // Room for a few descriptors, aligned for cmsghdr.
-    let mut space = [0u64; 8];
+    // Room for the credentials and a few descriptors, aligned for cmsghdr.
+    let mut space = [0u64; 16];
     // SAFETY: msghdr is plain data; zeroed is valid.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
     msg.msg_iov = &mut iov;
@@ -1072,8 +1082,33 @@ fn recv_with_fds(socket: RawFd, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedF
     // SAFETY: `msg` points at live buffers; MSG_CMSG_CLOEXEC marks the fds close-on-exec.
     let n =
         check(unsafe { libc::recvmsg(socket, &mut msg, libc::MSG_CMSG_CLOEXEC) } as libc::c_long)?;
-    let truncated = msg.msg_flags & libc::MSG_CTRUNC != 0;
-    Ok((n as usize, take_fds(&msg), truncated))
+    let mut sender = None;
+    // SAFETY: as in `take_fds`: the control buffer is alive, and CMSG_FIRSTHDR and
+    // CMSG_NXTHDR stay within it; an SCM_CREDENTIALS entry holds one `ucred`.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_CREDENTIALS
+            {
+                let cred = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::ucred>());
+                sender = Some(cred.pid).filter(|p| *p > 0);
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok(Received {
+        len: n as usize,
+        fds: take_fds(&msg),
+        truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
+        sender,
+    })
+}
+
+/// One `recvmsg` into `buf`: the bytes read, the descriptors that came with them
+/// (close-on-exec), and whether the kernel had to drop some (MSG_CTRUNC).
+fn recv_with_fds(socket: RawFd, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>, bool)> {
+    let received = recv_message(socket, buf)?;
+    Ok((received.len, received.fds, received.truncated))
 }
 
 /// Reads bytes from a Unix stream socket, and a descriptor if one came with them (one
@@ -1495,47 +1530,17 @@ pub fn pass_credentials(socket: RawFd) -> io::Result<()> {
 
 /// Receives one byte over a socket with [`pass_credentials`] on, and the sending
 /// process's pid as this process sees it (the kernel translates it from the sender's
-/// pid namespace), if the kernel attached it.
+/// pid namespace), if the kernel attached it. A descriptor that came with it is closed.
 pub fn recv_sender(socket: RawFd) -> io::Result<Option<libc::pid_t>> {
     let mut byte = [0u8; 1];
-    let mut iov = libc::iovec {
-        iov_base: byte.as_mut_ptr().cast(),
-        iov_len: 1,
-    };
-    // Room for the credentials (and a descriptor, closed if one came), aligned for
-    // cmsghdr.
-    let mut space = [0u64; 16];
-    // SAFETY: msghdr is plain data; zeroed is valid.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = space.as_mut_ptr().cast();
-    msg.msg_controllen = std::mem::size_of_val(&space) as _;
-    // SAFETY: `msg` points at live buffers; MSG_CMSG_CLOEXEC marks any fds close-on-exec.
-    let n =
-        check(unsafe { libc::recvmsg(socket, &mut msg, libc::MSG_CMSG_CLOEXEC) } as libc::c_long)?;
-    drop(take_fds(&msg));
-    if n == 0 {
+    let received = recv_message(socket, &mut byte)?;
+    if received.len == 0 {
         return Err(io::Error::new(
             io::ErrorKind::UnexpectedEof,
             "the other end closed the socket without a word",
         ));
     }
-    let mut pid = None;
-    // SAFETY: as in `take_fds`: the control buffer is alive, and CMSG_FIRSTHDR and
-    // CMSG_NXTHDR stay within it; an SCM_CREDENTIALS entry holds one `ucred`.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_CREDENTIALS
-            {
-                let cred = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::ucred>());
-                pid = Some(cred.pid).filter(|p| *p > 0);
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-    }
-    Ok(pid)
+    Ok(received.sender)
 }
 
 /// Connects a Unix stream socket to `path` without waiting: a listener whose queue is
