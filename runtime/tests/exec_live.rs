@@ -1465,6 +1465,19 @@ attempt(\"no descriptor\", lambda: raw_listen(999))
 unix = socket.socket(socket.AF_UNIX)
 unix.bind(\"/tmp/s\")
 attempt(\"unix\", lambda: unix.listen())
+# phantom made that call; the listener still names the workload user to its clients.
+import struct
+client = socket.socket(socket.AF_UNIX)
+client.connect(\"/tmp/s\")
+peer_uid = struct.unpack(\"3i\", client.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
+print(\"peer is the workload\", peer_uid == os.getuid(), flush=True)
+# From a thread that does not lead its process (Java servers, threaded Python).
+import threading
+def in_thread():
+    attempt(\"thread unbound\", lambda: socket.socket().listen())
+thread = threading.Thread(target=in_thread)
+thread.start()
+thread.join()
 # From another process of the workload too.
 pid = os.fork()
 if pid == 0:
@@ -1485,6 +1498,8 @@ os.waitpid(pid, 0)'"
             "file ENOTSOCK",
             "no descriptor EBADF",
             "unix ok",
+            "peer is the workload True",
+            "thread unbound EACCES",
             "child unbound EACCES"
         ],
         "{}",

@@ -82,7 +82,7 @@ pub enum ExecError {
     SeccompAgentUnavailable(&'static str),
     #[error("the bundle's seccomp filter leaves some system calls to a supervisor (`notify` rules), and its network lets it bind ports, whose `listen` calls phantom supervises itself: the kernel allows one supervisor, so a policy cannot have both; drop the `notify` rules or the ports to bind")]
     NotifyWithListenChecks,
-    #[error("the bundle's network lets the workload bind ports, and {0} cannot check its `listen` calls (phantom does, in `phantom exec` and `phantom run`, so that a socket never bound does not listen on a port no rule allows): run it with `phantom exec` or `phantom run`")]
+    #[error("the bundle's network lets the workload bind ports, and {0} cannot check its `listen` calls (phantom does in a cold run, so that a socket never bound does not listen on a port no rule allows): run it cold, with `phantom exec`, or `phantom run` without `--warm`")]
     ListenChecksUnavailable(&'static str),
     #[error("--seccomp-agent: the bundle's seccomp filter leaves no system call to a supervisor (it has no `notify` rule), so there is nothing for an agent to answer; leave the option out")]
     SeccompAgentUnused,
@@ -762,9 +762,15 @@ pub fn run_watching(
     // says why) and the socket reads to its end.
     let handed_over = listener_from.as_ref().and_then(|from| {
         let from = from.as_raw_fd();
-        sys::recv_sender(from)
-            .and_then(|pid| Ok((pid, sys::recv_fd(from)?)))
-            .ok()
+        let (pid, (listener, courier)) = sys::recv_sender(from)
+            .and_then(|pid| Ok((pid, sys::recv_fd_and_sender(from)?)))
+            .ok()?;
+        // In direct mode the courier is phantom's own child (elsewhere init's, which
+        // reaps it): it exits once it has sent the listener.
+        if let Some(courier) = courier.filter(|_| direct) {
+            let _ = sys::waitpid(courier, 0);
+        }
+        Some((pid, listener))
     });
     let mut supervised_listen = None;
     if let Some((pid, listener)) = handed_over {
@@ -781,7 +787,9 @@ pub fn run_watching(
                     });
                 }
             }
-            None => supervised_listen = Some(listener),
+            None => {
+                supervised_listen = Some(listen_checks::ListenChecks::new(listener, prepared.host));
+            }
         }
     }
     drop(agent);
@@ -816,7 +824,7 @@ pub fn run_watching(
                 mark(&prepared, "cgroup removed");
             }
         }),
-        supervised_listen.as_ref(),
+        supervised_listen,
     );
     if let Some(settings) = &raw {
         sys::restore_terminal(0, settings);
@@ -1105,7 +1113,7 @@ pub(super) fn supervise(
     hangup: Option<RawFd>,
     mut setup_done: Option<(io::PipeReader, &mut dyn FnMut())>,
     mut on_status: Option<&mut dyn FnMut()>,
-    supervised_listen: Option<&OwnedFd>,
+    supervised_listen: Option<listen_checks::ListenChecks>,
 ) -> (Outcome, bool, Vec<String>) {
     // `hangup`: a connection whose end (the client of `phantom serve` went away) ends
     // the run, as a signal to phantom would.
@@ -1169,7 +1177,9 @@ pub(super) fn supervise(
         });
         let listen_index = fds.len();
         fds.push(libc::pollfd {
-            fd: supervised_listen.map_or(-1, AsRawFd::as_raw_fd),
+            fd: supervised_listen
+                .as_ref()
+                .map_or(-1, |checks| checks.listener().as_raw_fd()),
             events: libc::POLLIN,
             revents: 0,
         });
@@ -1233,10 +1243,10 @@ pub(super) fn supervise(
                 f();
             }
         }
-        if let Some(listener) = supervised_listen {
+        if let Some(checks) = supervised_listen.as_mut() {
             let ready = revents(listen_index);
             if ready & libc::POLLIN != 0 {
-                listen_checks::answer(listener);
+                checks.answer();
             } else if ready != 0 {
                 // POLLHUP: no process under the filter is left.
                 supervised_listen = None;

@@ -489,6 +489,32 @@ pub fn set_effective_uid_keeping_root_files(uid: u32) -> io::Result<()> {
     Ok(())
 }
 
+/// Runs `f` with `uid` and `gid` as this thread's effective ids (phantom, as root,
+/// acting for the sandbox's user: what `f` creates records them), then takes root's
+/// back. Raw system calls: on Linux credentials are each thread's, and only this
+/// thread's are to change (the C library's wrappers change every thread's).
+pub fn as_effective_ids<T>(uid: u32, gid: u32, f: impl FnOnce() -> T) -> io::Result<T> {
+    let set_gid = |gid: libc::gid_t| {
+        // SAFETY: integer arguments only; -1 leaves an id unchanged.
+        check(unsafe { libc::syscall(libc::SYS_setresgid, UNCHANGED, gid, UNCHANGED) })
+    };
+    // SAFETY: no arguments.
+    let (own_uid, own_gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    set_gid(gid)?;
+    // SAFETY: integer arguments only.
+    if let Err(e) = check(unsafe { libc::syscall(libc::SYS_setresuid, UNCHANGED, uid, UNCHANGED) })
+    {
+        set_gid(own_gid)?;
+        return Err(e);
+    }
+    let result = f();
+    // The euid first: root's is what may set the gid back.
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_setresuid, UNCHANGED, own_uid, UNCHANGED) })?;
+    set_gid(own_gid)?;
+    Ok(result)
+}
+
 /// Takes effective uid 0 back after [`set_effective_uid_keeping_root_files`].
 pub fn take_back_effective_root() -> io::Result<()> {
     // SAFETY: integer arguments only.
@@ -932,6 +958,22 @@ pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
 
 /// `pidfd_open(2)`: a descriptor for process `pid`, which stays valid (and refers to
 /// that process only) even if the pid is reused.
+/// `PIDFD_THREAD` (Linux 6.9): a pidfd for a thread that need not lead its group.
+const PIDFD_THREAD: libc::c_long = libc::O_EXCL as libc::c_long;
+
+/// A pidfd for the thread `tid`, which may be any thread of its process: with
+/// `PIDFD_THREAD` where the kernel has it, else (older kernels) a plain pidfd, which
+/// only a thread group's leader has.
+pub fn pidfd_open_thread(tid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with integer arguments.
+    match check(unsafe { libc::syscall(libc::SYS_pidfd_open, tid, PIDFD_THREAD) }) {
+        // SAFETY: the kernel returned a fresh descriptor we now own.
+        Ok(fd) => Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => pidfd_open(tid),
+        Err(e) => Err(e),
+    }
+}
+
 pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     // SAFETY: plain syscall with integer arguments.
     let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
@@ -1123,6 +1165,29 @@ pub fn recv_bytes_and_fd(socket: RawFd, buf: &mut [u8]) -> io::Result<(usize, Op
         ));
     }
     Ok((n, fds.into_iter().next()))
+}
+
+/// [`recv_fd`], and the sender's pid where the socket has [`pass_credentials`] on.
+pub fn recv_fd_and_sender(socket: RawFd) -> io::Result<(OwnedFd, Option<libc::pid_t>)> {
+    let mut byte = [0u8; 1];
+    let mut received = recv_message(socket, &mut byte)?;
+    if received.len == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the other end closed the socket without sending a descriptor",
+        ));
+    }
+    if received.truncated || received.fds.len() != 1 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "expected exactly one descriptor",
+        ));
+    }
+    let fd = received
+        .fds
+        .pop()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no descriptor received"))?;
+    Ok((fd, received.sender))
 }
 
 /// Receives one fd sent with [`send_fd`].
