@@ -95,6 +95,17 @@ pub enum ExecError {
     Io(#[from] io::Error),
 }
 
+impl ExecError {
+    /// Whether the error is about the bundle alone (what it asks, not this host's
+    /// state), so that trying it again cannot succeed.
+    pub fn refuses_the_bundle(&self) -> bool {
+        matches!(
+            self,
+            ExecError::SeccompAgentUnavailable(_) | ExecError::ListenChecksUnavailable(_)
+        )
+    }
+}
+
 impl From<netns::NetnsError> for ExecError {
     fn from(e: netns::NetnsError) -> Self {
         // Not a `#[source]`: the message already carries the cause, once, whether it

@@ -286,11 +286,14 @@ struct Pool {
     /// After a failure to park, no new try before this (no busy loop on a host that
     /// refuses sandboxes).
     retry_at: Option<Instant>,
+    /// The bundle itself cannot be parked (its `notify` rules or checks of `listen`):
+    /// no new try until the profile changes (which makes a new pool).
+    refused: bool,
 }
 
 impl Pool {
     fn wants(&self, size: usize, now: Instant) -> bool {
-        self.ready.len() < size && self.retry_at.is_none_or(|t| t <= now)
+        !self.refused && self.ready.len() < size && self.retry_at.is_none_or(|t| t <= now)
     }
 }
 
@@ -487,6 +490,7 @@ fn pool_for<'a>(
                 kind,
                 ready: Vec::new(),
                 retry_at: None,
+                refused: false,
             },
         );
     }
@@ -501,8 +505,14 @@ fn refill(pool: &mut Pool, size: usize, options: &ExecOptions) {
                 pool.retry_at = None;
             }
             Err(e) => {
+                pool.refused = e.refuses_the_bundle();
+                let again = if pool.refused {
+                    " (not tried again until the profile changes)"
+                } else {
+                    ""
+                };
                 eprintln!(
-                    "phantom serve: parking a `{}` sandbox: {e}",
+                    "phantom serve: parking a `{}` sandbox: {e}{again}",
                     pool.bundle.name
                 );
                 pool.retry_at = Some(Instant::now() + Duration::from_secs(1));
@@ -642,6 +652,8 @@ fn handle(
             if pool.bundle != bundle {
                 pool.ready.clear();
                 pool.bundle = bundle.clone();
+                pool.refused = false;
+                pool.retry_at = None;
             }
             while let Some(parked) = pool.ready.pop() {
                 if parked.is_usable(MAX_PARKED_AGE) {
