@@ -157,6 +157,8 @@ next. Keep what must stay hidden out of directories the sandbox may write.";
         "Network is `none`, `host` or `{ connect [PORTS] bind [PORTS] }`.";
     InvalidPort = "PFP0502", Error, "invalid network rule",
         "Network rules are `connect [PORT, …]` and `bind [PORT, …]`, with TCP ports\nfrom 1 to 65535.";
+    NotifyWithPortsToBind = "PFP0503", Error, "`notify` rules with ports to bind",
+        "Where the network lets a workload bind ports (`network { bind [8080] }`), phantom\nanswers every `listen` itself, refusing it on a socket never bound (which would\nlisten on a port no Landlock rule sees). The kernel allows one supervisor of a\nprocess's system calls, so a policy with such a network cannot also leave calls to\na seccomp agent: drop the `notify` rules, or the ports to bind.";
 
     FilterTooLarge = "PFP0701", Error, "filter too large",
         "The seccomp program for one architecture needs more than the 4096 instructions the\nkernel accepts. The diagnostic points at the rules whose argument checks are the\nlargest: simplify their conditions, use ranges (`<`, `>=`) instead of long `in`\nlists, or move rarely needed syscalls to a stricter layer.";

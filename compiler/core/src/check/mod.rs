@@ -81,7 +81,7 @@ pub fn check_layers(resolved: &Resolved, sources: &SourceMap, diags: &mut Diagno
         Some((action, origin)) => (action, Some(origin)),
         None => (Action::Kill, None),
     };
-    Policy {
+    let policy = Policy {
         name,
         description: merged.description,
         syscalls: Syscalls {
@@ -101,6 +101,43 @@ pub fn check_layers(resolved: &Resolved, sources: &SourceMap, diags: &mut Diagno
             env: merged.process.env,
             pass: merged.process.pass.unwrap_or_default(),
         },
+    };
+    notify_with_ports_to_bind(&policy, diags);
+    policy
+}
+
+/// `notify` rules cannot come with ports to bind: phantom supervises `listen` there,
+/// and a process has one supervisor (`Code::NotifyWithPortsToBind`).
+fn notify_with_ports_to_bind(policy: &Policy, diags: &mut Diagnostics) {
+    let Network::Filtered { bind, .. } = &policy.network else {
+        return;
+    };
+    if bind.is_empty() {
+        return;
+    }
+    let default = (policy.syscalls.default == Action::Notify)
+        .then_some(policy.syscalls.default_origin)
+        .flatten();
+    let rule = policy
+        .syscalls
+        .arches
+        .values()
+        .flat_map(|a| a.syscalls.values())
+        .flat_map(|s| s.rules.iter())
+        .find(|r| r.action == Action::Notify)
+        .map(|r| r.origin);
+    if let Some(origin) = rule.or(default) {
+        diags.push(
+            Diagnostic::new(
+                Code::NotifyWithPortsToBind,
+                origin.file,
+                origin.span,
+                "a `notify` rule in a policy whose network has ports to bind",
+            )
+            .with_note(
+                "phantom answers `listen` itself there, and a process has one supervisor: drop the `notify` rules or the ports to bind",
+            ),
+        );
     }
 }
 
