@@ -1509,6 +1509,12 @@ fn init_main(
             drop(move_in_from);
             drop(ready_read);
             drop(setup_done);
+            // The workload's alone: it hands a filter's listener over through it.
+            // (`p` is phantom's, whose destructors never run in init, which ends with
+            // `exit_now`.)
+            if let Some(to) = &p.listener_to {
+                sys::close_raw(to.as_raw_fd());
+            }
             pid
         }
         Err(e) => fail("starting the workload", &e),
