@@ -91,6 +91,8 @@ if [ "$(uname -s)" = Linux ]; then
     scripts/build-release.sh --locked >/dev/null
     target_dir=${CARGO_TARGET_DIR:-target}
     case "$target_dir" in /*) ;; *) target_dir="$PWD/$target_dir" ;; esac
+    # `--workspace`: the test binary the run above built (with `-p`, cargo would build
+    # the crate again with other features, a minute on CI).
     PHANTOM_TEST_BINARY="$target_dir/release-static/phantom" \
-        cargo test -p phantom-runtime --test exec_live --locked
+        cargo test --workspace --test exec_live --locked
 fi
