@@ -273,6 +273,9 @@ pub(super) struct Prepared {
     /// phantom supervises `listen` ([`listen_checks`]): the listener handed over is the
     /// small filter's that leaves `listen` to phantom, not the policy's.
     pub(super) checks_listen: bool,
+    /// The filter has `notify` rules and no agent answers them (`--allow-degraded`):
+    /// those calls fail, ENOSYS, which the run reports.
+    pub(super) notify_unanswered: bool,
 }
 
 impl Prepared {
@@ -291,32 +294,25 @@ impl Prepared {
             host: self.host,
             listener_to: None,
             checks_listen: false,
+            notify_unanswered: self.notify_unanswered,
         }
     }
 }
 
 pub(super) fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared, ExecError> {
-    let native = phantom_bundle::Arch::native();
-    let filter = bundle
-        .seccomp
-        .iter()
-        .find(|f| Some(f.arch) == native)
-        .map(|f| f.program.clone())
-        .ok_or_else(|| {
-            ExecError::NoFilter(
-                bundle
-                    .seccomp
-                    .iter()
-                    .map(|f| f.arch.name())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            )
-        })?;
+    let filter = native_filter(bundle).map(<[u8]>::to_vec).ok_or_else(|| {
+        ExecError::NoFilter(
+            bundle
+                .seccomp
+                .iter()
+                .map(|f| f.arch.name())
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    })?;
     let checks_listen = listen_checks::wanted(bundle);
-    match (
-        &options.seccomp_agent,
-        crate::seccomp::asks_supervisor(&filter),
-    ) {
+    let asks_supervisor = crate::seccomp::asks_supervisor(&filter);
+    match (&options.seccomp_agent, asks_supervisor) {
         (_, true) if checks_listen => return Err(ExecError::NotifyWithListenChecks),
         (None, true) if !options.allow_degraded => return Err(ExecError::NoSeccompAgent),
         (Some(_), false) => return Err(ExecError::SeccompAgentUnused),
@@ -394,20 +390,25 @@ pub(super) fn prepare(bundle: &Bundle, options: &ExecOptions) -> Result<Prepared
         host,
         listener_to: None,
         checks_listen,
+        notify_unanswered: asks_supervisor && options.seccomp_agent.is_none(),
     })
+}
+
+/// The bundle's filter for this machine's architecture.
+fn native_filter(bundle: &Bundle) -> Option<&[u8]> {
+    let native = phantom_bundle::Arch::native();
+    bundle
+        .seccomp
+        .iter()
+        .find(|f| Some(f.arch) == native)
+        .map(|f| f.program.as_slice())
 }
 
 /// Refuses a bundle whose filter has `notify` rules where no seccomp agent can be given
 /// (`what`: parked sandboxes, persistent workspaces): their runs would fail those
 /// calls, ENOSYS, with nothing said to whoever asked for the run.
 pub(super) fn refuse_notify_rules(bundle: &Bundle, what: &'static str) -> Result<(), ExecError> {
-    let native = phantom_bundle::Arch::native();
-    let notifies = bundle
-        .seccomp
-        .iter()
-        .filter(|f| Some(f.arch) == native)
-        .any(|f| crate::seccomp::asks_supervisor(&f.program));
-    if notifies {
+    if native_filter(bundle).is_some_and(crate::seccomp::asks_supervisor) {
         return Err(ExecError::SeccompAgentUnavailable(what));
     }
     if listen_checks::wanted(bundle) {
@@ -804,7 +805,7 @@ pub fn run_watching(
         }
     }
     drop(agent);
-    if options.seccomp_agent.is_none() && crate::seccomp::asks_supervisor(&prepared.filter) {
+    if prepared.notify_unanswered {
         not_enforced.push(
             "the filter's `notify` rules: no seccomp agent was given, so those system calls fail (ENOSYS)"
                 .to_string(),

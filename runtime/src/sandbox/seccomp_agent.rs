@@ -3,12 +3,13 @@
 //! socket (`phantom exec --seccomp-agent SOCKET`).
 //!
 //! The handover is the OCI runtimes' (runtime-spec, `linux.seccomp.listenerPath`), so
-//! an agent written for runc or crun serves phantom too: phantom connects before the
-//! sandbox is made (an agent that is not there fails the run before anything starts);
+//! an agent written for runc or crun should serve phantom too: phantom connects before
+//! the sandbox is made (an agent that is not there fails the run before anything
+//! starts);
 //! the workload installs its filter with a listener and hands the listener to phantom
-//! (through a thread outside the filter: [`super::sys::Courier`]); phantom sends the
-//! agent one message, the state as JSON (`ContainerProcessState`) with the listener
-//! (SCM_RIGHTS), and closes the connection. From then on the agent alone holds the
+//! (through a process started before the filter and so outside it,
+//! [`super::sys::Courier`]); phantom sends the agent one message, the state as JSON
+//! (`ContainerProcessState`) with the listener (SCM_RIGHTS), and closes the connection. From then on the agent alone holds the
 //! listener: the calls it is asked about wait for its answers, and if it goes away the
 //! kernel fails them (ENOSYS). Nothing is ever let through for want of an agent.
 //!

@@ -1192,22 +1192,7 @@ pub fn recv_fd_and_sender(socket: RawFd) -> io::Result<(OwnedFd, Option<libc::pi
 
 /// Receives one fd sent with [`send_fd`].
 pub fn recv_fd(socket: RawFd) -> io::Result<OwnedFd> {
-    let mut byte = [0u8; 1];
-    let (n, mut fds, truncated) = recv_with_fds(socket, &mut byte)?;
-    if n == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::UnexpectedEof,
-            "the other end closed the socket without sending a descriptor",
-        ));
-    }
-    if truncated || fds.len() != 1 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "expected exactly one descriptor",
-        ));
-    }
-    fds.pop()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no descriptor received"))
+    recv_fd_and_sender(socket).map(|(fd, _)| fd)
 }
 
 /// Every descriptor in a received message's SCM_RIGHTS, owned (so those not kept are
