@@ -4,6 +4,8 @@
 //! library, before a sandbox exists.
 
 #[cfg(target_os = "linux")]
+pub mod allocator;
+#[cfg(target_os = "linux")]
 pub mod cgroup;
 pub mod config;
 #[cfg(target_os = "linux")]

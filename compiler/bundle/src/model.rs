@@ -100,6 +100,7 @@ impl Arch {
 pub struct SeccompFilter {
     pub arch: Arch,
     /// `struct sock_filter` array, little-endian, 8 bytes per instruction.
+    #[serde(with = "serde_bytes")]
     pub program: Vec<u8>,
     /// Most instructions any syscall runs through.
     pub worst_path: u32,

@@ -184,6 +184,34 @@ fn signatures() {
     assert!(decode(&payload_flip, Some(&key(1).verifying_key())).is_err());
 }
 
+#[test]
+fn a_filter_program_is_encoded_as_the_sequence_of_its_bytes() {
+    // `program` is (de)serialized as one byte string for speed; postcard writes that
+    // exactly as it writes a `Vec<u8>` element by element, which format v2 is.
+    #[derive(serde::Serialize)]
+    struct ByteByByte {
+        arch: Arch,
+        program: Vec<u8>,
+        worst_path: u32,
+        cached_syscalls: u32,
+        known_syscalls: u32,
+        default_action: String,
+    }
+    let filter = sample().seccomp.remove(0);
+    let plain = ByteByByte {
+        arch: filter.arch,
+        program: filter.program.clone(),
+        worst_path: filter.worst_path,
+        cached_syscalls: filter.cached_syscalls,
+        known_syscalls: filter.known_syscalls,
+        default_action: filter.default_action.clone(),
+    };
+    assert_eq!(
+        postcard::to_allocvec(&filter).unwrap(),
+        postcard::to_allocvec(&plain).unwrap()
+    );
+}
+
 proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {

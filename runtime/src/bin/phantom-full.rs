@@ -314,7 +314,9 @@ fn profile_show(name: &str, mode: ModeArg, json: bool) -> anyhow::Result<()> {
 // In a musl build (the static release build of scripts/build-release.sh) the allocator
 // is dlmalloc's: with musl's own, this program's many small allocations make a start
 // slower than glibc's (docs/benchmarks.md, "Cold start"). It suits a
-// single-threaded process, as this one is: one global lock, and no `fork` handlers.
+// single-threaded process, as this one is: one global spin lock (`allocator.rs`), and
+// no `fork` handlers.
 #[cfg(target_env = "musl")]
 #[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOCATOR: phantom_runtime::allocator::SpinDlmalloc =
+    phantom_runtime::allocator::SpinDlmalloc::new();

@@ -475,17 +475,22 @@ impl CgroupMount {
 pub(crate) fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
     text.lines()
         .filter_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let fields: Vec<&str> = left.split(' ').collect();
-            let root = unescape(fields.get(3)?);
-            let mount_point = PathBuf::from(unescape(fields.get(4)?));
-            let mount_options = fields.get(5)?;
+            // The filesystem type first: this runs before every cold start, and most
+            // lines are not cgroups (`contains` is a vectorised search).
+            if !line.contains(" - cgroup") {
+                return None;
+            }
+            let (left, right) = split_at_separator(line)?;
             let mut right = right.split(' ');
             let version = match right.next()? {
                 "cgroup" => Version::V1,
                 "cgroup2" => Version::V2,
                 _ => return None,
             };
+            let mut fields = left.split(' ').skip(3);
+            let root = unescape(fields.next()?);
+            let mount_point = PathBuf::from(unescape(fields.next()?));
+            let mount_options = fields.next()?;
             let _source = right.next();
             let options: Vec<String> = right
                 .next()
@@ -506,8 +511,20 @@ pub(crate) fn parse_mountinfo(text: &str) -> Vec<CgroupMount> {
         .collect()
 }
 
+/// A mountinfo line split at the ` - ` that ends its optional fields. (The fields
+/// before it escape their spaces, so the first one is the separator; found with a byte
+/// search, which `str::split_once` makes a substring search of.)
+fn split_at_separator(line: &str) -> Option<(&str, &str)> {
+    let bytes = line.as_bytes();
+    let at = bytes.windows(3).position(|w| w == b" - ")?;
+    Some((line.get(..at)?, line.get(at + 3..)?))
+}
+
 /// Undoes mountinfo's octal escapes (`\040` for a space, `\011`, `\012`, `\134`).
 fn unescape(field: &str) -> String {
+    if !field.contains('\\') {
+        return field.to_owned();
+    }
     let bytes = field.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

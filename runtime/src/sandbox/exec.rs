@@ -39,6 +39,30 @@ pub struct Overrides {
     pub allow_loosen: bool,
 }
 
+impl Overrides {
+    /// Whether these change nothing ([`apply_overrides`] would leave the bundle as it
+    /// is; `allow_loosen` alone loosens nothing).
+    pub fn is_empty(&self) -> bool {
+        let Overrides {
+            memory,
+            cpu_millis,
+            pids,
+            timeout_ms,
+            tmp_size,
+            network_host,
+            env,
+            allow_loosen: _,
+        } = self;
+        memory.is_none()
+            && cpu_millis.is_none()
+            && pids.is_none()
+            && timeout_ms.is_none()
+            && tmp_size.is_none()
+            && network_host.is_none()
+            && env.is_empty()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct ExecOptions {
     pub workspace: Option<PathBuf>,
@@ -508,20 +532,24 @@ pub fn run_watching(
     options: &ExecOptions,
     hangup: Option<std::os::fd::RawFd>,
 ) -> Result<Report, ExecError> {
-    let mut bundle = bundle.clone();
-    apply_overrides(&mut bundle, &options.overrides)?;
+    // Copied only if this run changes it (a copy of every string of the bundle, and its
+    // release, is work before and after every start).
+    let mut bundle = std::borrow::Cow::Borrowed(bundle);
+    if !options.overrides.is_empty() {
+        apply_overrides(bundle.to_mut(), &options.overrides)?;
+    }
     // Direct mode shares the host's /tmp with every local user: a HOME there could hold
     // dotfiles (.gitconfig, .npmrc, pip.conf) planted by someone else. The workload gets
     // a private directory of its own instead, removed after the run.
     let _private_home = if bundle.mode.uses_namespaces() {
         None
     } else {
-        private_home(&mut bundle)?
+        private_home(bundle.to_mut())?
     };
     let mut prepared = prepare(&bundle, options)?;
     if !bundle.mode.uses_namespaces() {
         // Direct mode's Landlock rules are host paths, some with run-time variables.
-        for rule in &mut bundle.landlock.paths {
+        for rule in &mut bundle.to_mut().landlock.paths {
             rule.path = prepared
                 .vars
                 .resolve(&rule.path)
@@ -639,7 +667,7 @@ pub fn run_watching(
                 return Err(ExecError::UserNamespaces(e));
             }
             // Landlock becomes the filesystem layer; each thing lost is reported.
-            lost = fallback::landlock_only(&mut bundle, &prepared.vars)
+            lost = fallback::landlock_only(bundle.to_mut(), &prepared.vars)
                 .map_err(ExecError::Override)?;
             prepared.cwd = bundle.process.cwd.clone();
             prepared.landlock = harden::LandlockMode::Required;

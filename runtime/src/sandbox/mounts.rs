@@ -85,16 +85,17 @@ pub enum MountError {
     },
 }
 
-fn step_err(
+/// The error of step `index`; the target is formatted only if there is one (the plan
+/// runs before every start).
+fn step_err<'a>(
     index: usize,
     what: &'static str,
-    target: &Path,
-) -> impl FnOnce(io::Error) -> MountError {
-    let target = target.display().to_string();
+    target: &'a Path,
+) -> impl FnOnce(io::Error) -> MountError + 'a {
     move |source| MountError::Step {
         index,
         what,
-        target,
+        target: target.display().to_string(),
         source,
     }
 }

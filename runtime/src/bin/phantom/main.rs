@@ -66,7 +66,10 @@ fn run(args: RunArgs) -> Option<anyhow::Result<i32>> {
     let (bundle, source, files) =
         profiles::load_without_compiling(&reference, mode, &cache).ok()??;
     runs::mark_profile_loaded(started, &reference, &bundle, source, "");
-    Some(runs::run_profile(&bundle, args, &files))
+    let code = runs::run_profile(&bundle, args, &files);
+    // As in `runs::exec`: the process ends next.
+    std::mem::forget(bundle);
+    Some(code)
 }
 
 /// Continues this command in `phantom-full`; returns only if it cannot be started.
@@ -89,7 +92,9 @@ fn delegate() -> anyhow::Error {
 // In a musl build (the static release build of scripts/build-release.sh) the allocator
 // is dlmalloc's: with musl's own, this program's many small allocations make a start
 // slower than glibc's (docs/benchmarks.md, "Cold start"). It suits a
-// single-threaded process, as this one is: one global lock, and no `fork` handlers.
+// single-threaded process, as this one is: one global spin lock (`allocator.rs`), and
+// no `fork` handlers.
 #[cfg(target_env = "musl")]
 #[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+static ALLOCATOR: phantom_runtime::allocator::SpinDlmalloc =
+    phantom_runtime::allocator::SpinDlmalloc::new();
