@@ -39,7 +39,7 @@
 
 use std::error::Error as _;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::fd::AsFd;
 
 use landlock::{
@@ -487,6 +487,71 @@ pub fn drop_capabilities() -> Result<(), HardenError> {
 }
 
 /// Reads a small file into `buf` without allocating; the bytes read.
+/// The kernel's per-user budgets that a sandbox shares with every other process of the
+/// user owning its user namespace (the caller; root, where phantom runs as root and the
+/// workload as nobody), each as the host's limit and the file of the same limit for the
+/// writer's own user namespace. Counted per user: without a limit of its own, one
+/// sandbox could take them all (a workload opening 128 inotify instances left root
+/// none, and systemd needs them).
+const USER_BUDGETS: [(&str, &str); 4] = [
+    (
+        "/proc/sys/fs/inotify/max_user_instances",
+        "/proc/sys/user/max_inotify_instances",
+    ),
+    (
+        "/proc/sys/fs/inotify/max_user_watches",
+        "/proc/sys/user/max_inotify_watches",
+    ),
+    (
+        "/proc/sys/fs/fanotify/max_user_groups",
+        "/proc/sys/user/max_fanotify_groups",
+    ),
+    (
+        "/proc/sys/fs/fanotify/max_user_marks",
+        "/proc/sys/user/max_fanotify_marks",
+    ),
+];
+
+/// What one sandbox may take of each of [`USER_BUDGETS`]: a quarter.
+pub const USER_BUDGET_SHARE: u64 = 4;
+
+/// A sandbox's limit for a budget whose host limit is `host`.
+pub fn budget_share(host: u64) -> u64 {
+    (host / USER_BUDGET_SHARE).max(1)
+}
+
+/// Gives the caller's user namespace (the sandbox's, joined or created, with
+/// `CAP_SYS_RESOURCE` in it) a quarter of each of its owner's [`USER_BUDGETS`]. Reads
+/// and writes the host's `/proc`, which must be in view. A budget the kernel does not
+/// have (no fanotify) is skipped.
+pub fn limit_user_budgets() -> io::Result<()> {
+    for (host, own) in USER_BUDGETS {
+        let mut buf = [0u8; 24];
+        let limit = match read_small(host, &mut buf) {
+            Ok(text) => std::str::from_utf8(text)
+                .ok()
+                .and_then(|t| t.trim().parse::<u64>().ok())
+                .ok_or_else(|| {
+                    io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!("`{host}` is not a number"),
+                    )
+                })?,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .open(own)
+            .and_then(|mut f| f.write_all(budget_share(limit).to_string().as_bytes()));
+        match written {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
 fn read_small<'a>(path: &str, buf: &'a mut [u8]) -> io::Result<&'a [u8]> {
     let mut file = File::open(path)?;
     let mut len = 0;

@@ -1056,6 +1056,54 @@ fn as_root_the_workload_is_never_root_on_the_host() {
     );
 }
 
+/// inotify instances (and watches, fanotify groups and marks) are counted per user on
+/// the host: the user owning the sandbox's user namespace, root where phantom runs as
+/// root and the workload as nobody. A sandbox gets a quarter of each, set in its own
+/// user namespace, so it cannot take all of them (with all 128 of root's instances
+/// gone, systemd cannot watch anything). Both ways the limit is set: by the network
+/// namespace's helper, and by init where there is no network namespace of its own.
+#[test]
+fn a_sandbox_takes_at_most_a_quarter_of_its_users_inotify_budget() {
+    let host: u64 = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_instances")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let share = (host / 4).max(1);
+    let probe = format!(
+        "cat /proc/sys/user/max_inotify_instances; python3 -c '
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+n = 0
+while n < {} and libc.inotify_init1(0) >= 0:
+    n += 1
+print(n, ctypes.get_errno())'",
+        host * 2
+    );
+    let s = sandbox("");
+    if is_root() {
+        give_to(&s.workspace, 0); // the workload is nobody, the namespace root's
+    }
+    for flags in [&[][..], &["--network", "host", "--allow-loosen"][..]] {
+        let o = s.run(flags, &["/bin/sh", "-c", &probe]);
+        let text = out(&o);
+        let mut lines = text.lines();
+        assert_eq!(
+            lines.next(),
+            Some(share.to_string().as_str()),
+            "{text}{}",
+            err(&o)
+        );
+        let (taken, errno) = lines
+            .next()
+            .and_then(|l| l.split_once(' '))
+            .unwrap_or_else(|| panic!("{text}{}", err(&o)));
+        let taken: u64 = taken.parse().unwrap();
+        assert!(taken <= share, "took {taken} of {host}: {text}");
+        assert_eq!(errno, libc::EMFILE.to_string(), "{text}");
+    }
+}
+
 /// A bind whose source is inside the workspace is resolved beneath it: a workload that
 /// left a symbolic link (or the policy a `..`) where the policy names a directory of the
 /// workspace does not get the host's directory bound in the next run.

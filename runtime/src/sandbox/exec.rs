@@ -1775,8 +1775,21 @@ pub(super) fn move_in(
 
 pub(super) fn build_root(bundle: &Bundle, p: &Prepared, old: OldRoot) -> Result<(), String> {
     sys::make_rprivate_root().map_err(|e| format!("making mounts private: {e}"))?;
+    limit_user_budgets_here(bundle)?;
     mark(p, "init: mounts private");
     build_private_root(bundle, p, None, old)
+}
+
+/// The sandbox's share of its user's budgets ([`harden::limit_user_budgets`]), set by
+/// init while the host's `/proc` is in view, where no network helper (which sets it
+/// otherwise, `netns.rs`) joins the sandbox's user namespace.
+pub(super) fn limit_user_budgets_here(bundle: &Bundle) -> Result<(), String> {
+    if own_network(bundle) {
+        return Ok(());
+    }
+    harden::limit_user_budgets().map_err(|e| {
+        format!("limiting the sandbox's share of its user's inotify and fanotify budgets: {e}")
+    })
 }
 
 /// What becomes of the host's root once the sandbox's is pivoted into.

@@ -32,6 +32,7 @@ enum Step {
     Create = 2,
     Loopback = 3,
     Open = 4,
+    Budgets = 5,
 }
 
 impl Step {
@@ -41,6 +42,7 @@ impl Step {
             Step::Create,
             Step::Loopback,
             Step::Open,
+            Step::Budgets,
         ]
         .into_iter()
         .find(|s| *s as i32 == code)
@@ -52,6 +54,9 @@ impl Step {
             Step::Create => "creating the network namespace",
             Step::Loopback => "bringing loopback up in the new network namespace",
             Step::Open => "opening the new network namespace",
+            Step::Budgets => {
+                "limiting the sandbox's share of its user's inotify and fanotify budgets"
+            }
         }
     }
 }
@@ -154,6 +159,9 @@ fn helper(owner: &OwnedFd, answer: &std::os::unix::net::UnixStream) -> ! {
     let made = (|| -> Result<OwnedFd, (Step, io::Error)> {
         sys::setns(owner.as_raw_fd(), libc::CLONE_NEWUSER)
             .map_err(|e| (Step::JoinUserNamespace, e))?;
+        // In the sandbox's user namespace and still in view of the host's `/proc`: the
+        // place to set that namespace's own limits, off init's path.
+        crate::harden::limit_user_budgets().map_err(|e| (Step::Budgets, e))?;
         sys::unshare(libc::CLONE_NEWNET).map_err(|e| (Step::Create, e))?;
         sys::loopback_up().map_err(|e| (Step::Loopback, e))?;
         std::fs::File::open("/proc/self/ns/net")
