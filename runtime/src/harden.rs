@@ -486,7 +486,6 @@ pub fn drop_capabilities() -> Result<(), HardenError> {
     verify_no_capabilities(bounding_kept)
 }
 
-/// Reads a small file into `buf` without allocating; the bytes read.
 /// The kernel's per-user budgets that a sandbox shares with every other process of the
 /// user owning its user namespace (the caller; root, where phantom runs as root and the
 /// workload as nobody), each as the host's limit and the file of the same limit for the
@@ -552,6 +551,7 @@ pub fn limit_user_budgets() -> io::Result<()> {
     Ok(())
 }
 
+/// Reads a small file into `buf` without allocating; the bytes read.
 fn read_small<'a>(path: &str, buf: &'a mut [u8]) -> io::Result<&'a [u8]> {
     let mut file = File::open(path)?;
     let mut len = 0;
@@ -1068,6 +1068,14 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
 
     use super::*;
+
+    #[test]
+    fn a_sandbox_gets_a_quarter_of_each_budget_and_never_none() {
+        assert_eq!(budget_share(128), 32);
+        assert_eq!(budget_share(192_546), 48_136);
+        assert_eq!(budget_share(3), 1);
+        assert_eq!(budget_share(0), 1);
+    }
 
     #[test]
     fn status_masks_are_parsed() {
