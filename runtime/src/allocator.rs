@@ -52,11 +52,26 @@ impl SpinDlmalloc {
                 std::thread::yield_now();
             }
         }
+        // dlmalloc asserts its heap's consistency: should it panic (a corrupted heap, a
+        // wrong layout), the process ends here rather than spinning for ever on a lock
+        // no one will give back (the panic itself allocates) or going on with the heap
+        // half changed.
+        let abort_on_unwind = AbortOnUnwind;
         // SAFETY: `locked` is held, so no other reference to the heap exists.
         #[allow(unsafe_code, reason = "exclusive access under the lock")]
         let out = f(unsafe { &mut *self.heap.get() });
+        std::mem::forget(abort_on_unwind);
         self.locked.store(false, Ordering::Release);
         out
+    }
+}
+
+/// Dropped only while unwinding out of the heap's lock: ends the process.
+struct AbortOnUnwind;
+
+impl Drop for AbortOnUnwind {
+    fn drop(&mut self) {
+        std::process::abort();
     }
 }
 

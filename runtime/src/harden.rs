@@ -519,11 +519,20 @@ pub fn budget_share(host: u64) -> u64 {
     (host / USER_BUDGET_SHARE).max(1)
 }
 
+/// The inode of the initial user namespace (`PROC_USER_INIT_INO`): there the files of
+/// [`USER_BUDGETS`] are the host's limits themselves, for every user.
+const INITIAL_USER_NAMESPACE: u64 = 0xEFFF_FFFD;
+
 /// Gives the caller's user namespace (the sandbox's, joined or created, with
 /// `CAP_SYS_RESOURCE` in it) a quarter of each of its owner's [`USER_BUDGETS`]. Reads
 /// and writes the host's `/proc`, which must be in view. A budget the kernel does not
-/// have (no fanotify) is skipped.
-pub fn limit_user_budgets() -> io::Result<()> {
+/// have (no fanotify) is skipped. Refused in the initial user namespace, where it would
+/// lower the host's limits for every user.
+pub(crate) fn limit_user_budgets() -> io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self/ns/user")?.ino() == INITIAL_USER_NAMESPACE {
+        return Err(io::Error::from_raw_os_error(libc::EPERM));
+    }
     for (host, own) in USER_BUDGETS {
         let mut buf = [0u8; 24];
         let limit = match read_small(host, &mut buf) {
@@ -1068,6 +1077,20 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
 
     use super::*;
+
+    #[test]
+    fn the_budgets_are_never_lowered_in_the_initial_user_namespace() {
+        use std::os::unix::fs::MetadataExt;
+        let here = std::fs::metadata("/proc/self/ns/user").unwrap().ino();
+        if here != INITIAL_USER_NAMESPACE {
+            return; // in some other namespace the call would change that one's limits
+        }
+        let host = || std::fs::read_to_string("/proc/sys/fs/inotify/max_user_instances").unwrap();
+        let before = host();
+        let e = limit_user_budgets().unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::EPERM));
+        assert_eq!(host(), before);
+    }
 
     #[test]
     fn a_sandbox_gets_a_quarter_of_each_budget_and_never_none() {
