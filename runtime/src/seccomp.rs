@@ -27,6 +27,7 @@
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd};
 
+use phantom_compiler::seccomp::bpf::{RET_K, RET_USER_NOTIF};
 use seccompiler::{sock_filter, BpfProgram};
 
 /// Bytes of one `struct sock_filter`.
@@ -213,12 +214,10 @@ impl Filter {
     }
 }
 
-/// `SECCOMP_RET_USER_NOTIF`, in the action bits of a `ret`: the call waits for a
-/// supervisor's answer.
-const RET_USER_NOTIF: u32 = 0x7fc0_0000;
+/// The action bits of a `ret`'s value.
 const RET_ACTION_FULL: u32 = 0xffff_0000;
-/// `BPF_RET | BPF_K` and `BPF_RET | BPF_A`.
-const RET_K: u16 = 0x06;
+/// `BPF_RET | BPF_A` (phantomc never writes one; `RET_K` and `RET_USER_NOTIF`, the
+/// call waiting for a supervisor, are the compiler's).
 const RET_A: u16 = 0x16;
 /// `seccomp(2)`'s operation and flag for a filter with a listener.
 const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
@@ -287,35 +286,33 @@ impl Filter {
     }
 }
 
-/// The audit architecture of this build's system calls, as `struct seccomp_data` has it.
-#[cfg(target_arch = "x86_64")]
-const AUDIT_ARCH_NATIVE: u32 = 0xc000_003e;
-#[cfg(target_arch = "aarch64")]
-const AUDIT_ARCH_NATIVE: u32 = 0xc000_00b7;
-#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-const AUDIT_ARCH_NATIVE: u32 = 0;
-
 /// A filter that leaves `listen` to a supervisor and lets everything else through,
 /// stacked under a policy's own (which decides every other call, and may still refuse
 /// `listen`: the strictest of the filters' verdicts is the kernel's). Calls of another
 /// architecture are the policy filter's to kill.
 pub fn listen_supervision() -> Filter {
-    const LD_W_ABS: u16 = 0x20;
-    const JEQ_K: u16 = 0x15;
-    const RET_ALLOW: u32 = 0x7fff_0000;
-    let insn = |code: u16, jt: u8, jf: u8, k: u32| sock_filter { code, jt, jf, k };
+    use phantom_compiler::seccomp::bpf::{Insn, JMP_JEQ_K, LD_W_ABS, OFF_ARCH, OFF_NR, RET_ALLOW};
+    let native = phantom_compiler::tables::Arch::from_name(std::env::consts::ARCH)
+        .map_or(0, phantom_compiler::tables::Arch::audit_arch);
     let listen = u32::try_from(libc::SYS_listen).unwrap_or(u32::MAX);
+    let program = [
+        Insn::new(LD_W_ABS, 0, 0, OFF_ARCH),
+        Insn::new(JMP_JEQ_K, 0, 3, native),
+        Insn::new(LD_W_ABS, 0, 0, OFF_NR),
+        Insn::new(JMP_JEQ_K, 0, 1, listen),
+        Insn::new(RET_K, 0, 0, RET_USER_NOTIF),
+        Insn::new(RET_K, 0, 0, RET_ALLOW),
+    ];
     Filter {
-        program: vec![
-            // seccomp_data.arch
-            insn(LD_W_ABS, 0, 0, 4),
-            insn(JEQ_K, 0, 3, AUDIT_ARCH_NATIVE),
-            // seccomp_data.nr
-            insn(LD_W_ABS, 0, 0, 0),
-            insn(JEQ_K, 0, 1, listen),
-            insn(RET_K, 0, 0, RET_USER_NOTIF),
-            insn(RET_K, 0, 0, RET_ALLOW),
-        ],
+        program: program
+            .iter()
+            .map(|i| sock_filter {
+                code: i.code,
+                jt: i.jt,
+                jf: i.jf,
+                k: i.k,
+            })
+            .collect(),
     }
 }
 

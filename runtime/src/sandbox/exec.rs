@@ -1775,7 +1775,6 @@ pub(super) fn move_in(
 
 pub(super) fn build_root(bundle: &Bundle, p: &Prepared, old: OldRoot) -> Result<(), String> {
     sys::make_rprivate_root().map_err(|e| format!("making mounts private: {e}"))?;
-    limit_user_budgets_here(bundle)?;
     mark(p, "init: mounts private");
     build_private_root(bundle, p, None, old)
 }
@@ -1783,7 +1782,7 @@ pub(super) fn build_root(bundle: &Bundle, p: &Prepared, old: OldRoot) -> Result<
 /// The sandbox's share of its user's budgets ([`harden::limit_user_budgets`]), set by
 /// init while the host's `/proc` is in view, where no network helper (which sets it
 /// otherwise, `netns.rs`) joins the sandbox's user namespace.
-pub(super) fn limit_user_budgets_here(bundle: &Bundle) -> Result<(), String> {
+fn limit_user_budgets_here(bundle: &Bundle) -> Result<(), String> {
     if own_network(bundle) {
         return Ok(());
     }
@@ -1811,6 +1810,7 @@ pub(super) fn build_private_root(
     deferred: Option<&mut Vec<mounts::Deferred>>,
     old: OldRoot,
 ) -> Result<(), String> {
+    limit_user_budgets_here(bundle)?;
     let root = Path::new("/tmp");
     // The sources are captured with init's first ids, phantom's, which reach what the
     // caller may reach; then init takes the ids phantom mapped (its own are unmapped

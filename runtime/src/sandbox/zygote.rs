@@ -482,9 +482,6 @@ fn parked_init_main(
     if let Err(e) = sys::unshare(libc::CLONE_NEWNS) {
         fail("entering a mount namespace of the sandbox's own", &e);
     }
-    if let Err(e) = exec::limit_user_budgets_here(bundle) {
-        fail("setting the sandbox's limits", &e);
-    }
     let mut deferred: Vec<Deferred> = Vec::new();
     if let Err(e) = exec::build_private_root(bundle, &p, Some(&mut deferred), exec::OldRoot::Detach)
     {
