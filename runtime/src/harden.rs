@@ -488,28 +488,21 @@ pub fn drop_capabilities() -> Result<(), HardenError> {
 
 /// The kernel's per-user budgets that a sandbox shares with every other process of the
 /// user owning its user namespace (the caller; root, where phantom runs as root and the
-/// workload as nobody), each as the host's limit and the file of the same limit for the
-/// writer's own user namespace. Counted per user: without a limit of its own, one
-/// sandbox could take them all (a workload opening 128 inotify instances left root
-/// none, and systemd needs them).
+/// workload as nobody), each as the host's limit (beneath [`HOST_LIMITS`]) and the file
+/// of the same limit for the writer's own user namespace (beneath [`OWN_LIMITS`]).
+/// Counted per user: without a limit of its own, one sandbox could take them all (a
+/// workload opening 128 inotify instances left root none, and systemd needs them).
 const USER_BUDGETS: [(&str, &str); 4] = [
-    (
-        "/proc/sys/fs/inotify/max_user_instances",
-        "/proc/sys/user/max_inotify_instances",
-    ),
-    (
-        "/proc/sys/fs/inotify/max_user_watches",
-        "/proc/sys/user/max_inotify_watches",
-    ),
-    (
-        "/proc/sys/fs/fanotify/max_user_groups",
-        "/proc/sys/user/max_fanotify_groups",
-    ),
-    (
-        "/proc/sys/fs/fanotify/max_user_marks",
-        "/proc/sys/user/max_fanotify_marks",
-    ),
+    ("inotify/max_user_instances", "max_inotify_instances"),
+    ("inotify/max_user_watches", "max_inotify_watches"),
+    ("fanotify/max_user_groups", "max_fanotify_groups"),
+    ("fanotify/max_user_marks", "max_fanotify_marks"),
 ];
+
+/// Where the host's limits of [`USER_BUDGETS`] are.
+const HOST_LIMITS: &str = "/proc/sys/fs";
+/// Where the limits of the reader's own user namespace are.
+const OWN_LIMITS: &str = "/proc/sys/user";
 
 /// What one sandbox may take of each of [`USER_BUDGETS`]: a quarter.
 pub const USER_BUDGET_SHARE: u64 = 4;
@@ -529,48 +522,87 @@ const INITIAL_USER_NAMESPACE: u64 = 0xEFFF_FFFD;
 /// have (no fanotify) is skipped. Refused in the initial user namespace, where it would
 /// lower the host's limits for every user.
 pub(crate) fn limit_user_budgets() -> io::Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    if std::fs::metadata("/proc/self/ns/user")?.ino() == INITIAL_USER_NAMESPACE {
+    use rustix::fs::{Mode, OFlags};
+    if rustix::fs::stat("/proc/self/ns/user")?.st_ino == INITIAL_USER_NAMESPACE {
         return Err(io::Error::from_raw_os_error(libc::EPERM));
     }
+    // The two directories once, the files relative to them: every path walk through
+    // /proc/sys looks each name up in the sysctl tables.
+    let directory = |path| {
+        rustix::fs::open(
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    let (host_dir, own_dir) = (directory(HOST_LIMITS)?, directory(OWN_LIMITS)?);
+    let missing = |e: &io::Error| e.kind() == io::ErrorKind::NotFound;
     for (host, own) in USER_BUDGETS {
-        let mut buf = [0u8; 24];
-        let limit = match read_small(host, &mut buf) {
-            Ok(text) => std::str::from_utf8(text)
-                .ok()
-                .and_then(|t| t.trim().parse::<u64>().ok())
-                .ok_or_else(|| {
-                    io::Error::new(
-                        io::ErrorKind::InvalidData,
-                        format!("`{host}` is not a number"),
-                    )
-                })?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+        let limit = match read_limit(&host_dir, host) {
+            Ok(limit) => limit,
+            Err(e) if missing(&e) => continue,
             Err(e) => return Err(e),
         };
-        let written = std::fs::OpenOptions::new()
-            .write(true)
-            .open(own)
-            .and_then(|mut f| f.write_all(budget_share(limit).to_string().as_bytes()));
+        let written = rustix::fs::openat(
+            &own_dir,
+            own,
+            OFlags::WRONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(io::Error::from)
+        .and_then(|fd| File::from(fd).write_all(budget_share(limit).to_string().as_bytes()));
         match written {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) if missing(&e) => {}
             other => other?,
         }
     }
     Ok(())
 }
 
+/// The number in the sysctl file `name` beneath `dir`.
+fn read_limit(dir: &std::os::fd::OwnedFd, name: &str) -> io::Result<u64> {
+    use rustix::fs::{Mode, OFlags};
+    let file = File::from(rustix::fs::openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?);
+    let mut buf = [0u8; 24];
+    let text = read_small_from(file, &mut buf)?;
+    std::str::from_utf8(text)
+        .ok()
+        .and_then(|t| t.trim().parse::<u64>().ok())
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("`{HOST_LIMITS}/{name}` is not a number"),
+            )
+        })
+}
+
 /// Reads a small file into `buf` without allocating; the bytes read.
 fn read_small<'a>(path: &str, buf: &'a mut [u8]) -> io::Result<&'a [u8]> {
-    let mut file = File::open(path)?;
+    read_small_from(File::open(path)?, buf)
+}
+
+/// [`read_small`] of an open file. A kernel file ends at its first short read that
+/// ends a line: it says all it has at once.
+fn read_small_from(mut file: File, buf: &mut [u8]) -> io::Result<&[u8]> {
     let mut len = 0;
     while let Some(rest) = buf.get_mut(len..) {
         if rest.is_empty() {
             break;
         }
+        let room = rest.len();
         match file.read(rest) {
             Ok(0) => break,
-            Ok(n) => len += n,
+            Ok(n) => {
+                len += n;
+                if n < room && buf.get(len - 1) == Some(&b'\n') {
+                    break;
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
         }

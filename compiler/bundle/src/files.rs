@@ -31,7 +31,10 @@ pub fn read_file(path: &Path, limit: usize) -> io::Result<Vec<u8>> {
     if meta.len() > limit64 {
         return Err(too_large(meta.len()));
     }
-    let mut bytes = Vec::new();
+    // Room for the whole file and one byte more: read in one call, and the end seen
+    // in the next (from empty, `read_to_end` starts small and doubles).
+    let expected = usize::try_from(meta.len()).unwrap_or(limit).min(limit);
+    let mut bytes = Vec::with_capacity(expected.saturating_add(1));
     std::fs::File::open(path)?
         .take(limit64.saturating_add(1))
         .read_to_end(&mut bytes)?;

@@ -107,17 +107,7 @@ impl CgroupFs for RealFs {
     }
 
     fn list(&self, path: &Path) -> io::Result<Vec<String>> {
-        let mut names = Vec::new();
-        for entry in fs::read_dir(path)? {
-            let entry = entry?;
-            if entry.file_type()?.is_dir() {
-                if let Some(name) = entry.file_name().to_str() {
-                    names.push(name.to_owned());
-                }
-            }
-        }
-        names.sort();
-        Ok(names)
+        list_subdirectories(path)
     }
 
     fn exists(&self, path: &Path) -> bool {
@@ -151,5 +141,79 @@ impl CgroupFs for RealFs {
 
     fn sleep(&self, duration: Duration) {
         std::thread::sleep(duration);
+    }
+}
+
+/// The names of the subdirectories of `path`, sorted. Read with getdents64 into a
+/// buffer on the stack: libc's `opendir` (under `fs::read_dir`) allocates its buffer
+/// through musl's own malloc, which maps a fresh page for it and unmaps it again at
+/// `closedir` — a page fault and two system calls per directory, and the stale-cgroup
+/// sweep lists one directory per hierarchy on every run.
+fn list_subdirectories(path: &Path) -> io::Result<Vec<String>> {
+    use rustix::fs::{FileType, Mode, OFlags, RawDir};
+    use std::mem::MaybeUninit;
+    let dir = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut buf = [MaybeUninit::<u8>::uninit(); 4096];
+    let mut entries = RawDir::new(&dir, &mut buf);
+    let mut names = Vec::new();
+    while let Some(entry) = entries.next() {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name == b"." || name == b".." {
+            continue;
+        }
+        let is_dir = match entry.file_type() {
+            FileType::Directory => true,
+            // A file system that does not say (cgroupfs always does): ask.
+            FileType::Unknown => rustix::fs::statat(
+                &dir,
+                entry.file_name(),
+                rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .is_ok_and(|st| FileType::from_raw_mode(st.st_mode) == FileType::Directory),
+            _ => false,
+        };
+        if let (true, Ok(name)) = (is_dir, std::str::from_utf8(name)) {
+            names.push(name.to_owned());
+        }
+    }
+    names.sort();
+    Ok(names)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_names_the_subdirectories_alone_sorted() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["b-dir", "a-dir", "c-dir"] {
+            fs::create_dir(dir.path().join(name)).unwrap();
+        }
+        fs::write(dir.path().join("a-file"), "").unwrap();
+        std::os::unix::fs::symlink("a-dir", dir.path().join("a-link")).unwrap();
+        // More entries than one getdents64 call returns into the buffer.
+        for i in 0..300 {
+            fs::create_dir(dir.path().join(format!("many-{i:03}-{}", "x".repeat(40)))).unwrap();
+        }
+        let names = RealFs.list(dir.path()).unwrap();
+        assert_eq!(names.len(), 303);
+        assert_eq!(&names[..3], ["a-dir", "b-dir", "c-dir"]);
+        assert!(names.windows(2).all(|w| w[0] < w[1]));
+        assert!(!names
+            .iter()
+            .any(|n| n == "a-file" || n == "a-link" || n == "." || n == ".."));
+    }
+
+    #[test]
+    fn listing_a_missing_directory_is_not_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = RealFs.list(&dir.path().join("gone")).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
     }
 }

@@ -60,7 +60,10 @@ impl HostIdentity {
     pub fn for_workspace(given: &Path) -> std::io::Result<(PathBuf, HostIdentity)> {
         let caller = (super::sys::uid(), super::sys::gid());
         if caller.0 != 0 {
-            return Ok((given.canonicalize()?, HostIdentity::choose(caller, None)));
+            return Ok((
+                super::sys::canonicalize(given)?,
+                HostIdentity::choose(caller, None),
+            ));
         }
         let (directory, links) = walk(&std::path::absolute(given)?)?;
         let owner = std::fs::metadata(&directory)

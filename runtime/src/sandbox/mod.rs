@@ -50,4 +50,5 @@ pub mod zygote;
 
 pub use exec::{run, ExecError, ExecOptions, Outcome, Overrides};
 pub use seccomp_agent::SeccompAgent;
+pub use sys::canonicalize;
 pub use vars::Vars;

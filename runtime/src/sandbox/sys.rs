@@ -1736,6 +1736,27 @@ pub fn listen(socket: &OwnedFd, backlog: libc::c_int) -> io::Result<()> {
     Ok(())
 }
 
+/// `realpath(3)` into a buffer of ours: `std::fs::canonicalize` passes none, and musl
+/// then returns the path in memory from its own malloc, which maps a fresh page for it
+/// and unmaps it when freed (a page fault and two system calls, before the clone).
+pub fn canonicalize(path: &Path) -> io::Result<std::path::PathBuf> {
+    use std::os::unix::ffi::{OsStrExt, OsStringExt};
+    let path = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let mut resolved = [0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: `path` is NUL-terminated; `resolved` has the PATH_MAX + 1 bytes realpath
+    // may write, and outlives the call.
+    let done = unsafe { libc::realpath(path.as_ptr(), resolved.as_mut_ptr().cast()) };
+    if done.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    let len = resolved
+        .iter()
+        .position(|&b| b == 0)
+        .unwrap_or(resolved.len());
+    Ok(std::ffi::OsString::from_vec(resolved.get(..len).unwrap_or_default().to_vec()).into())
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::panic, reason = "test code")]
@@ -1797,5 +1818,20 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn canonicalize_resolves_as_the_standard_library_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
+        let through = dir.path().join("link/../link/.");
+        assert_eq!(
+            canonicalize(&through).unwrap(),
+            through.canonicalize().unwrap()
+        );
+        let missing = canonicalize(&dir.path().join("gone")).unwrap_err();
+        assert_eq!(missing.kind(), io::ErrorKind::NotFound);
     }
 }

@@ -335,13 +335,14 @@ fn refuse_profile_in_workspace(files: &[PathBuf], workspace: &Path) -> anyhow::R
     if files.is_empty() {
         return Ok(());
     }
-    let Ok(workspace) = workspace.canonicalize() else {
+    use phantom_runtime::sandbox::canonicalize;
+    let Ok(workspace) = canonicalize(workspace) else {
         return Ok(()); // a missing workspace is reported where it is opened
     };
     // (A file that cannot be resolved was reported where it was read.)
     if let Some(file) = files
         .iter()
-        .filter_map(|f| f.canonicalize().ok())
+        .filter_map(|f| canonicalize(f).ok())
         .find(|f| f.starts_with(&workspace))
     {
         bail!(
