@@ -17,8 +17,10 @@ every command runs once per round, in an order shuffled from round to round, so 
 all rows share the same moments of the machine; then the ratios the issue sets targets
 for. Then phantom's size: the stripped binary and the peak RSS of `phantom exec`
 (`/usr/bin/time -f %M`, median of 21). With `--parts`, instead: what each part of a
-cold start costs, the floor without and with its network namespace, then phantom under
-policies that add python-dev's parts one at a time.
+cold start costs, the floor without and with its network namespace, the floor doing
+the kernel's part of phantom's smallest sandbox (its ids, an init, its 5-step root:
+`ns-floor -n -u -i -r`), then phantom under policies that add python-dev's parts one at
+a time.
 """
 import argparse, os, random, shutil, statistics, subprocess, sys, tempfile, time
 from benchlib import give_to_a_user
@@ -258,12 +260,17 @@ def parts_policies(root):
     ]
 
 def measure_parts(phantom, phantomc, bundle, floor, ws, work, root, runs):
-    """Rows of `--parts`: the floor without and with the network namespace, then
-    phantom with python-dev's parts added one at a time, interleaved."""
+    """Rows of `--parts`: the floor without and with the network namespace, the floor
+    doing the kernel's part of phantom's smallest sandbox, then phantom with
+    python-dev's parts added one at a time, interleaved."""
     commands = [("bare /bin/true", ["/bin/true"])]
     if floor:
         commands += [("ns-floor without the network namespace", [floor, "-n", "/bin/true"]),
-                     ("ns-floor", [floor, "/bin/true"])]
+                     ("ns-floor", [floor, "/bin/true"]),
+                     # The kernel's part of the next row, done as plainly as C can:
+                     # the two rows' difference is phantom's own.
+                     ("ns-floor -n -u -i -r: the next row's ids, init and root, nothing else",
+                      [floor, "-n", "-u", "-i", "-r", "/bin/true"])]
     for i, (label, text) in enumerate(parts_policies(root)):
         source, out = os.path.join(work, f"parts-{i}.pfp"), os.path.join(work, f"parts-{i}.pfb")
         open(source, "w").write(text)

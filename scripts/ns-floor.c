@@ -8,13 +8,24 @@
  * tear down those namespaces around the command here; a target below it is below
  * what any sandbox with those namespaces could reach.
  *
- *     ns-floor [-n] COMMAND [ARG...]   exit status: the command's (125: set-up failed)
+ *     ns-floor [-n] [-u] [-i] [-r] COMMAND [ARG...]
+ *     exit status: the command's (125: set-up failed)
  *
- * -n leaves the network namespace out (what the others cost without it).
+ * -n leaves the network namespace out (what the others cost without it). The rest add,
+ * each as plainly as the kernel allows, what phantom's smallest sandbox does
+ * (`--parts`' first phantom row: host network, no limits, no filter), so that the
+ * difference between the two rows is phantom's own: -u maps uid and gid 1000 inside
+ * to nobody outside, as phantom run as root does, and takes them before anything
+ * else; -i runs the command as a child of pid 1, which waits for it; -r builds that
+ * row's root (a tmpfs with /usr bound read-only, three symlinks and a tmpfs /tmp,
+ * sealed read-only), pivots into it and detaches the host's root.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +35,42 @@
 static int go[2];
 static char **command;
 static char stack[64 * 1024];
+static int as_user, with_init, with_root;
+
+/* The new mount API's constants, which musl's headers do not carry. */
+#define OPEN_TREE_CLONE_ 1
+#define AT_RECURSIVE_ 0x8000
+#define MOVE_MOUNT_F_EMPTY_PATH_ 4
+#define MOUNT_ATTR_RDONLY_ 1
+#define MOUNT_ATTR_NOSUID_ 2
+#define MOUNT_ATTR_NODEV_ 4
+struct mount_attr_ {
+    unsigned long long attr_set, attr_clr, propagation, userns_fd;
+};
+
+/* -r: the root of phantom's smallest sandbox, built on the host's /tmp (this mount
+ * namespace's copy of it), then pivoted into. Returns 0, or -1 with errno set. */
+static int build_root(void)
+{
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        return -1;
+    int usr = (int)syscall(SYS_open_tree, AT_FDCWD, "/usr", OPEN_TREE_CLONE_ | O_CLOEXEC | AT_RECURSIVE_);
+    if (usr < 0 || mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m") != 0)
+        return -1;
+    if (symlink("usr/bin", "/tmp/bin") != 0 || symlink("usr/lib", "/tmp/lib") != 0 ||
+        symlink("usr/lib64", "/tmp/lib64") != 0 || mkdir("/tmp/tmp", 0755) != 0 ||
+        mount("tmpfs", "/tmp/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=64m") != 0 ||
+        mkdir("/tmp/usr", 0755) != 0 ||
+        syscall(SYS_move_mount, usr, "", AT_FDCWD, "/tmp/usr", MOVE_MOUNT_F_EMPTY_PATH_) != 0)
+        return -1;
+    close(usr);
+    struct mount_attr_ sealed = {.attr_set = MOUNT_ATTR_RDONLY_ | MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_};
+    if (syscall(SYS_mount_setattr, AT_FDCWD, "/tmp", 0, &sealed, sizeof sealed) != 0 ||
+        chdir("/tmp") != 0 || syscall(SYS_pivot_root, ".", ".") != 0 ||
+        umount2(".", MNT_DETACH) != 0 || chdir("/") != 0)
+        return -1;
+    return 0;
+}
 
 static int child(void *unused)
 {
@@ -32,6 +79,27 @@ static int child(void *unused)
     close(go[1]);
     if (read(go[0], &byte, 1) != 1)
         _exit(125);
+    if (as_user && (setresgid(1000, 1000, 1000) != 0 || setresuid(1000, 1000, 1000) != 0)) {
+        perror("ns-floor: ids");
+        _exit(125);
+    }
+    if (with_root && build_root() != 0) {
+        perror("ns-floor: root");
+        _exit(125);
+    }
+    if (with_init) {
+        pid_t pid = fork();
+        if (pid < 0)
+            _exit(125);
+        if (pid == 0) {
+            execv(command[0], command);
+            _exit(127);
+        }
+        int status;
+        if (waitpid(pid, &status, 0) != pid)
+            _exit(125);
+        _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    }
     execv(command[0], command);
     _exit(127);
 }
@@ -49,13 +117,19 @@ static int write_file(const char *path, const char *text)
 int main(int argc, char **argv)
 {
     int network = CLONE_NEWNET;
-    if (argc > 1 && strcmp(argv[1], "-n") == 0) {
-        network = 0;
-        argv++;
-        argc--;
+    for (; argc > 1 && argv[1][0] == '-' && argv[1][1] && !argv[1][2]; argv++, argc--) {
+        switch (argv[1][1]) {
+        case 'n': network = 0; break;
+        case 'u': as_user = 1; break;
+        case 'i': with_init = 1; break;
+        case 'r': with_root = 1; break;
+        default: argc = 0; break;
+        }
+        if (argc == 0)
+            break;
     }
     if (argc < 2) {
-        fprintf(stderr, "usage: ns-floor [-n] COMMAND [ARG...]\n");
+        fprintf(stderr, "usage: ns-floor [-n] [-u] [-i] [-r] COMMAND [ARG...]\n");
         return 125;
     }
     command = argv + 1;
@@ -73,12 +147,16 @@ int main(int argc, char **argv)
     close(go[0]);
     char path[64], map[64];
     snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
-    snprintf(map, sizeof map, "0 %u 1\n", (unsigned)getuid());
+    /* -u: 1000 inside; outside, nobody when root (as phantom), else the caller. */
+    unsigned inside = as_user ? 1000 : 0;
+    unsigned uid = as_user && getuid() == 0 ? 65534 : (unsigned)getuid();
+    unsigned gid = as_user && getuid() == 0 ? 65534 : (unsigned)getgid();
+    snprintf(map, sizeof map, "%u %u 1\n", inside, uid);
     int failed = write_file(path, map);
     snprintf(path, sizeof path, "/proc/%d/setgroups", (int)pid);
     failed |= write_file(path, "deny");
     snprintf(path, sizeof path, "/proc/%d/gid_map", (int)pid);
-    snprintf(map, sizeof map, "0 %u 1\n", (unsigned)getgid());
+    snprintf(map, sizeof map, "%u %u 1\n", inside, gid);
     failed |= write_file(path, map);
     if (failed) {
         perror("ns-floor: id maps");

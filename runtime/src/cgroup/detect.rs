@@ -137,75 +137,39 @@ pub(crate) const PROC_MOUNTINFO: &str = "/proc/self/mountinfo";
 
 /// What `/proc` says of this process's cgroups: `/proc/self/cgroup` and the cgroup
 /// mounts of `/proc/self/mountinfo`, the first half of [`Detection::detect`] and enough
-/// for [`Probe::may_be_unified`]. [`Probe::read_cgroup`] leaves the mounts for later.
+/// for [`Probe::may_be_unified`].
 #[derive(Clone, Debug)]
 pub struct Probe {
     lines: Vec<CgroupLine>,
-    /// `None` until read ([`Detection::from_probe`] reads them then).
-    mounts: Option<Vec<CgroupMount>>,
-}
-
-fn read_proc(fs: &impl CgroupFs, path: &str) -> Result<String, CgroupError> {
-    fs.read(Path::new(path))
-        .map_err(|source| CgroupError::Detect {
-            path: PathBuf::from(path),
-            source,
-        })
+    mounts: Vec<CgroupMount>,
 }
 
 impl Probe {
-    /// `/proc/self/cgroup` and `/proc/self/mountinfo`.
     pub fn read(fs: &impl CgroupFs) -> Result<Probe, CgroupError> {
-        Probe::read_cgroup(fs)?.with_mounts(fs)
-    }
-
-    /// `/proc/self/cgroup` alone: one small file, where mountinfo lists every mount
-    /// (a few dozen on a host, hundreds beside containers), formatted by the kernel for
-    /// each read.
-    pub fn read_cgroup(fs: &impl CgroupFs) -> Result<Probe, CgroupError> {
-        Ok(Probe {
-            lines: parse_proc_cgroup(&read_proc(fs, PROC_CGROUP)?),
-            mounts: None,
-        })
-    }
-
-    fn with_mounts(self, fs: &impl CgroupFs) -> Result<Probe, CgroupError> {
-        let mounts = match self.mounts {
-            Some(mounts) => mounts,
-            None => parse_mountinfo(&read_proc(fs, PROC_MOUNTINFO)?),
+        let read = |path: &str| {
+            fs.read(Path::new(path))
+                .map_err(|source| CgroupError::Detect {
+                    path: PathBuf::from(path),
+                    source,
+                })
         };
         Ok(Probe {
-            lines: self.lines,
-            mounts: Some(mounts),
+            lines: parse_proc_cgroup(&read(PROC_CGROUP)?),
+            mounts: parse_mountinfo(&read(PROC_MOUNTINFO)?),
         })
     }
 
     /// Whether this host may have cgroup v2 alone: `false` once a v1 hierarchy with
     /// controllers holds this process and a v1 mount shows those controllers here
     /// (`/proc/self/cgroup` also lists hierarchies no mount here shows, as in a
-    /// container whose host has some, which the full detection leaves out). Where the
-    /// mounts are not read yet, a v1 mount where hierarchies are conventionally
-    /// mounted, `/sys/fs/cgroup/<controllers>` with a `tasks` file (which v2 has not),
-    /// counts as one: a host this calls not unified is one whose full detection finds
-    /// v1 hierarchies, never a v2-only one.
-    pub fn may_be_unified(&self, fs: &impl CgroupFs) -> bool {
+    /// container whose host has some, which the full detection leaves out).
+    pub fn may_be_unified(&self) -> bool {
         !self.lines.iter().filter(|line| line.id != 0).any(|line| {
             let controllers = line.v1_controllers();
-            !controllers.is_empty()
-                && match &self.mounts {
-                    Some(mounts) => mounts.iter().any(|m| m.shows_v1(&controllers)),
-                    None => fs.exists(
-                        &Path::new(CONVENTIONAL_MOUNTS)
-                            .join(controllers.join(","))
-                            .join("tasks"),
-                    ),
-                }
+            !controllers.is_empty() && self.mounts.iter().any(|m| m.shows_v1(&controllers))
         })
     }
 }
-
-/// Where cgroup hierarchies are mounted by convention (systemd, cgroupfs-mount).
-const CONVENTIONAL_MOUNTS: &str = "/sys/fs/cgroup";
 
 impl Detection {
     /// Reads `/proc/self/cgroup`, `/proc/self/mountinfo` and, on v2, our cgroup's
@@ -216,8 +180,7 @@ impl Detection {
 
     /// [`detect`](Self::detect), `/proc` already read.
     pub fn from_probe(fs: &impl CgroupFs, probe: Probe) -> Result<Detection, CgroupError> {
-        let Probe { lines, mounts } = probe.with_mounts(fs)?;
-        let mounts = mounts.unwrap_or_default();
+        let Probe { lines, mounts } = probe;
         let mut hierarchies = Vec::new();
         let mut problems = Vec::new();
         for line in &lines {

@@ -632,11 +632,12 @@ pub fn run_watching(
     // controllers) the cgroups are made while init builds its root, and init moves
     // itself in, which waits for no grace period either (`cgroup_moved_in`).
     // Detected once for the run: which layout decides how init gets into its cgroup.
-    // Where v1 controllers hold this process (/proc/self/cgroup and a `tasks` file say
-    // so), the full detection (mountinfo first) waits until init is building its root:
-    // nothing before the clone needs it.
-    let mut probe = crate::cgroup::Probe::read_cgroup(&RealFs).ok();
-    let detect_now = probe.as_ref().is_none_or(|p| p.may_be_unified(&RealFs));
+    // Where v1 controllers hold this process (two small reads say so), the full
+    // detection waits until init is building its root: nothing before the clone needs it.
+    let mut probe = crate::cgroup::Probe::read(&RealFs).ok();
+    let detect_now = probe
+        .as_ref()
+        .is_none_or(crate::cgroup::Probe::may_be_unified);
     // (Where /proc could not be read, the full detection could not either.)
     let finish = |probe: Option<crate::cgroup::Probe>| {
         probe.and_then(|p| crate::cgroup::Detection::from_probe(&RealFs, p).ok())
