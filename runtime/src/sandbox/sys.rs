@@ -1702,29 +1702,9 @@ pub fn pidfd_getfd(pidfd: &OwnedFd, fd: RawFd) -> io::Result<OwnedFd> {
 /// Whether `socket` is an IPv4 or IPv6 socket bound to no port yet (`getsockname`
 /// says port 0), on which `listen` would take an ephemeral port.
 pub fn inet_socket_unbound(socket: &OwnedFd) -> io::Result<bool> {
-    // SAFETY: sockaddr_storage is plain data; zeroed is valid.
-    let mut address: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-    // SAFETY: `address` has room for any socket address; `len` says how much.
-    check(libc::c_long::from(unsafe {
-        libc::getsockname(
-            socket.as_raw_fd(),
-            std::ptr::from_mut(&mut address).cast(),
-            &mut len,
-        )
-    }))?;
-    let port = match libc::c_int::from(address.ss_family) {
-        // SAFETY: the family says which address the kernel wrote.
-        libc::AF_INET => unsafe {
-            (*std::ptr::from_ref(&address).cast::<libc::sockaddr_in>()).sin_port
-        },
-        // SAFETY: as above.
-        libc::AF_INET6 => unsafe {
-            (*std::ptr::from_ref(&address).cast::<libc::sockaddr_in6>()).sin6_port
-        },
-        _ => return Ok(false),
-    };
-    Ok(port == 0)
+    let address = rustix::net::getsockname(socket)?;
+    // Anything but IPv4 and IPv6 (a Unix socket, say) has no port.
+    Ok(std::net::SocketAddr::try_from(address).is_ok_and(|a| a.port() == 0))
 }
 
 /// `listen(2)` on `socket`.
