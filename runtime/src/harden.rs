@@ -537,11 +537,15 @@ pub(crate) fn limit_user_budgets() -> io::Result<()> {
     };
     let (host_dir, own_dir) = (directory(HOST_LIMITS)?, directory(OWN_LIMITS)?);
     let missing = |e: &io::Error| e.kind() == io::ErrorKind::NotFound;
+    // Which file failed, with the kernel's error kind kept (a missing one is skipped).
+    let naming = |dir: &str, name: &str, e: io::Error| {
+        io::Error::new(e.kind(), format!("`{dir}/{name}`: {e}"))
+    };
     for (host, own) in USER_BUDGETS {
         let limit = match read_limit(&host_dir, host) {
             Ok(limit) => limit,
             Err(e) if missing(&e) => continue,
-            Err(e) => return Err(e),
+            Err(e) => return Err(naming(HOST_LIMITS, host, e)),
         };
         let written = rustix::fs::openat(
             &own_dir,
@@ -553,7 +557,8 @@ pub(crate) fn limit_user_budgets() -> io::Result<()> {
         .and_then(|fd| File::from(fd).write_all(budget_share(limit).to_string().as_bytes()));
         match written {
             Err(e) if missing(&e) => {}
-            other => other?,
+            Err(e) => return Err(naming(OWN_LIMITS, own, e)),
+            Ok(()) => {}
         }
     }
     Ok(())
@@ -573,12 +578,7 @@ fn read_limit(dir: &std::os::fd::OwnedFd, name: &str) -> io::Result<u64> {
     std::str::from_utf8(text)
         .ok()
         .and_then(|t| t.trim().parse::<u64>().ok())
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!("`{HOST_LIMITS}/{name}` is not a number"),
-            )
-        })
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "not a number"))
 }
 
 /// Reads a small file into `buf` without allocating; the bytes read.

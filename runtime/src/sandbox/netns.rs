@@ -77,16 +77,30 @@ pub enum NetnsError {
     Receive(io::Error),
 }
 
-/// A helper's failure as the four bytes it sends: step in the high half, errno low.
+/// A helper's failure as the four bytes it sends first: step in the high half, errno
+/// low (EIO for an error that has none of its own).
 fn encode(step: Step, error: &io::Error) -> i32 {
     ((step as i32) << 16) | (error.raw_os_error().unwrap_or(libc::EIO) & 0xffff)
 }
 
-fn decode(code: i32) -> NetnsError {
+/// What follows the four bytes: nothing for a plain errno, which says it all; the
+/// error's own words otherwise (which file, what was wrong with it).
+fn detail(error: &io::Error) -> String {
+    match error.raw_os_error() {
+        Some(_) => String::new(),
+        None => error.to_string(),
+    }
+}
+
+fn decode(code: i32, detail: &str) -> NetnsError {
     let step = Step::from_code(code >> 16).map_or("the network namespace's helper", Step::describe);
+    let errno = io::Error::from_raw_os_error(code & 0xffff);
     NetnsError::Helper {
         step,
-        error: io::Error::from_raw_os_error(code & 0xffff),
+        error: match detail {
+            "" => errno,
+            words => io::Error::new(errno.kind(), words.to_string()),
+        },
     }
 }
 
@@ -131,13 +145,19 @@ impl Pending {
     /// Waits for the helper: the namespace's descriptor, or why it could not be made.
     pub fn finish(mut self) -> Result<OwnedFd, NetnsError> {
         let answer = sys::recv_fd_or_bytes(self.answer.as_raw_fd());
+        // A failure's words, if it sent any, up to its end of the socket.
+        let mut words = String::new();
+        if matches!(answer, Ok(Err(_))) {
+            use std::io::Read;
+            let _ = (&self.answer).take(1024).read_to_string(&mut words);
+        }
         // The helper exits right after answering (or has died); either way it is
         // reaped here, before anything else can go wrong.
         let _ = sys::waitpid(self.pid, 0);
         self.reaped = true;
         match answer {
             Ok(Ok(fd)) => Ok(fd),
-            Ok(Err(code)) => Err(decode(code)),
+            Ok(Err(code)) => Err(decode(code, &words)),
             Err(e) => Err(NetnsError::Receive(e)),
         }
     }
@@ -170,7 +190,11 @@ fn helper(owner: &OwnedFd, answer: &std::os::unix::net::UnixStream) -> ! {
     })();
     let sent = match made {
         Ok(fd) => sys::send_fd(answer.as_raw_fd(), fd.as_raw_fd()),
-        Err((step, e)) => sys::send_nosignal(answer.as_raw_fd(), &encode(step, &e).to_le_bytes()),
+        Err((step, e)) => {
+            let mut message = encode(step, &e).to_le_bytes().to_vec();
+            message.extend_from_slice(detail(&e).as_bytes());
+            sys::send_nosignal(answer.as_raw_fd(), &message)
+        }
     };
     sys::exit_now(i32::from(sent.is_err()))
 }
@@ -181,8 +205,8 @@ mod tests {
 
     #[test]
     fn a_helpers_failure_names_its_step_and_errno() {
-        let code = encode(Step::Loopback, &io::Error::from_raw_os_error(libc::EPERM));
-        let error = decode(code).to_string();
+        let e = io::Error::from_raw_os_error(libc::EPERM);
+        let error = decode(encode(Step::Loopback, &e), &detail(&e)).to_string();
         assert!(
             error.starts_with("bringing loopback up in the new network namespace: "),
             "{error}"
@@ -192,10 +216,30 @@ mod tests {
 
     #[test]
     fn an_unknown_step_is_still_reported() {
-        let error = decode((9 << 16) | libc::EINVAL).to_string();
+        let error = decode((9 << 16) | libc::EINVAL, "").to_string();
         assert!(
             error.starts_with("the network namespace's helper: "),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_helpers_failure_without_an_errno_keeps_its_words() {
+        let e = io::Error::new(
+            io::ErrorKind::InvalidData,
+            "`/proc/sys/fs/inotify/max_user_watches`: not a number",
+        );
+        let error = decode(encode(Step::Budgets, &e), &detail(&e));
+        let text = error.to_string();
+        assert!(text.starts_with("limiting the sandbox's share"), "{text}");
+        assert!(
+            text.ends_with("`/proc/sys/fs/inotify/max_user_watches`: not a number"),
+            "{text}"
+        );
+        let NetnsError::Helper { error, .. } = error else {
+            panic!("{text}")
+        };
+        let eio = io::Error::from_raw_os_error(libc::EIO).kind();
+        assert_eq!(error.kind(), eio, "EIO's kind, as before");
     }
 }
