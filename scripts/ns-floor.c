@@ -55,7 +55,10 @@ static int build_root(void)
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         return -1;
     int usr = (int)syscall(SYS_open_tree, AT_FDCWD, "/usr", OPEN_TREE_CLONE_ | O_CLOEXEC | AT_RECURSIVE_);
-    if (usr < 0 || mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m") != 0)
+    struct mount_attr_ read_only = {.attr_set = MOUNT_ATTR_RDONLY_ | MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_};
+    if (usr < 0 ||
+        syscall(SYS_mount_setattr, usr, "", AT_EMPTY_PATH | AT_RECURSIVE_, &read_only, sizeof read_only) != 0 ||
+        mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=1m") != 0)
         return -1;
     if (symlink("usr/bin", "/tmp/bin") != 0 || symlink("usr/lib", "/tmp/lib") != 0 ||
         symlink("usr/lib64", "/tmp/lib64") != 0 || mkdir("/tmp/tmp", 0755) != 0 ||
@@ -64,8 +67,7 @@ static int build_root(void)
         syscall(SYS_move_mount, usr, "", AT_FDCWD, "/tmp/usr", MOVE_MOUNT_F_EMPTY_PATH_) != 0)
         return -1;
     close(usr);
-    struct mount_attr_ sealed = {.attr_set = MOUNT_ATTR_RDONLY_ | MOUNT_ATTR_NOSUID_ | MOUNT_ATTR_NODEV_};
-    if (syscall(SYS_mount_setattr, AT_FDCWD, "/tmp", 0, &sealed, sizeof sealed) != 0 ||
+    if (syscall(SYS_mount_setattr, AT_FDCWD, "/tmp", 0, &read_only, sizeof read_only) != 0 ||
         chdir("/tmp") != 0 || syscall(SYS_pivot_root, ".", ".") != 0 ||
         umount2(".", MNT_DETACH) != 0 || chdir("/") != 0)
         return -1;

@@ -535,12 +535,18 @@ pub(crate) fn limit_user_budgets() -> io::Result<()> {
             Mode::empty(),
         )
     };
-    let (host_dir, own_dir) = (directory(HOST_LIMITS)?, directory(OWN_LIMITS)?);
-    let missing = |e: &io::Error| e.kind() == io::ErrorKind::NotFound;
-    // Which file failed, with the kernel's error kind kept (a missing one is skipped).
+    // Which file failed, the kernel's error kept as the source (its kind and errno).
     let naming = |dir: &str, name: &str, e: io::Error| {
-        io::Error::new(e.kind(), format!("`{dir}/{name}`: {e}"))
+        let file = if name.is_empty() {
+            dir.to_string()
+        } else {
+            format!("{dir}/{name}")
+        };
+        io::Error::new(e.kind(), InFile { file, source: e })
     };
+    let host_dir = directory(HOST_LIMITS).map_err(|e| naming(HOST_LIMITS, "", e.into()))?;
+    let own_dir = directory(OWN_LIMITS).map_err(|e| naming(OWN_LIMITS, "", e.into()))?;
+    let missing = |e: &io::Error| e.kind() == io::ErrorKind::NotFound;
     for (host, own) in USER_BUDGETS {
         let limit = match read_limit(&host_dir, host) {
             Ok(limit) => limit,
@@ -562,6 +568,26 @@ pub(crate) fn limit_user_budgets() -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// An error of one file's: its path, then the error itself (kept as the source, so that
+/// its errno can still be sent on: `netns`).
+#[derive(Debug)]
+struct InFile {
+    file: String,
+    source: io::Error,
+}
+
+impl std::fmt::Display for InFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{}`: {}", self.file, self.source)
+    }
+}
+
+impl std::error::Error for InFile {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
 }
 
 /// The number in the sysctl file `name` beneath `dir`.
@@ -1109,6 +1135,27 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "test code")]
 
     use super::*;
+
+    #[test]
+    fn an_error_of_a_file_names_it_and_keeps_the_kernels_error() {
+        let e = io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            InFile {
+                file: "/proc/sys/user/max_inotify_instances".into(),
+                source: io::Error::from_raw_os_error(libc::EACCES),
+            },
+        );
+        assert!(
+            e.to_string()
+                .starts_with("`/proc/sys/user/max_inotify_instances`: "),
+            "{e}"
+        );
+        let inner = e.get_ref().and_then(std::error::Error::source);
+        let errno = inner
+            .and_then(|s| s.downcast_ref::<io::Error>())
+            .and_then(io::Error::raw_os_error);
+        assert_eq!(errno, Some(libc::EACCES));
+    }
 
     #[test]
     fn the_budgets_are_never_lowered_in_the_initial_user_namespace() {

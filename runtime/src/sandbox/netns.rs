@@ -78,9 +78,17 @@ pub enum NetnsError {
 }
 
 /// A helper's failure as the four bytes it sends first: step in the high half, errno
-/// low (EIO for an error that has none of its own).
+/// low: the error's own, or that of the error it wraps (one naming its file, say), or
+/// EIO for one with none.
 fn encode(step: Step, error: &io::Error) -> i32 {
-    ((step as i32) << 16) | (error.raw_os_error().unwrap_or(libc::EIO) & 0xffff)
+    let wrapped = || {
+        let inner = error.get_ref()?;
+        std::error::Error::source(inner)?
+            .downcast_ref::<io::Error>()?
+            .raw_os_error()
+    };
+    let errno = error.raw_os_error().or_else(wrapped).unwrap_or(libc::EIO);
+    ((step as i32) << 16) | (errno & 0xffff)
 }
 
 /// What follows the four bytes: nothing for a plain errno, which says it all; the
@@ -146,11 +154,12 @@ impl Pending {
     pub fn finish(mut self) -> Result<OwnedFd, NetnsError> {
         let answer = sys::recv_fd_or_bytes(self.answer.as_raw_fd());
         // A failure's words, if it sent any, up to its end of the socket.
-        let mut words = String::new();
+        let mut words = Vec::new();
         if matches!(answer, Ok(Err(_))) {
             use std::io::Read;
-            let _ = (&self.answer).take(1024).read_to_string(&mut words);
+            let _ = (&self.answer).take(1024).read_to_end(&mut words);
         }
+        let words = String::from_utf8_lossy(&words);
         // The helper exits right after answering (or has died); either way it is
         // reaped here, before anything else can go wrong.
         let _ = sys::waitpid(self.pid, 0);
@@ -241,5 +250,36 @@ mod tests {
         };
         let eio = io::Error::from_raw_os_error(libc::EIO).kind();
         assert_eq!(error.kind(), eio, "EIO's kind, as before");
+    }
+
+    #[test]
+    fn a_wrapped_errno_is_sent_with_the_words() {
+        #[derive(Debug)]
+        struct Named(io::Error);
+        impl std::fmt::Display for Named {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "`/proc/sys/user/max_inotify_watches`: {}", self.0)
+            }
+        }
+        impl std::error::Error for Named {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let e = io::Error::new(
+            io::ErrorKind::ReadOnlyFilesystem,
+            Named(io::Error::from_raw_os_error(libc::EROFS)),
+        );
+        let error = decode(encode(Step::Budgets, &e), &detail(&e));
+        let NetnsError::Helper { error, .. } = error else {
+            panic!("not the helper's")
+        };
+        assert_eq!(error.kind(), io::ErrorKind::ReadOnlyFilesystem);
+        assert!(
+            error
+                .to_string()
+                .starts_with("`/proc/sys/user/max_inotify_watches`: "),
+            "{error}"
+        );
     }
 }
