@@ -10,8 +10,14 @@ in the order B A (whichever runs second after the other pays for what the first 
 the kernel to finish), spaced `--gap` seconds. Medians and 90th percentiles in
 milliseconds, per order and overall. Keep a copy of the old binary before rebuilding
 (`cp target/release-static/phantom /tmp/phantom-before`).
+
+Each binary runs as `--copies` byte-identical copies (3 by default), used in turn: here
+two copies of one binary differ by up to 0.135 ms in their medians, each having its own
+page-cache pages (docs/benchmarks.md, ninth session). The summary gives each binary's
+median over all its copies and the spread between its copies' medians; a difference
+between the binaries smaller than that spread says nothing.
 """
-import argparse, os, statistics, subprocess, sys, tempfile, time
+import argparse, os, shutil, statistics, subprocess, sys, tempfile, time
 from benchlib import give_to_a_user
 
 
@@ -42,26 +48,46 @@ def main():
     ap.add_argument("b", help="the second")
     ap.add_argument("--runs", type=int, default=300, help="runs of each binary in each order")
     ap.add_argument("--gap", type=float, default=0.02, help="seconds between runs")
+    ap.add_argument("--copies", type=int, default=3, help="byte-identical copies of each binary, used in turn")
     args = ap.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="phantom-ab-") as ws:
+    with tempfile.TemporaryDirectory(prefix="phantom-ab-") as ws, \
+            tempfile.TemporaryDirectory(prefix="phantom-ab-bin-") as bins:
         give_to_a_user(ws)
-        for b in (args.a, args.b):  # warm the page cache
-            for _ in range(3):
-                run_once(b, ws, command)
-        results = {args.a: [], args.b: []}
+        copies = {}
+        for label, b in (("a", args.a), ("b", args.b)):
+            copies[b] = []
+            for i in range(max(1, args.copies)):
+                path = os.path.join(bins, f"{label}{i}", "phantom")
+                os.makedirs(os.path.dirname(path))
+                shutil.copy2(b, path)
+                copies[b].append(path)
+                for _ in range(3):  # warm its page cache
+                    run_once(path, ws, command)
+        results = {c: [] for b in copies for c in copies[b]}
         for order in ((args.a, args.b), (args.b, args.a)):
             part = {b: [] for b in order}
-            for _ in range(args.runs):
+            for i in range(args.runs):
                 for b in order:
-                    part[b].append(run_once(b, ws, command))
+                    copy = copies[b][i % len(copies[b])]
+                    elapsed = run_once(copy, ws, command)
+                    part[b].append(elapsed)
+                    results[copy].append(elapsed)
                     time.sleep(args.gap)
             print(f"order {' then '.join(os.path.basename(os.path.dirname(b)) or b for b in order)}:")
             for b in order:
                 print(f"  {b:60} {summary(part[b])}")
-                results[b].extend(part[b])
-        print("overall:")
+        print("overall (all copies):")
+        medians = {}
         for b in (args.a, args.b):
-            print(f"  {b:60} {summary(results[b])}")
+            pooled = [t for c in copies[b] for t in results[c]]
+            per_copy = [statistics.median(results[c]) for c in copies[b]]
+            medians[b] = statistics.median(pooled)
+            spread = max(per_copy) - min(per_copy)
+            print(f"  {b:60} {summary(pooled)}  copies' medians {' '.join(f'{m:.3f}' for m in per_copy)} (spread {spread:.3f})")
+        diff = medians[args.b] - medians[args.a]
+        spread = max(max(statistics.median(results[c]) for c in copies[b]) - min(statistics.median(results[c]) for c in copies[b]) for b in copies)
+        verdict = "within the copies' spread: no difference shown" if abs(diff) <= spread else "beyond the copies' spread"
+        print(f"second - first: {diff:+.3f} ms ({verdict})")
 
 
 if __name__ == "__main__":
