@@ -504,6 +504,10 @@ const HOST_LIMITS: &str = "/proc/sys/fs";
 /// Where the limits of the reader's own user namespace are.
 const OWN_LIMITS: &str = "/proc/sys/user";
 
+/// The step of [`limit_user_budgets`], as errors name it.
+pub(crate) const LIMITING_BUDGETS: &str =
+    "limiting the sandbox's share of its user's inotify and fanotify budgets";
+
 /// What one sandbox may take of each of [`USER_BUDGETS`]: a quarter.
 pub const USER_BUDGET_SHARE: u64 = 4;
 
@@ -535,23 +539,14 @@ pub(crate) fn limit_user_budgets() -> io::Result<()> {
             Mode::empty(),
         )
     };
-    // Which file failed, the kernel's error kept as the source (its kind and errno).
-    let naming = |dir: &str, name: &str, e: io::Error| {
-        let file = if name.is_empty() {
-            dir.to_string()
-        } else {
-            format!("{dir}/{name}")
-        };
-        io::Error::new(e.kind(), InFile { file, source: e })
-    };
-    let host_dir = directory(HOST_LIMITS).map_err(|e| naming(HOST_LIMITS, "", e.into()))?;
-    let own_dir = directory(OWN_LIMITS).map_err(|e| naming(OWN_LIMITS, "", e.into()))?;
+    let host_dir = directory(HOST_LIMITS).map_err(|e| in_file(HOST_LIMITS.into(), e.into()))?;
+    let own_dir = directory(OWN_LIMITS).map_err(|e| in_file(OWN_LIMITS.into(), e.into()))?;
     let missing = |e: &io::Error| e.kind() == io::ErrorKind::NotFound;
     for (host, own) in USER_BUDGETS {
         let limit = match read_limit(&host_dir, host) {
             Ok(limit) => limit,
             Err(e) if missing(&e) => continue,
-            Err(e) => return Err(naming(HOST_LIMITS, host, e)),
+            Err(e) => return Err(in_file(format!("{HOST_LIMITS}/{host}"), e)),
         };
         let written = rustix::fs::openat(
             &own_dir,
@@ -563,15 +558,26 @@ pub(crate) fn limit_user_budgets() -> io::Result<()> {
         .and_then(|fd| File::from(fd).write_all(budget_share(limit).to_string().as_bytes()));
         match written {
             Err(e) if missing(&e) => {}
-            Err(e) => return Err(naming(OWN_LIMITS, own, e)),
+            Err(e) => return Err(in_file(format!("{OWN_LIMITS}/{own}"), e)),
             Ok(()) => {}
         }
     }
     Ok(())
 }
 
-/// An error of one file's: its path, then the error itself (kept as the source, so that
-/// its errno can still be sent on: `netns`).
+/// `error`, of the file `file`: named in the message, kept (its kind, and its errno as
+/// the source, which `netns` sends on).
+pub(crate) fn in_file(file: String, error: io::Error) -> io::Error {
+    io::Error::new(
+        error.kind(),
+        InFile {
+            file,
+            source: error,
+        },
+    )
+}
+
+/// An error of one file's: its path, then the error itself.
 #[derive(Debug)]
 struct InFile {
     file: String,
@@ -612,8 +618,9 @@ fn read_small<'a>(path: &str, buf: &'a mut [u8]) -> io::Result<&'a [u8]> {
     read_small_from(File::open(path)?, buf)
 }
 
-/// [`read_small`] of an open file. A kernel file ends at its first short read that
-/// ends a line: it says all it has at once.
+/// [`read_small`] of an open file. The files read so here (sysctls, `/proc/self/status`)
+/// are made whole at the first read, so a short read that ends a line is their end (not
+/// so for a proc file made a record at a time, mountinfo say: never read here).
 fn read_small_from(mut file: File, buf: &mut [u8]) -> io::Result<&[u8]> {
     let mut len = 0;
     while let Some(rest) = buf.get_mut(len..) {
@@ -1138,13 +1145,11 @@ mod tests {
 
     #[test]
     fn an_error_of_a_file_names_it_and_keeps_the_kernels_error() {
-        let e = io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            InFile {
-                file: "/proc/sys/user/max_inotify_instances".into(),
-                source: io::Error::from_raw_os_error(libc::EACCES),
-            },
+        let e = in_file(
+            "/proc/sys/user/max_inotify_instances".into(),
+            io::Error::from_raw_os_error(libc::EACCES),
         );
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
         assert!(
             e.to_string()
                 .starts_with("`/proc/sys/user/max_inotify_instances`: "),

@@ -448,26 +448,25 @@ const HOME_PREFIX: &str = "phantom-home";
 /// killed (SIGKILL): directories of this user, named for a process of this pid
 /// namespace that no longer exists. Anything else is left alone.
 fn sweep_stale_homes(tmp: &Path) {
+    use crate::cgroup::CgroupFs;
     use std::os::unix::fs::MetadataExt;
-    let Ok(entries) = std::fs::read_dir(tmp) else {
+    // The directories alone, listed without libc's opendir (`RealFs::list`).
+    let Ok(names) = RealFs.list(tmp) else {
         return;
     };
     let own = std::process::id();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        let Some(pid) = crate::cgroup::stale_pid(name, HOME_PREFIX) else {
+    for name in names {
+        let Some(pid) = crate::cgroup::stale_pid(&name, HOME_PREFIX) else {
             continue;
         };
-        let ours = crate::cgroup::namespace_tag(name, HOME_PREFIX)
+        let ours = crate::cgroup::namespace_tag(&name, HOME_PREFIX)
             == Some(crate::cgroup::own_namespace_tag());
-        let dead = u32::try_from(pid).is_ok_and(|p| p != own)
-            && !crate::cgroup::CgroupFs::process_exists(&RealFs, pid);
-        let mine = entry
-            .metadata()
-            .is_ok_and(|m| m.is_dir() && m.uid() == sys::uid());
+        let dead = u32::try_from(pid).is_ok_and(|p| p != own) && !RealFs.process_exists(pid);
+        let path = tmp.join(&name);
+        let mine =
+            std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir() && m.uid() == sys::uid());
         if ours && dead && mine {
-            let _ = std::fs::remove_dir_all(entry.path());
+            let _ = std::fs::remove_dir_all(path);
         }
     }
 }
@@ -1786,9 +1785,7 @@ fn limit_user_budgets_here(bundle: &Bundle) -> Result<(), String> {
     if own_network(bundle) {
         return Ok(());
     }
-    harden::limit_user_budgets().map_err(|e| {
-        format!("limiting the sandbox's share of its user's inotify and fanotify budgets: {e}")
-    })
+    harden::limit_user_budgets().map_err(|e| format!("{}: {e}", harden::LIMITING_BUDGETS))
 }
 
 /// What becomes of the host's root once the sandbox's is pivoted into.

@@ -54,9 +54,7 @@ impl Step {
             Step::Create => "creating the network namespace",
             Step::Loopback => "bringing loopback up in the new network namespace",
             Step::Open => "opening the new network namespace",
-            Step::Budgets => {
-                "limiting the sandbox's share of its user's inotify and fanotify budgets"
-            }
+            Step::Budgets => crate::harden::LIMITING_BUDGETS,
         }
     }
 }
@@ -254,21 +252,9 @@ mod tests {
 
     #[test]
     fn a_wrapped_errno_is_sent_with_the_words() {
-        #[derive(Debug)]
-        struct Named(io::Error);
-        impl std::fmt::Display for Named {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, "`/proc/sys/user/max_inotify_watches`: {}", self.0)
-            }
-        }
-        impl std::error::Error for Named {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                Some(&self.0)
-            }
-        }
-        let e = io::Error::new(
-            io::ErrorKind::ReadOnlyFilesystem,
-            Named(io::Error::from_raw_os_error(libc::EROFS)),
+        let e = crate::harden::in_file(
+            "/proc/sys/user/max_inotify_watches".into(),
+            io::Error::from_raw_os_error(libc::EROFS),
         );
         let error = decode(encode(Step::Budgets, &e), &detail(&e));
         let NetnsError::Helper { error, .. } = error else {
