@@ -12,7 +12,11 @@ profile from ../shared/corpus if there, cgroups beneath this process's own). Two
 show what the kernel's namespaces alone cost here: unshare(1) creating the same
 namespaces around /bin/true, with no mounts, and scripts/ns-floor.c (built static with
 a C compiler if there is one), which does the least any sandbox with them can do:
-clone into them, write the id maps, exec the command (also python3) as pid 1. Medians and 90th percentiles in milliseconds;
+clone into them, write the id maps, exec the command (also python3) as pid 1; and
+scripts/plan-floor.c (as root), which does all phantom does for the bundle (the same
+processes, system calls and order: id maps, network helper, mount plan, cgroups,
+hardening, the bundle's own filter) in plain C, without phantom's overhead: what the
+targets ask of the design itself. Medians and 90th percentiles in milliseconds;
 every command runs once per round, in an order shuffled from round to round, so that
 all rows share the same moments of the machine; then the ratios the issue sets targets
 for. Then phantom's size: the stripped binary and the peak RSS of `phantom exec`
@@ -213,6 +217,8 @@ PYTHON_BARE = "bare python3 -c pass"
 PYTHON_PHANTOM = "phantom exec python3 -c pass"
 FLOOR = "scripts/ns-floor.c: the same namespaces, nothing else; /bin/true"
 PYTHON_FLOOR = "scripts/ns-floor.c: the same namespaces, nothing else; python3 -c pass"
+PLAN_FLOOR = "scripts/plan-floor.c: phantom's whole design for the bundle, in plain C; /bin/true"
+PYTHON_PLAN_FLOOR = "scripts/plan-floor.c: phantom's whole design for the bundle, in plain C; python3 -c pass"
 
 def build_floor(root, work):
     """scripts/ns-floor.c built static in `work` (musl-gcc where at hand: glibc's start-up
@@ -225,6 +231,71 @@ def build_floor(root, work):
             return out
     print("note: no static C compiler (Debian: musl-tools); the ns-floor rows are left out", file=sys.stderr)
     return None
+
+def cgroup_parents():
+    """plan-floor's CGROUPS argument: this process's own cgroups (v1: the memory and the
+    pids hierarchy's, joined by a colon; v2: its one directory), or None."""
+    own = {}
+    for line in open("/proc/self/cgroup"):
+        _, controllers, path = line.rstrip("\n").split(":", 2)
+        for c in controllers.split(",") if controllers else [""]:
+            own[c] = path.lstrip("/")
+    mounts = {}
+    for line in open("/proc/self/mountinfo"):
+        fields = line.split()
+        rest = fields[fields.index("-") + 1:]
+        if rest[0] == "cgroup":
+            for option in rest[2].split(","):
+                mounts.setdefault(option, fields[4])
+        elif rest[0] == "cgroup2":
+            mounts.setdefault("", fields[4])
+    if "memory" in own and "pids" in own and "memory" in mounts and "pids" in mounts:
+        return ":".join(os.path.join(mounts[c], own[c]) for c in ("memory", "pids"))
+    if "" in own and "" in mounts:
+        unified = os.path.join(mounts[""], own[""])
+        if {"memory", "pids"} <= set(open(os.path.join(unified, "cgroup.subtree_control")).read().split()):
+            return unified
+    return None
+
+def plan_floor_command(root, phantomc, bundle, ws, work):
+    """scripts/plan-floor.c built static, with its plan, filter and cgroups written from
+    the bundle: the argv before the command, or None with a note (it needs root, a C
+    compiler and a memory and a pids controller)."""
+    import json, platform
+    cgroups = cgroup_parents() if os.geteuid() == 0 else None
+    arch = {"x86_64": "x86_64", "aarch64": "aarch64"}.get(platform.machine())
+    out = os.path.join(work, "plan-floor")
+    built = cgroups and arch and any(
+        shutil.which(cc) and subprocess.run([cc, "-O2", "-static", "-o", out, os.path.join(root, "scripts", "plan-floor.c")],
+                                            stderr=subprocess.DEVNULL).returncode == 0
+        for cc in ("musl-gcc", "cc"))
+    if not built:
+        print("note: the plan-floor rows need root, a memory and a pids cgroup controller and a static C compiler; left out", file=sys.stderr)
+        return None
+    info = json.loads(subprocess.run([phantomc, "inspect", "--json", bundle], capture_output=True, check=True).stdout)
+    owner = os.stat(ws)
+    lines = [f"net {'none' if info['network'] == 'None' else 'host'}",
+             f"limits {info['cgroup'].get('memory_max') or 0} {info['cgroup'].get('pids_max') or 0}",
+             f"ids {owner.st_uid} {owner.st_gid}"]
+    lines += [f"landlock {rule['path']} {'rw' if rule['access'] == 'ReadWrite' else 'ro'}" for rule in info["landlock"]["paths"]]
+    for step in info["mounts"]:
+        (kind, s), = step.items()
+        t = s["target"]
+        lines.append({
+            "Symlink": lambda: f"symlink {t} {s['to']}",
+            "Mkdir": lambda: f"mkdir {t} {s['mode']:o}",
+            "Proc": lambda: f"proc {t}",
+            "Tmpfs": lambda: f"tmpfs {t} {s['size']} {s['mode']:o}",
+            "Mask": lambda: f"mask {t}",
+            "ReadOnly": lambda: f"ro {t}",
+            "Bind": lambda: f"bind {t} {s['source'].replace('${workspace}', ws)} {'rw' if s['writable'] else 'ro'}",
+            "Dev": lambda: f"dev {t} " + " ".join(s["nodes"]),
+        }[kind]())
+    plan, bpf = os.path.join(work, "floor.plan"), os.path.join(work, "floor.bpf")
+    open(plan, "w").write("\n".join(lines) + "\n")
+    source = os.path.join(root, "stdlib-profiles", "python-dev.pfp")
+    subprocess.run([phantomc, "compile", source, "--emit", "bpf", "--arch", arch, "-o", bpf], check=True, stderr=subprocess.DEVNULL)
+    return [out, plan, bpf, cgroups]
 
 # The parts of a cold start (`--parts`): python-dev taken apart, one step at a time. Each
 # policy adds one thing to the one before; the rows' differences are what each costs.
@@ -333,6 +404,11 @@ def main():
         row(PYTHON_PHANTOM, [phantom, "exec", bundle, "--workspace", ws, "--", "/usr/bin/python3", "-c", "pass"])
         if floor:
             row(PYTHON_FLOOR, [floor, "/usr/bin/python3", "-c", "pass"])
+    plan_floor = plan_floor_command(root, phantomc, bundle, ws, work)
+    if plan_floor:
+        row(PLAN_FLOOR, plan_floor + ["/bin/true"])
+        if os.path.exists("/usr/bin/python3"):
+            row(PYTHON_PLAN_FLOOR, plan_floor + ["/usr/bin/python3", "-c", "pass"])
     results = measure_interleaved(commands, args.runs)
     rows = [(name,) + results[name] for name, _ in commands]
     # runc by itself, after the others: ten times slower, it leaves the kernel enough
@@ -374,6 +450,12 @@ def main():
                      ("ns-floor python3 / bare python3", PYTHON_FLOOR, PYTHON_BARE)))
     if floors:
         print("the namespaces alone: " + floors)
+    # phantom's design without phantom: what the targets ask of the design itself here.
+    design = ratios((("plan-floor / bwrap with the same plan", PLAN_FLOOR, BWRAP_SAME),
+                     ("plan-floor / bwrap with 8 mounts", PLAN_FLOOR, BWRAP_8),
+                     ("plan-floor python3 / bare python3", PYTHON_PLAN_FLOOR, PYTHON_BARE)))
+    if design:
+        print("the design in plain C: " + design)
     stripped, rss = size
     print(f"\nphantom binary, stripped: {stripped / 2**20:.2f} MiB; peak RSS of `phantom exec … /bin/true`: {rss / 1024:.2f} MiB (median of 21)")
     if io_rows:
