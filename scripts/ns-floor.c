@@ -32,21 +32,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "floor.h"
+
 static int go[2];
 static char **command;
 static char stack[64 * 1024];
 static int as_user, with_init, with_root;
 
-/* The new mount API's constants, which musl's headers do not carry. */
-#define OPEN_TREE_CLONE_ 1
-#define AT_RECURSIVE_ 0x8000
-#define MOVE_MOUNT_F_EMPTY_PATH_ 4
-#define MOUNT_ATTR_RDONLY_ 1
-#define MOUNT_ATTR_NOSUID_ 2
-#define MOUNT_ATTR_NODEV_ 4
-struct mount_attr_ {
-    unsigned long long attr_set, attr_clr, propagation, userns_fd;
-};
 
 /* -r: the root of phantom's smallest sandbox, built on the host's /tmp (this mount
  * namespace's copy of it), then pivoted into. Returns 0, or -1 with errno set. */
@@ -104,16 +96,6 @@ static int child(void *unused)
     }
     execv(command[0], command);
     _exit(127);
-}
-
-static int write_file(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = write(fd, text, strlen(text));
-    close(fd);
-    return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
 int main(int argc, char **argv)

@@ -41,14 +41,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define OPEN_TREE_CLONE_ 1
-#define AT_RECURSIVE_ 0x8000
-#define MOVE_MOUNT_F_EMPTY_PATH_ 4
-#define MOUNT_ATTR_RDONLY_ 1
-#define MOUNT_ATTR_NOSUID_ 2
-#define MOUNT_ATTR_NODEV_ 4
+#include "floor.h"
+
+/* The kernel's own, which musl-gcc's headers leave out (open_tree_attr: Linux 6.15). */
 #define SYS_open_tree_attr_ 467
-/* And the kernel's own, which musl-gcc's headers leave out. */
 #define CAPABILITY_VERSION_3_ 0x20080522
 #define SECCOMP_SET_MODE_FILTER_ 1
 #define LANDLOCK_CREATE_RULESET_VERSION_ 1
@@ -76,9 +72,6 @@ struct sock_fprog_ {
     unsigned short len;
     struct sock_filter_ *filter;
 };
-struct mount_attr_ {
-    unsigned long long attr_set, attr_clr, propagation, userns_fd;
-};
 
 #define ROOT "/tmp"
 #define MAX_STEPS 128
@@ -105,16 +98,6 @@ static void fail(const char *what)
 {
     perror(what);
     _exit(125);
-}
-
-static int write_file(const char *path, const char *text)
-{
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ssize_t n = write(fd, text, strlen(text));
-    close(fd);
-    return n == (ssize_t)strlen(text) ? 0 : -1;
 }
 
 static int send_fd(int socket, int fd, char tag)
