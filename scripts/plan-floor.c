@@ -24,6 +24,7 @@
  * root, as phantom is in the benchmark.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
@@ -112,6 +113,15 @@ static int send_fd(int socket, int fd, char tag)
     c->cmsg_len = CMSG_LEN(sizeof(int));
     memcpy(CMSG_DATA(c), &fd, sizeof fd);
     return sendmsg(socket, &msg, MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+/* waitpid, through interruptions: 0 once `pid` is reaped. */
+static int reap(pid_t pid, int *status)
+{
+    pid_t r;
+    while ((r = waitpid(pid, status, 0)) < 0 && errno == EINTR)
+        ;
+    return r == pid ? 0 : -1;
 }
 
 static int recv_fd(int socket, char *tag)
@@ -419,8 +429,8 @@ static int init(void *unused)
     if (write(ready[1], "j", 1) != 1)
         _exit(125);
     int status;
-    while (waitpid(pid, &status, 0) != pid)
-        ;
+    if (reap(pid, &status) != 0)
+        _exit(125);
     _exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 }
 
@@ -550,8 +560,7 @@ int main(int argc, char **argv)
     if (failed || write(go[1], "g", 1) != 1)
         kill(pid, SIGKILL);
     int status;
-    while (waitpid(pid, &status, 0) != pid)
-        ;
+    failed |= reap(pid, &status);
     rmdir(memory);
     if (!v2)
         rmdir(pids);
