@@ -53,40 +53,42 @@ def main():
     with tempfile.TemporaryDirectory(prefix="phantom-ab-") as ws, \
             tempfile.TemporaryDirectory(prefix="phantom-ab-bin-") as bins:
         give_to_a_user(ws)
+        # Keyed by label, not path: a binary may be compared with itself (a null test).
+        binaries = {"a": args.a, "b": args.b}
         copies = {}
-        for label, b in (("a", args.a), ("b", args.b)):
-            copies[b] = []
+        for label, b in binaries.items():
+            copies[label] = []
             for i in range(max(1, args.copies)):
                 path = os.path.join(bins, f"{label}{i}", "phantom")
                 os.makedirs(os.path.dirname(path))
                 shutil.copy2(b, path)
-                copies[b].append(path)
+                copies[label].append(path)
                 for _ in range(3):  # warm its page cache
                     run_once(path, ws, command)
-        results = {c: [] for b in copies for c in copies[b]}
-        for order in ((args.a, args.b), (args.b, args.a)):
-            part = {b: [] for b in order}
+        results = {c: [] for label in copies for c in copies[label]}
+        for order in (("a", "b"), ("b", "a")):
+            part = {label: [] for label in order}
             for i in range(args.runs):
-                for b in order:
-                    copy = copies[b][i % len(copies[b])]
+                for label in order:
+                    copy = copies[label][i % len(copies[label])]
                     elapsed = run_once(copy, ws, command)
-                    part[b].append(elapsed)
+                    part[label].append(elapsed)
                     results[copy].append(elapsed)
                     time.sleep(args.gap)
-            print(f"order {' then '.join(os.path.basename(os.path.dirname(b)) or b for b in order)}:")
-            for b in order:
-                print(f"  {b:60} {summary(part[b])}")
+            print(f"order {' then '.join(os.path.basename(os.path.dirname(binaries[l])) or binaries[l] for l in order)}:")
+            for label in order:
+                print(f"  {binaries[label]:60} {summary(part[label])}")
         print("overall (all copies):")
-        medians = {}
-        for b in (args.a, args.b):
-            pooled = [t for c in copies[b] for t in results[c]]
-            per_copy = [statistics.median(results[c]) for c in copies[b]]
-            medians[b] = statistics.median(pooled)
+        medians, spreads = {}, []
+        for label, b in binaries.items():
+            pooled = [t for c in copies[label] for t in results[c]]
+            per_copy = [statistics.median(results[c]) for c in copies[label]]
+            medians[label] = statistics.median(pooled)
             spread = max(per_copy) - min(per_copy)
+            spreads.append(spread)
             print(f"  {b:60} {summary(pooled)}  copies' medians {' '.join(f'{m:.3f}' for m in per_copy)} (spread {spread:.3f})")
-        diff = medians[args.b] - medians[args.a]
-        spread = max(max(statistics.median(results[c]) for c in copies[b]) - min(statistics.median(results[c]) for c in copies[b]) for b in copies)
-        verdict = "within the copies' spread: no difference shown" if abs(diff) <= spread else "beyond the copies' spread"
+        diff = medians["b"] - medians["a"]
+        verdict = "within the copies' spread: no difference shown" if abs(diff) <= max(spreads) else "beyond the copies' spread"
         print(f"second - first: {diff:+.3f} ms ({verdict})")
 
 

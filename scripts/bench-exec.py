@@ -240,27 +240,32 @@ def cgroup_parents():
         _, controllers, path = line.rstrip("\n").split(":", 2)
         for c in controllers.split(",") if controllers else [""]:
             own[c] = path.lstrip("/")
+    # Each hierarchy's mount point and the part of the hierarchy it shows (its root).
     mounts = {}
     for line in open("/proc/self/mountinfo"):
         fields = line.split()
         rest = fields[fields.index("-") + 1:]
         if rest[0] == "cgroup":
             for option in rest[2].split(","):
-                mounts.setdefault(option, fields[4])
+                mounts.setdefault(option, (fields[4], fields[3]))
         elif rest[0] == "cgroup2":
-            mounts.setdefault("", fields[4])
+            mounts.setdefault("", (fields[4], fields[3]))
+    def directory(c):
+        point, shown = mounts[c]
+        return os.path.normpath(os.path.join(point, os.path.relpath("/" + own[c], shown)))
     if "memory" in own and "pids" in own and "memory" in mounts and "pids" in mounts:
-        return ":".join(os.path.join(mounts[c], own[c]) for c in ("memory", "pids"))
+        return ":".join(directory(c) for c in ("memory", "pids"))
     if "" in own and "" in mounts:
-        unified = os.path.join(mounts[""], own[""])
+        unified = directory("")
         if {"memory", "pids"} <= set(open(os.path.join(unified, "cgroup.subtree_control")).read().split()):
             return unified
     return None
 
-def plan_floor_command(root, phantomc, bundle, ws, work):
-    """scripts/plan-floor.c built static, with its plan, filter and cgroups written from
-    the bundle: the argv before the command, or None with a note (it needs root, a C
-    compiler and a memory and a pids controller)."""
+def plan_floor_command(root, phantomc, policy, bundle, ws, work):
+    """scripts/plan-floor.c built static, with its plan and cgroups written from
+    `bundle` and its filter compiled from `policy`, the bundle's source (a bundle's raw
+    filter has no export): the argv before the command, or None with a note (it needs
+    root, a C compiler and a memory and a pids controller)."""
     import json, platform
     cgroups = cgroup_parents() if os.geteuid() == 0 else None
     arch = {"x86_64": "x86_64", "aarch64": "aarch64"}.get(platform.machine())
@@ -293,8 +298,7 @@ def plan_floor_command(root, phantomc, bundle, ws, work):
         }[kind]())
     plan, bpf = os.path.join(work, "floor.plan"), os.path.join(work, "floor.bpf")
     open(plan, "w").write("\n".join(lines) + "\n")
-    source = os.path.join(root, "stdlib-profiles", "python-dev.pfp")
-    subprocess.run([phantomc, "compile", source, "--emit", "bpf", "--arch", arch, "-o", bpf], check=True, stderr=subprocess.DEVNULL)
+    subprocess.run([phantomc, "compile", policy, "--emit", "bpf", "--arch", arch, "-o", bpf], check=True, stderr=subprocess.DEVNULL)
     return [out, plan, bpf, cgroups]
 
 # The parts of a cold start (`--parts`): python-dev taken apart, one step at a time. Each
@@ -377,7 +381,8 @@ def main():
     os.mkdir(ws)
     give_to_a_user(ws)
     bundle = os.path.join(work, "python-dev.pfb")
-    subprocess.run([phantomc, "compile", os.path.join(root, "stdlib-profiles/python-dev.pfp"), "-o", bundle], check=True, stderr=subprocess.DEVNULL)
+    policy = os.path.join(root, "stdlib-profiles", "python-dev.pfp")
+    subprocess.run([phantomc, "compile", policy, "-o", bundle], check=True, stderr=subprocess.DEVNULL)
     if args.parts:
         measure_parts(phantom, phantomc, bundle, build_floor(root, work), ws, work, root, args.runs)
         shutil.rmtree(work, ignore_errors=True)
@@ -404,7 +409,7 @@ def main():
         row(PYTHON_PHANTOM, [phantom, "exec", bundle, "--workspace", ws, "--", "/usr/bin/python3", "-c", "pass"])
         if floor:
             row(PYTHON_FLOOR, [floor, "/usr/bin/python3", "-c", "pass"])
-    plan_floor = plan_floor_command(root, phantomc, bundle, ws, work)
+    plan_floor = plan_floor_command(root, phantomc, policy, bundle, ws, work)
     if plan_floor:
         row(PLAN_FLOOR, plan_floor + ["/bin/true"])
         if os.path.exists("/usr/bin/python3"):

@@ -39,7 +39,6 @@ static char **command;
 static char stack[64 * 1024];
 static int as_user, with_init, with_root;
 
-
 /* -r: the root of phantom's smallest sandbox, built on the host's /tmp (this mount
  * namespace's copy of it), then pivoted into. Returns 0, or -1 with errno set. */
 static int build_root(void)

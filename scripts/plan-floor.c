@@ -529,8 +529,12 @@ int main(int argc, char **argv)
     char memory[4096], pids[4096], number[32];
     snprintf(memory, sizeof memory, "%s/plan-floor-%d", memory_parent, (int)getpid());
     snprintf(pids, sizeof pids, "%s/plan-floor-%d", v2 ? memory_parent : pids_parent, (int)getpid());
-    if (mkdir(memory, 0755) != 0 || (!v2 && mkdir(pids, 0755) != 0))
+    if (mkdir(memory, 0755) != 0)
         fail("plan-floor: cgroups");
+    if (!v2 && mkdir(pids, 0755) != 0) {
+        rmdir(memory);
+        fail("plan-floor: cgroups");
+    }
     if (memory_limit) {
         snprintf(number, sizeof number, "%llu", memory_limit);
         snprintf(path, sizeof path, "%s/%s", memory, v2 ? "memory.max" : "memory.limit_in_bytes");
