@@ -1720,9 +1720,8 @@ pub fn listen(socket: &OwnedFd, backlog: libc::c_int) -> io::Result<()> {
 /// then returns the path in memory from its own malloc, which maps a fresh page for it
 /// and unmaps it when freed (a page fault and two system calls, before the clone).
 pub fn canonicalize(path: &Path) -> io::Result<std::path::PathBuf> {
-    use std::os::unix::ffi::{OsStrExt, OsStringExt};
-    let path = CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    use std::os::unix::ffi::OsStringExt;
+    let path = cstr(path)?;
     let mut resolved = [0u8; libc::PATH_MAX as usize + 1];
     // SAFETY: `path` is NUL-terminated; `resolved` has the PATH_MAX + 1 bytes realpath
     // may write, and outlives the call.
@@ -1730,11 +1729,10 @@ pub fn canonicalize(path: &Path) -> io::Result<std::path::PathBuf> {
     if done.is_null() {
         return Err(io::Error::last_os_error());
     }
-    let len = resolved
-        .iter()
-        .position(|&b| b == 0)
-        .unwrap_or(resolved.len());
-    Ok(std::ffi::OsString::from_vec(resolved.get(..len).unwrap_or_default().to_vec()).into())
+    // realpath NUL-terminated what it wrote; a buffer without one is not a path.
+    let resolved = CStr::from_bytes_until_nul(&resolved)
+        .map_err(|_| io::Error::from_raw_os_error(libc::ENAMETOOLONG))?;
+    Ok(std::ffi::OsString::from_vec(resolved.to_bytes().to_vec()).into())
 }
 
 #[cfg(test)]
